@@ -1,0 +1,41 @@
+import type { Config } from '../config/config.js';
+import { migrate, openDatabase, type Db } from '../db/database.js';
+import { IssueRenderer } from '../render/issue-renderer.js';
+import { Views } from '../web/views.js';
+import { createMessenger, type Messenger } from '../../scheduler/transport/messenger.js';
+import { createLogger, type Logger } from './logger.js';
+
+/** Everything a command or the server needs, built once and passed in as one object. */
+export interface Services {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  renderer: IssueRenderer;
+  views: Views;
+  messenger: Messenger;
+  close(): Promise<void>;
+}
+
+export async function openServices(config: Config, options: { logger?: Logger } = {}): Promise<Services> {
+  const db = openDatabase(config.databaseUrl);
+  await migrate(db);
+  const logger = options.logger ?? createLogger();
+  let messenger: Messenger | undefined;
+  const services: Services = {
+    config,
+    db,
+    logger,
+    renderer: new IssueRenderer({ db, config }),
+    views: new Views(config.templatesDir),
+    // Created on first use: most commands never send mail.
+    get messenger(): Messenger {
+      messenger ??= createMessenger(config);
+      return messenger;
+    },
+    async close() {
+      messenger?.close();
+      await db.destroy();
+    },
+  };
+  return services;
+}

@@ -1,0 +1,156 @@
+import { Command, CommanderError } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { ConfigError, loadConfig, loadDotEnv, type Config } from '../config/config.js';
+import { openServices, type Services } from '../app/services.js';
+import { migrate } from '../db/database.js';
+import { importFolder, ImportError } from '../content/import.js';
+import { UnknownIssueError, listTopics } from '../content/content-repository.js';
+import { assertKnownTopics, UnknownTopicError } from '../content/editions.js';
+import { serve } from '../web/serve.js';
+import { registerSubscriberCommands } from '../../subscribers/cli.js';
+import { registerSchedulerCommands } from '../../scheduler/cli.js';
+import { registerEditorCommands } from '../admin/cli.js';
+import { CliError, parseTopicList, type CliContext } from './context.js';
+
+const FORMATS = ['email', 'text', 'web', 'mjml'] as const;
+type Format = (typeof FORMATS)[number];
+
+export interface MainOptions {
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+  stdin?: NodeJS.ReadableStream;
+  env?: NodeJS.ProcessEnv;
+}
+
+function buildProgram(ctx: CliContext): Command {
+  const program = new Command('newsletter')
+    .description('Self-hosted newsletter: per-topic editions, reliable sending, one-click unsubscribe')
+    .configureOutput({
+      writeOut: (s) => ctx.stdout.write(s),
+      writeErr: (s) => ctx.stderr.write(s),
+    })
+    .exitOverride()
+    .showHelpAfterError('(run `newsletter --help` for the list of commands)');
+
+  program
+    .command('migrate')
+    .description('create or upgrade the database')
+    .action(async () => {
+      const services = await ctx.services();
+      const applied = await migrate(services.db);
+      ctx.stdout.write(applied.length > 0 ? `Applied ${applied.join(', ')}\n` : 'Database is up to date\n');
+    });
+
+  program
+    .command('import')
+    .argument('<dir>', 'folder with issue.md, articles/, publication.md, abbreviations.tsv')
+    .description('import an issue folder (contract.md §1); prints the issue slug')
+    .action(async (dir: string) => {
+      const services = await ctx.services();
+      try {
+        const result = await importFolder(services.db, dir);
+        services.renderer.invalidate(result.slug);
+        ctx.stdout.write(`${result.slug}\n`);
+        ctx.stderr.write(`Imported ${result.articles} articles in ${result.topics} topics\n`);
+      } catch (error) {
+        if (error instanceof ImportError) throw new CliError(`Import failed, nothing was written: ${error.message}`);
+        throw error;
+      }
+    });
+
+  program
+    .command('render')
+    .argument('<issue>', 'issue slug')
+    .option('--topics <slugs>', 'comma-separated topic slugs: render that edition')
+    .option('--format <format>', `one of ${FORMATS.join(', ')}`, 'email')
+    .option('--out <file>', 'write to this file instead of stdout')
+    .description('render an issue or one of its editions')
+    .action(async (slug: string, options: { topics?: string; format: string; out?: string }) => {
+      if (!FORMATS.includes(options.format as Format)) {
+        throw new CliError(`--format must be one of ${FORMATS.join(', ')} (got "${options.format}")`);
+      }
+      const services = await ctx.services();
+      const topics = parseTopicList(options.topics);
+      if (topics) assertKnownTopics(topics, await listTopics(services.db));
+      const output = await renderFormat(services, slug, topics, options.format as Format);
+      if (options.out) {
+        writeFileSync(options.out, output);
+        ctx.stderr.write(`Wrote ${options.out}\n`);
+      } else {
+        ctx.stdout.write(output);
+      }
+    });
+
+  program
+    .command('serve')
+    .description('run the web server and the scheduler')
+    .action(async () => {
+      const services = await ctx.services();
+      await serve(services, { stdout: ctx.stdout });
+      // serve() resolves when the server has stopped (SIGINT/SIGTERM).
+    });
+
+  registerSubscriberCommands(program, ctx);
+  registerSchedulerCommands(program, ctx);
+  registerEditorCommands(program, ctx);
+  return program;
+}
+
+async function renderFormat(services: Services, slug: string, topics: string[] | null, format: Format): Promise<string> {
+  const r = services.renderer;
+  switch (format) {
+    case 'web':
+      return r.renderWeb(slug, topics);
+    case 'mjml':
+      return r.renderMjml(slug, topics);
+    case 'email':
+    case 'text': {
+      const edition = await r.edition(slug, topics);
+      if (edition.empty) throw new CliError(`The edition for ${topics?.join(', ') ?? 'all topics'} holds no article`);
+      const filled = edition.fill(r.previewFields(slug, topics));
+      return format === 'email' ? filled.html : filled.text;
+    }
+  }
+}
+
+/** Runs the command line; returns the exit status. */
+export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
+  const env = options.env ?? process.env;
+  if (!options.env) loadDotEnv();
+  let exitCode = 0;
+  let config: Config | undefined;
+  let services: Services | undefined;
+  const ctx: CliContext = {
+    stdout: options.stdout ?? process.stdout,
+    stderr: options.stderr ?? process.stderr,
+    stdin: options.stdin ?? process.stdin,
+    env,
+    config: () => (config ??= loadConfig(env)),
+    services: async () => (services ??= await openServices(ctx.config())),
+    setExitCode: (code) => {
+      exitCode = code;
+    },
+  };
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      exitCode = error.exitCode;
+    } else if (
+      error instanceof CliError ||
+      error instanceof ConfigError ||
+      error instanceof UnknownIssueError ||
+      error instanceof UnknownTopicError
+    ) {
+      ctx.stderr.write(`Error: ${error.message}\n`);
+      exitCode = error instanceof CliError ? error.exitCode : 1;
+    } else {
+      ctx.stderr.write(`Error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      exitCode = 1;
+    }
+  } finally {
+    await services?.close();
+  }
+  return exitCode;
+}

@@ -1,0 +1,291 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import matter from 'gray-matter';
+import { z } from 'zod';
+import type { Db } from '../db/database.js';
+import { nowIso } from '../db/database.js';
+import { topicSlug } from './slug.js';
+
+/** A bad file in an import: names the file and the field at fault. */
+export class ImportError extends Error {
+  constructor(
+    readonly file: string,
+    readonly field: string | null,
+    readonly reason: string,
+  ) {
+    super(`${file}${field ? `: ${field}` : ''}: ${reason}`);
+  }
+}
+
+const text = (what: string) => z.string({ error: `${what} must be text` }).trim().min(1, `${what} must not be empty`);
+
+const issueSchema = z.object({
+  slug: text('slug').regex(/^[a-z0-9][a-z0-9-]*$/, 'slug may hold only a-z, 0-9 and -'),
+  title: text('title'),
+  edition: z.string().default(''),
+  period: z.string().default(''),
+  sections: z.array(text('section name')).min(1, 'list at least one section'),
+  articles: z.array(text('article file name')).min(1, 'list at least one article'),
+});
+
+const articleSchema = z.object({
+  title: text('title'),
+  section: text('section'),
+  tags: z.array(z.string().trim().min(1)).default([]),
+  takeaway: z.string().trim().optional(),
+  sources: z
+    .array(
+      z.object({
+        url: z.url({ protocol: /^https?$/, error: 'each source needs an http(s) url' }),
+        label: z.string().trim().optional(),
+      }),
+    )
+    .default([]),
+  topics: z.array(text('topic name')).default([]),
+});
+
+const publicationSchema = z.object({
+  name: text('name'),
+  publisher: z.string().default(''),
+  cadence: z.string().default(''),
+  contact: z.string().default(''),
+});
+
+interface ParsedArticle {
+  slug: string;
+  file: string;
+  data: z.infer<typeof articleSchema>;
+  body: string;
+  images: { src: string; alt: string }[];
+}
+
+export interface ImportBundle {
+  issue: z.infer<typeof issueSchema> & { note: string };
+  articles: ParsedArticle[];
+  publication: (z.infer<typeof publicationSchema> & { about: string }) | null;
+  glossary: { abbreviation: string; english: string; chinese: string }[] | null;
+}
+
+function readFrontMatter(file: string, label: string): { data: unknown; body: string } {
+  let raw: string;
+  try {
+    raw = readFileSync(file, 'utf8');
+  } catch {
+    throw new ImportError(label, null, 'cannot be read');
+  }
+  if (!raw.startsWith('---')) throw new ImportError(label, null, 'has no front matter (it must start with a --- line)');
+  try {
+    // Passing options turns off gray-matter's cache, which would hand back stale objects on re-import.
+    const parsed = matter(raw, { excerpt: false });
+    return { data: parsed.data, body: parsed.content.trim() };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new ImportError(label, 'front matter', `is not valid YAML (${reason})`);
+  }
+}
+
+function validate<T>(schema: z.ZodType<T>, data: unknown, label: string): T {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue && issue.path.length > 0 ? issue.path.join('.') : 'front matter';
+  const reason = issue?.code === 'invalid_type' && issue.input === undefined ? 'is missing' : (issue?.message ?? 'is invalid');
+  throw new ImportError(label, field, reason);
+}
+
+function imagesOf(markdown: string): { src: string; alt: string }[] {
+  return [...markdown.matchAll(/!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => ({
+    alt: m[1] ?? '',
+    src: m[2] ?? '',
+  }));
+}
+
+function readGlossary(file: string): ImportBundle['glossary'] {
+  const label = path.basename(file);
+  const lines = readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  const header = (lines.shift() ?? '').split('\t').map((h) => h.trim().toLowerCase());
+  const col = (name: string) => {
+    const i = header.indexOf(name);
+    if (i < 0) throw new ImportError(label, name, 'column is missing from the header row');
+    return i;
+  };
+  const [a, e, c] = [col('abbreviation'), col('english'), col('chinese')];
+  return lines.map((line, n) => {
+    const cells = line.split('\t').map((s) => s.trim());
+    const abbreviation = cells[a] ?? '';
+    if (!abbreviation) throw new ImportError(label, `line ${n + 2} abbreviation`, 'is empty');
+    return { abbreviation, english: cells[e] ?? '', chinese: cells[c] ?? '' };
+  });
+}
+
+/** Reads and validates a whole folder before anything is written. */
+export function readImportFolder(dir: string): ImportBundle {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ImportError(dir, null, 'is not a folder');
+  const issueFile = path.join(dir, 'issue.md');
+  if (!existsSync(issueFile)) throw new ImportError('issue.md', null, `is missing from ${dir}`);
+  const issueRaw = readFrontMatter(issueFile, 'issue.md');
+  const issue = validate(issueSchema, issueRaw.data, 'issue.md');
+  const sectionSlugs = new Set(issue.sections.map(topicSlug));
+
+  const seen = new Set<string>();
+  const articles = issue.articles.map((name, i): ParsedArticle => {
+    const field = `articles[${i}]`;
+    if (seen.has(name)) throw new ImportError('issue.md', field, `lists "${name}" twice`);
+    seen.add(name);
+    if (name.includes('/') || name.includes('\\')) throw new ImportError('issue.md', field, `"${name}" must be a file name inside articles/`);
+    const file = path.join(dir, 'articles', name);
+    if (!existsSync(file)) {
+      const present = existsSync(path.join(dir, 'articles')) ? readdirSync(path.join(dir, 'articles')).length : 0;
+      throw new ImportError('issue.md', field, `"${name}" does not exist in articles/ (${present} files there)`);
+    }
+    const label = `articles/${name}`;
+    const raw = readFrontMatter(file, label);
+    const data = validate(articleSchema, raw.data, label);
+    if (!sectionSlugs.has(topicSlug(data.section))) {
+      throw new ImportError(label, 'section', `"${data.section}" is not one of the issue's sections (${issue.sections.join(', ')})`);
+    }
+    if (raw.body === '') throw new ImportError(label, 'body', 'is empty');
+    return { slug: name.replace(/\.md$/i, ''), file, data, body: raw.body, images: imagesOf(raw.body) };
+  });
+
+  const publicationFile = path.join(dir, 'publication.md');
+  let publication: ImportBundle['publication'] = null;
+  if (existsSync(publicationFile)) {
+    const raw = readFrontMatter(publicationFile, 'publication.md');
+    publication = { ...validate(publicationSchema, raw.data, 'publication.md'), about: raw.body };
+  }
+  const glossaryFile = path.join(dir, 'abbreviations.tsv');
+  const glossary = existsSync(glossaryFile) ? readGlossary(glossaryFile) : null;
+
+  return { issue: { ...issue, note: issueRaw.body }, articles, publication, glossary };
+}
+
+/** Writes a validated bundle in one transaction: re-import updates in place and never duplicates. */
+export async function writeImportBundle(db: Db, bundle: ImportBundle): Promise<{ slug: string; articles: number; topics: number }> {
+  const now = nowIso();
+  return db.transaction().execute(async (trx) => {
+    const topicIds = new Map<string, number>();
+    const ensureTopic = async (name: string): Promise<number> => {
+      const slug = topicSlug(name);
+      const cached = topicIds.get(slug);
+      if (cached !== undefined) return cached;
+      const existing = await trx.selectFrom('topics').select('id').where('slug', '=', slug).executeTakeFirst();
+      let id: number;
+      if (existing) {
+        id = existing.id;
+      } else {
+        const max = await trx.selectFrom('topics').select((eb) => eb.fn.max('position').as('p')).executeTakeFirst();
+        const inserted = await trx
+          .insertInto('topics')
+          .values({ slug, name: name.trim(), description: '', position: Number(max?.p ?? 0) + 1 })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        id = inserted.id;
+      }
+      topicIds.set(slug, id);
+      return id;
+    };
+
+    const sectionIds: number[] = [];
+    for (const name of bundle.issue.sections) sectionIds.push(await ensureTopic(name));
+
+    const articleIds: number[] = [];
+    for (const a of bundle.articles) {
+      const sectionId = await ensureTopic(a.data.section);
+      const values = {
+        title: a.data.title,
+        section_topic_id: sectionId,
+        body_markdown: a.body,
+        tags_json: JSON.stringify(a.data.tags),
+        takeaway: a.data.takeaway && a.data.takeaway !== '' ? a.data.takeaway : null,
+        sources_json: JSON.stringify(a.data.sources.map((s) => ({ url: s.url, label: s.label || s.url }))),
+        images_json: JSON.stringify(a.images),
+        updated_at: now,
+      };
+      const existing = await trx.selectFrom('articles').select('id').where('slug', '=', a.slug).executeTakeFirst();
+      let id: number;
+      if (existing) {
+        await trx.updateTable('articles').set(values).where('id', '=', existing.id).execute();
+        id = existing.id;
+      } else {
+        id = (
+          await trx
+            .insertInto('articles')
+            .values({ ...values, slug: a.slug, created_at: now })
+            .returning('id')
+            .executeTakeFirstOrThrow()
+        ).id;
+      }
+      await trx.deleteFrom('article_topics').where('article_id', '=', id).execute();
+      const extra = new Set<number>();
+      for (const name of a.data.topics) {
+        const topicId = await ensureTopic(name);
+        if (topicId !== sectionId) extra.add(topicId);
+      }
+      if (extra.size > 0) {
+        await trx
+          .insertInto('article_topics')
+          .values([...extra].map((topic_id) => ({ article_id: id, topic_id })))
+          .execute();
+      }
+      articleIds.push(id);
+    }
+
+    const i = bundle.issue;
+    const issueValues = {
+      title: i.title,
+      edition: i.edition,
+      period: i.period,
+      editor_note_markdown: i.note,
+      updated_at: now,
+    };
+    const existingIssue = await trx.selectFrom('issues').select('id').where('slug', '=', i.slug).executeTakeFirst();
+    let issueId: number;
+    if (existingIssue) {
+      issueId = existingIssue.id;
+      await trx.updateTable('issues').set(issueValues).where('id', '=', issueId).execute();
+    } else {
+      issueId = (
+        await trx
+          .insertInto('issues')
+          .values({ ...issueValues, slug: i.slug, status: 'draft', created_at: now })
+          .returning('id')
+          .executeTakeFirstOrThrow()
+      ).id;
+    }
+    await trx.deleteFrom('issue_sections').where('issue_id', '=', issueId).execute();
+    await trx
+      .insertInto('issue_sections')
+      .values(sectionIds.map((topic_id, position) => ({ issue_id: issueId, topic_id, position })))
+      .execute();
+    await trx.deleteFrom('issue_articles').where('issue_id', '=', issueId).execute();
+    await trx
+      .insertInto('issue_articles')
+      .values(articleIds.map((article_id, position) => ({ issue_id: issueId, article_id, position })))
+      .execute();
+
+    if (bundle.publication) {
+      const p = bundle.publication;
+      const values = { name: p.name, publisher: p.publisher, cadence: p.cadence, contact: p.contact, about_markdown: p.about };
+      await trx
+        .insertInto('publication')
+        .values({ id: 1, ...values })
+        .onConflict((oc) => oc.column('id').doUpdateSet(values))
+        .execute();
+    }
+    if (bundle.glossary) {
+      for (const [position, g] of bundle.glossary.entries()) {
+        await trx
+          .insertInto('glossary')
+          .values({ ...g, position })
+          .onConflict((oc) => oc.column('abbreviation').doUpdateSet({ english: g.english, chinese: g.chinese, position }))
+          .execute();
+      }
+    }
+    return { slug: i.slug, articles: articleIds.length, topics: topicIds.size };
+  });
+}
+
+export async function importFolder(db: Db, dir: string): Promise<{ slug: string; articles: number; topics: number }> {
+  return writeImportBundle(db, readImportFolder(dir));
+}

@@ -1,0 +1,68 @@
+import type { IssueStatus } from '../db/schema.js';
+
+export interface Topic {
+  id: number;
+  slug: string;
+  name: string;
+  description: string;
+  position: number;
+}
+
+export interface Source {
+  url: string;
+  label: string;
+}
+
+export interface ArticleImage {
+  src: string;
+  alt: string;
+}
+
+export interface Article {
+  id: number;
+  slug: string;
+  title: string;
+  /** The section this article is printed under; also one of its topics. */
+  section: Topic;
+  /** Every topic the article carries: its section first, then the extra topics. */
+  topics: Topic[];
+  tags: string[];
+  takeaway: string | null;
+  sources: Source[];
+  images: ArticleImage[];
+  bodyMarkdown: string;
+}
+
+export interface Publication {
+  name: string;
+  publisher: string;
+  cadence: string;
+  contact: string;
+  aboutMarkdown: string;
+}
+
+export interface GlossaryEntry {
+  abbreviation: string;
+  english: string;
+  chinese: string;
+}
+
+/** One issue with everything needed to render any of its editions. */
+export interface IssueDocument {
+  id: number;
+  slug: string;
+  title: string;
+  edition: string;
+  period: string;
+  editorNoteMarkdown: string;
+  status: IssueStatus;
+  sendAt: string | null;
+  sentAt: string | null;
+  updatedAt: string;
+  /** The issue's sections in print order. */
+  sections: Topic[];
+  /** The issue's articles in issue order. */
+  articles: Article[];
+  publication: Publication;
+  glossary: GlossaryEntry[];
+}

@@ -1,0 +1,50 @@
+import SQLite from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import * as initial from './migrations/001-initial.js';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+
+/** Migrations are listed here (not read from disk) so they run the same under tsx, vitest and bundlers. */
+const migrations: Record<string, Migration> = {
+  '001-initial': initial,
+};
+
+class StaticMigrationProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations;
+  }
+}
+
+export function openDatabase(databaseUrl: string): Db {
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new Error('DATABASE_URL: PostgreSQL is not supported yet; use a SQLite file path');
+  }
+  if (databaseUrl !== ':memory:') mkdirSync(path.dirname(path.resolve(databaseUrl)), { recursive: true });
+  const sqlite = new SQLite(databaseUrl);
+  // WAL lets the web server read while a send writes; the busy timeout lets a second
+  // process (CLI beside `serve`) wait for a lock instead of failing.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('synchronous = NORMAL');
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+}
+
+export async function migrate(db: Db): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Migration ${failed?.migrationName ?? ''} failed: ${reason}`);
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** Current time as the ISO-8601 UTC text every time column holds. */
+export function nowIso(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,45 @@
+import type { Server } from 'node:http';
+import type { Services } from '../app/services.js';
+import { seedDemoIfEmpty } from '../content/demo.js';
+import { ensureFirstAdmin } from '../admin/bootstrap.js';
+import { startScheduler } from '../../scheduler/scheduler-service.js';
+import { createWebApp } from './server.js';
+
+export interface ServeOptions {
+  stdout: NodeJS.WritableStream;
+  /** Resolves when the caller wants the server stopped; defaults to SIGINT/SIGTERM. */
+  until?: Promise<void>;
+}
+
+function signalled(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+/** `newsletter serve` / `npm start`: demo content on an empty database, web server and scheduler. */
+export async function serve(services: Services, options: ServeOptions): Promise<void> {
+  const { config, logger } = services;
+  const seeded = await seedDemoIfEmpty(services);
+  if (seeded) options.stdout.write(`Loaded the demo issue "${seeded}" into an empty database\n`);
+  await ensureFirstAdmin(services, options.stdout);
+
+  const app = createWebApp(services);
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  options.stdout.write(`Serving on http://${config.host === '127.0.0.1' ? 'localhost' : config.host}:${port}\n`);
+  if (seeded) options.stdout.write(`Demo issue: http://localhost:${port}/issues/${seeded}\n`);
+  const scheduler = await startScheduler(services);
+  logger.info({ port, host: config.host, mail: services.config.smtpUrl ? 'smtp' : 'outbox' }, 'started');
+
+  await (options.until ?? signalled());
+  logger.info('stopping');
+  await scheduler.stop();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+}

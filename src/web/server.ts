@@ -1,0 +1,74 @@
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import helmet from 'helmet';
+import { sql } from 'kysely';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../config/config.js';
+import type { Services } from '../app/services.js';
+import { getPublication } from '../content/content-repository.js';
+import { createIssuesRouter } from './issues-routes.js';
+import { createSubscriberRouter } from '../../subscribers/routes.js';
+import { createAdminRouter } from '../admin/router.js';
+
+/** Builds the whole HTTP app: public site, subscriber pages, editors' app, media and health. */
+export function createWebApp(services: Services): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: true,
+        directives: {
+          'default-src': ["'self'"],
+          'script-src': ["'self'"],
+          'style-src': ["'self'"],
+          'img-src': ["'self'", 'https:', 'data:'],
+          'form-action': ["'self'"],
+          'frame-ancestors': ["'self'"],
+          'upgrade-insecure-requests': null,
+        },
+      },
+      // Email previews are shown in same-origin iframes of the editors' app.
+      frameguard: { action: 'sameorigin' },
+    }),
+  );
+  app.use(express.urlencoded({ extended: false, limit: '64kb' }));
+  app.use(express.json({ limit: '256kb' }));
+  app.use('/assets', express.static(path.join(PROJECT_ROOT, 'public'), { maxAge: '1h' }));
+  app.use('/media', express.static(services.config.mediaDir, { maxAge: '7d', fallthrough: true }));
+
+  app.get('/healthz', async (_req, res) => {
+    try {
+      await sql`select 1`.execute(services.db);
+      res.type('text/plain').send('ok');
+    } catch {
+      res.status(503).type('text/plain').send('database unavailable');
+    }
+  });
+  app.get('/', (_req, res) => res.redirect('/issues'));
+
+  app.use(createIssuesRouter(services));
+  app.use(createSubscriberRouter(services));
+  app.use('/admin', createAdminRouter(services));
+
+  app.use(async (_req, res) => {
+    res.status(404).send(
+      services.views.render('message', {
+        title: 'Not found',
+        heading: 'Page not found',
+        message: 'There is nothing at this address.',
+        publication: await getPublication(services.db),
+      }),
+    );
+  });
+  const onError: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
+    const status = (error as { status?: number }).status ?? 500;
+    if (status >= 500) services.logger.error({ err: error }, 'request failed');
+    res
+      .status(status)
+      .type('text/plain')
+      .send(status >= 500 ? 'Something went wrong; it has been logged.' : (error as Error).message);
+  };
+  app.use(onError);
+  return app;
+}

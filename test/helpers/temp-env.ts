@@ -1,0 +1,39 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../src/config/config.js';
+import { openServices, type Services } from '../../src/app/services.js';
+import { createLogger } from '../../src/app/logger.js';
+
+export const SAMPLE_DIR = path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'sample', 'oct-nov-2020');
+
+export interface TempEnv {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  config: Config;
+  open(): Promise<Services>;
+  cleanup(): void;
+}
+
+/** A fresh DATA_DIR with a real SQLite file; `extra` overrides environment variables. */
+export function makeTempEnv(extra: Record<string, string> = {}): TempEnv {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'newsletter-test-'));
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DATA_DIR: dir,
+    SECRET_KEY: 'test-secret-key-0123456789abcdef0123456789abcdef',
+    BASE_URL: 'http://localhost:3999',
+    SCHEDULE_TZ: 'Europe/Brussels',
+    LOG_LEVEL: 'silent',
+    ...extra,
+  };
+  const config = loadConfig(env);
+  return {
+    dir,
+    env,
+    config,
+    open: () => openServices(config, { logger: createLogger('silent') }),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}

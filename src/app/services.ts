@@ -20,13 +20,14 @@ export async function openServices(config: Config, options: { logger?: Logger } 
   const db = openDatabase(config.databaseUrl);
   await migrate(db);
   const logger = options.logger ?? createLogger();
+  const views = new Views(config.templatesDir);
   let messenger: Messenger | undefined;
   const services: Services = {
     config,
     db,
     logger,
-    renderer: new IssueRenderer({ db, config }),
-    views: new Views(config.templatesDir),
+    renderer: new IssueRenderer({ db, config, views }),
+    views,
     // Created on first use: most commands never send mail.
     get messenger(): Messenger {
       messenger ??= createMessenger(config);

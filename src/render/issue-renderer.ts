@@ -1,32 +1,294 @@
-// PLACEHOLDER — being written now (see issue 2). API is final:
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type Handlebars from 'handlebars';
+import { convert } from 'html-to-text';
+import mjml2html from 'mjml';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/database.js';
+import { getIssueRow, listTopics, loadIssueDocument } from '../content/content-repository.js';
+import { assertKnownTopics, buildEdition, editionKey, type Edition, type EditionArticle } from '../content/editions.js';
+import type { IssueDocument } from '../content/types.js';
+import type { Views } from '../web/views.js';
+import { inlineMarkdownToSafeHtml, markdownToSafeHtml, styleForEmail, type InlineStyles } from './markdown.js';
+import { FillTemplate, TOKEN_FIELDS, type PersonalFields } from './personal-fields.js';
+import { compileFile, createEngine } from './template-engine.js';
 
-export interface PersonalFields {
-  name: string;
-  email: string;
-  webUrl: string;
-  manageUrl: string;
-  unsubscribeUrl: string;
-}
+export type { PersonalFields } from './personal-fields.js';
 
 export interface CompiledEdition {
   issueSlug: string;
   key: string;
+  topicSlugs: string[] | null;
   empty: boolean;
   articleCount: number;
   subject: string;
+  /** The public web version of this edition. */
+  webUrl: string;
+  /** The cheap per-subscriber step: fills name and links (escaped for HTML) into compiled output. */
   fill(fields: PersonalFields): { html: string; text: string };
 }
 
+export class TemplateError extends Error {}
+
+interface ArticleOutputs {
+  webHtml: string;
+  emailHtml: string;
+  bodyText: string;
+  takeawayHtml: string;
+  takeawayText: string;
+}
+
+/** Everything rendered once per version of an issue. */
+interface IssueVersion {
+  doc: IssueDocument;
+  articles: Map<number, ArticleOutputs>;
+  frame: Promise<string[]> | undefined;
+  editions: Map<string, Promise<CompiledEdition>>;
+  web: Map<string, string>;
+}
+
+const SLOTS = ['email-index', 'email-takeaways', 'email-sections'] as const;
+const slotToken = (slot: string) => `NLSLOT${slot.replace(/-/g, '')}NLSLOT`;
+
+const HTML_TO_TEXT_OPTIONS = {
+  wordwrap: 76,
+  selectors: [
+    { selector: 'a', options: { hideLinkHrefIfSameAsText: true, linkBrackets: ['<', '>'] as [string, string] } },
+    { selector: 'h4', options: { uppercase: false, leadingLineBreaks: 2, trailingLineBreaks: 1 } },
+    { selector: 'h5', options: { uppercase: false } },
+    { selector: 'img', format: 'skip' },
+  ],
+};
+
+export interface IssueRendererDeps {
+  db: Db;
+  config: Config;
+  views: Views;
+}
+
+/**
+ * Renders issues and editions. Render once, personalise cheaply: the email's MJML frame is compiled
+ * once per issue version, each edition's content is rendered once into that frame and cached, and
+ * per-subscriber fields are filled into the result by string joins.
+ */
 export class IssueRenderer {
+  /** How many times the MJML compiler ran (for tests and benchmarks). */
   compileCount = 0;
-  constructor(private readonly deps: { db: Db; config: Config }) {}
+  private readonly versions = new Map<string, IssueVersion>();
+  private readonly email: typeof Handlebars;
+  private readonly emailTemplate: Handlebars.TemplateDelegate;
+  private readonly textTemplate: Handlebars.TemplateDelegate;
+  private readonly slotTemplates: Handlebars.TemplateDelegate[];
+  private readonly styles: InlineStyles;
+
+  constructor(private readonly deps: IssueRendererDeps) {
+    const dir = deps.config.templatesDir;
+    this.email = createEngine([path.join(dir, 'email', 'partials')]);
+    this.emailTemplate = compileFile(this.email, path.join(dir, 'email', 'issue.mjml.hbs'));
+    this.slotTemplates = SLOTS.map((slot) => {
+      const source = this.email.partials[slot] as string | undefined;
+      if (typeof source !== 'string') throw new TemplateError(`templates/email/partials/${slot}.hbs is missing`);
+      return this.email.compile(source);
+    });
+    this.textTemplate = compileFile(createEngine([]), path.join(dir, 'text', 'issue.txt.hbs'), { text: true });
+    this.styles = JSON.parse(readFileSync(path.join(dir, 'email', 'styles.json'), 'utf8')) as InlineStyles;
+  }
+
+  /** Drops cached output for one issue (after an edit), or for all (after a publication change). */
+  invalidate(issueSlug?: string): void {
+    if (issueSlug === undefined) this.versions.clear();
+    else this.versions.delete(issueSlug);
+  }
+
+  subject(doc: Pick<IssueDocument, 'title' | 'edition' | 'period' | 'publication'>): string {
+    const name = doc.publication.name;
+    const issueName = [doc.title !== name ? doc.title : '', doc.edition].filter((s) => s !== '').join(', ');
+    return [name, issueName, doc.period].filter((s) => s !== '').join(' · ');
+  }
+
+  webUrl(issueSlug: string, topicSlugs: readonly string[] | null): string {
+    const key = editionKey(topicSlugs);
+    const base = `${this.deps.config.baseUrl}/issues/${encodeURIComponent(issueSlug)}`;
+    return key === '*' ? base : `${base}?topics=${key.split(',').map(encodeURIComponent).join(',')}`;
+  }
+
+  /** Stand-in links for previews and `newsletter render`. */
+  previewFields(issueSlug: string, topicSlugs: readonly string[] | null): PersonalFields {
+    const base = this.deps.config.baseUrl;
+    return {
+      name: 'Reader',
+      email: 'reader@example.org',
+      webUrl: this.webUrl(issueSlug, topicSlugs),
+      manageUrl: `${base}/preferences?token=preview`,
+      unsubscribeUrl: `${base}/unsubscribe?token=preview`,
+    };
+  }
+
+  async document(issueSlug: string): Promise<IssueDocument> {
+    return (await this.version(issueSlug)).doc;
+  }
+
   async edition(issueSlug: string, topicSlugs: readonly string[] | null): Promise<CompiledEdition> {
-    throw new Error('not yet');
+    const version = await this.version(issueSlug);
+    const key = editionKey(topicSlugs);
+    if (key !== '*') assertKnownTopics(key.split(','), await listTopics(this.deps.db));
+    let compiled = version.editions.get(key);
+    if (!compiled) {
+      compiled = this.compileEdition(version, key);
+      version.editions.set(key, compiled);
+      compiled.catch(() => version.editions.delete(key));
+    }
+    return compiled;
   }
+
+  /** The edition's full MJML (what a designer would compile by hand), with the given fields. */
+  async renderMjml(issueSlug: string, topicSlugs: readonly string[] | null, fields?: PersonalFields): Promise<string> {
+    const version = await this.version(issueSlug);
+    const edition = buildEdition(version.doc, topicSlugs);
+    return this.emailTemplate(this.emailData(version, edition, fields ?? this.previewFields(issueSlug, topicSlugs)));
+  }
+
+  /** Compiles MJML with strict validation: a template mistake fails loudly instead of shipping. */
+  async compileMjml(mjml: string): Promise<string> {
+    this.compileCount++;
+    const result = await mjml2html(mjml, { validationLevel: 'strict', keepComments: false });
+    if (result.errors.length > 0) {
+      throw new TemplateError(`MJML template is invalid: ${result.errors.map((e) => e.formattedMessage).join('; ')}`);
+    }
+    return result.html;
+  }
+
+  /** The web version of the issue or an edition, cached until the issue changes. */
   async renderWeb(issueSlug: string, topicSlugs: readonly string[] | null): Promise<string> {
-    throw new Error('not yet');
+    const version = await this.version(issueSlug);
+    const key = editionKey(topicSlugs);
+    const cached = version.web.get(key);
+    if (cached !== undefined) return cached;
+    if (key !== '*') assertKnownTopics(key.split(','), await listTopics(this.deps.db));
+    const edition = buildEdition(version.doc, topicSlugs);
+    const doc = version.doc;
+    const html = this.deps.views.render('issue', {
+      title: `${doc.edition ? doc.edition + ' · ' : ''}${doc.period}`,
+      publication: doc.publication,
+      issue: doc,
+      edition: this.viewModel(version, edition),
+      isEdition: key !== '*',
+      editionTopics: edition.topicSlugs
+        ? doc.sections.concat(doc.articles.flatMap((a) => a.topics)).filter(
+            (t, i, all) => edition.topicSlugs?.includes(t.slug) && all.findIndex((x) => x.id === t.id) === i,
+          )
+        : [],
+      fullUrl: `/issues/${encodeURIComponent(doc.slug)}`,
+      editorNoteHtml: markdownToSafeHtml(doc.editorNoteMarkdown),
+      aboutHtml: markdownToSafeHtml(doc.publication.aboutMarkdown),
+      glossary: doc.glossary,
+      subscribeUrl: `/subscribe${key !== '*' ? `?topics=${encodeURIComponent(key)}` : ''}`,
+    });
+    version.web.set(key, html);
+    return html;
   }
-  invalidate(issueSlug?: string): void {}
+
+  private async version(issueSlug: string): Promise<IssueVersion> {
+    const row = await getIssueRow(this.deps.db, issueSlug);
+    const cached = this.versions.get(issueSlug);
+    if (cached && row && cached.doc.updatedAt === row.updated_at) return cached;
+    const doc = await loadIssueDocument(this.deps.db, issueSlug);
+    const version: IssueVersion = { doc, articles: this.renderArticles(doc), frame: undefined, editions: new Map(), web: new Map() };
+    this.versions.set(issueSlug, version);
+    return version;
+  }
+
+  private renderArticles(doc: IssueDocument): Map<number, ArticleOutputs> {
+    const out = new Map<number, ArticleOutputs>();
+    const baseUrl = this.deps.config.baseUrl;
+    for (const article of doc.articles) {
+      const webHtml = markdownToSafeHtml(article.bodyMarkdown);
+      const takeawayHtml = article.takeaway ? inlineMarkdownToSafeHtml(article.takeaway) : '';
+      out.set(article.id, {
+        webHtml,
+        emailHtml: styleForEmail(webHtml, this.styles, baseUrl),
+        bodyText: convert(webHtml, HTML_TO_TEXT_OPTIONS),
+        takeawayHtml: styleForEmail(takeawayHtml, this.styles, baseUrl),
+        takeawayText: convert(takeawayHtml, HTML_TO_TEXT_OPTIONS),
+      });
+    }
+    return out;
+  }
+
+  private viewModel(version: IssueVersion, edition: Edition) {
+    const withOutputs = (a: EditionArticle) => ({ ...a, ...(version.articles.get(a.article.id) as ArticleOutputs) });
+    return {
+      ...edition,
+      sections: edition.sections.map((s) => ({ ...s, articles: s.articles.map(withOutputs) })),
+      articles: edition.articles.map(withOutputs),
+      takeaways: edition.takeaways.map(withOutputs),
+    };
+  }
+
+  private emailData(version: IssueVersion, edition: Edition, fields: PersonalFields) {
+    const doc = version.doc;
+    const baseUrl = this.deps.config.baseUrl;
+    return {
+      issue: doc,
+      publication: doc.publication,
+      subject: this.subject(doc),
+      editorNoteHtml: styleForEmail(markdownToSafeHtml(doc.editorNoteMarkdown), this.styles, baseUrl),
+      aboutHtml: styleForEmail(markdownToSafeHtml(doc.publication.aboutMarkdown), this.styles, baseUrl),
+      editorNoteText: convert(markdownToSafeHtml(doc.editorNoteMarkdown), HTML_TO_TEXT_OPTIONS),
+      aboutText: convert(markdownToSafeHtml(doc.publication.aboutMarkdown), HTML_TO_TEXT_OPTIONS),
+      edition: this.viewModel(version, edition),
+      fields,
+    };
+  }
+
+  /** Compiles the issue's MJML once, with the edition slots left as tokens, and splits it there. */
+  private frame(version: IssueVersion): Promise<string[]> {
+    version.frame ??= (async () => {
+      const data = this.emailData(version, buildEdition(version.doc, null), TOKEN_FIELDS);
+      const partials = Object.fromEntries(SLOTS.map((s) => [s, slotToken(s)]));
+      const html = await this.compileMjml(this.emailTemplate(data, { partials }));
+      const parts: string[] = [];
+      let rest = html;
+      for (const slot of SLOTS) {
+        const pieces = rest.split(slotToken(slot));
+        if (pieces.length !== 2) {
+          throw new TemplateError(`templates/email/issue.mjml.hbs must use {{> ${slot}}} exactly once, alone inside an <mj-text>`);
+        }
+        parts.push(pieces[0] as string);
+        rest = pieces[1] as string;
+      }
+      parts.push(rest);
+      return parts;
+    })();
+    version.frame.catch(() => {
+      version.frame = undefined;
+    });
+    return version.frame;
+  }
+
+  private async compileEdition(version: IssueVersion, key: string): Promise<CompiledEdition> {
+    const doc = version.doc;
+    const topicSlugs = key === '*' ? null : key.split(',');
+    const edition = buildEdition(doc, topicSlugs);
+    const frame = await this.frame(version);
+    const data = this.emailData(version, edition, TOKEN_FIELDS);
+    let html = frame[0] as string;
+    this.slotTemplates.forEach((render, i) => {
+      html += render(data) + (frame[i + 1] as string);
+    });
+    const htmlTemplate = new FillTemplate(html, true);
+    // Template conditionals leave runs of blank lines; a reader needs at most two.
+    const text = this.textTemplate(data).replace(/[ \t]+\n/g, '\n').replace(/\n{4,}/g, '\n\n\n');
+    const textTemplate = new FillTemplate(text, false);
+    return {
+      issueSlug: doc.slug,
+      key,
+      topicSlugs,
+      empty: edition.empty,
+      articleCount: edition.articles.length,
+      subject: this.subject(doc),
+      webUrl: this.webUrl(doc.slug, topicSlugs),
+      fill: (fields) => ({ html: htmlTemplate.fill(fields), text: textTemplate.fill(fields) }),
+    };
+  }
 }

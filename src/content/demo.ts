@@ -1,0 +1,25 @@
+import path from 'node:path';
+import { PROJECT_ROOT } from '../config/config.js';
+import type { Services } from '../app/services.js';
+import { nowIso } from '../db/database.js';
+import { importFolder } from './import.js';
+
+export const DEMO_DIR = path.join(PROJECT_ROOT, 'demo');
+
+/**
+ * contract.md §0: on an empty database, load the project's own demo issue, marked as sent so the
+ * archive and its web version show it. Returns the slug when it loaded it.
+ */
+export async function seedDemoIfEmpty(services: Services): Promise<string | null> {
+  const any = await services.db.selectFrom('issues').select('id').limit(1).executeTakeFirst();
+  if (any) return null;
+  const { slug } = await importFolder(services.db, DEMO_DIR);
+  const now = nowIso();
+  await services.db
+    .updateTable('issues')
+    .set({ status: 'sent', sent_at: now, started_at: now, updated_at: now })
+    .where('slug', '=', slug)
+    .execute();
+  services.renderer.invalidate(slug);
+  return slug;
+}

@@ -1,0 +1,76 @@
+import MarkdownIt from 'markdown-it';
+import sanitizeHtml from 'sanitize-html';
+
+const markdown = new MarkdownIt({ html: true, linkify: true, typographer: false });
+
+/**
+ * The allow-list every piece of Markdown passes through, for email and web alike: no script,
+ * event handler, style attribute, iframe, form, or javascript:/data: URL survives.
+ */
+const SAFE_OPTIONS: sanitizeHtml.IOptions = {
+  allowedTags: [
+    'p', 'br', 'hr', 'h4', 'h5', 'h6', 'strong', 'b', 'em', 'i', 'u', 's', 'sub', 'sup', 'small',
+    'a', 'ul', 'ol', 'li', 'blockquote', 'code', 'pre', 'img', 'table', 'thead', 'tbody', 'tr', 'th', 'td',
+    'figure', 'figcaption', 'abbr',
+  ],
+  allowedAttributes: {
+    a: ['href', 'title'],
+    img: ['src', 'alt', 'title', 'width', 'height'],
+    abbr: ['title'],
+    th: ['colspan', 'rowspan', 'scope'],
+    td: ['colspan', 'rowspan'],
+    ol: ['start'],
+  },
+  allowedSchemes: ['http', 'https', 'mailto'],
+  allowedSchemesByTag: { img: ['http', 'https'] },
+  allowProtocolRelative: false,
+  disallowedTagsMode: 'discard',
+  // Sections are h2 and article titles h3, so any heading inside a body (e.g. `### Background`) is h4.
+  transformTags: { h1: 'h4', h2: 'h4', h3: 'h4' },
+  nonTextTags: ['script', 'style', 'textarea', 'option', 'noscript', 'iframe', 'object', 'embed', 'form', 'svg', 'math'],
+};
+
+/** Markdown → sanitised HTML. The only HTML from people that any template prints unescaped. */
+export function markdownToSafeHtml(source: string): string {
+  return sanitizeHtml(markdown.render(source), SAFE_OPTIONS);
+}
+
+/** Inline Markdown (one line, e.g. a takeaway) → sanitised HTML without a wrapping paragraph. */
+export function inlineMarkdownToSafeHtml(source: string): string {
+  return sanitizeHtml(markdown.renderInline(source), SAFE_OPTIONS);
+}
+
+export type InlineStyles = Record<string, string>;
+
+/**
+ * Email clients ignore much of a <style> block, so the email gets our own inline styles (from
+ * templates/email/styles.json) on already-sanitised HTML, and relative image/link URLs made absolute.
+ */
+export function styleForEmail(safeHtml: string, styles: InlineStyles, baseUrl: string): string {
+  const absolute = (url: string | undefined) => (url && url.startsWith('/') ? baseUrl + url : url);
+  const transformTags: Record<string, sanitizeHtml.Transformer> = {};
+  const tags = new Set([...Object.keys(styles), 'a', 'img']);
+  for (const tag of tags) {
+    transformTags[tag] = (tagName, attribs) => {
+      const next: sanitizeHtml.Attributes = { ...attribs };
+      if (next.href) next.href = absolute(next.href) ?? '';
+      if (next.src) next.src = absolute(next.src) ?? '';
+      const style = styles[tagName];
+      if (style) next.style = style;
+      return { tagName, attribs: next };
+    };
+  }
+  const allowedAttributes: Record<string, string[]> = {};
+  for (const [tag, attrs] of Object.entries(SAFE_OPTIONS.allowedAttributes as Record<string, string[]>)) {
+    allowedAttributes[tag] = [...attrs];
+  }
+  for (const tag of Object.keys(styles)) allowedAttributes[tag] = [...(allowedAttributes[tag] ?? []), 'style'];
+  return sanitizeHtml(safeHtml, {
+    ...SAFE_OPTIONS,
+    allowedAttributes,
+    // Our own CSS only: every style value here comes from styles.json, never from an article.
+    allowedStyles: undefined,
+    parseStyleAttributes: false,
+    transformTags,
+  });
+}

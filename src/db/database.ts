@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import * as initial from './migrations/001-initial.js';
+import * as sending from './migrations/002-sending.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -10,6 +11,7 @@ export type Db = Kysely<Database>;
 /** Migrations are listed here (not read from disk) so they run the same under tsx, vitest and bundlers. */
 const migrations: Record<string, Migration> = {
   '001-initial': initial,
+  '002-sending': sending,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -1,0 +1,83 @@
+import type { Server } from 'node:http';
+import type { Services } from '../../src/app/services.js';
+import type { EditorRole } from '../../src/db/schema.js';
+import { createWebApp } from '../../src/web/server.js';
+import { insertEditor } from '../../src/admin/editor-repository.js';
+import { hashPassword } from '../../src/admin/auth/passwords.js';
+
+export interface RunningApp {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The real app (createWebApp) listening on a loopback port chosen by the OS. */
+export async function startApp(services: Services): Promise<RunningApp> {
+  const app = createWebApp(services);
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export async function addEditor(services: Services, email: string, password: string, role: EditorRole = 'editor'): Promise<void> {
+  await insertEditor(services.db, email, role, await hashPassword(password));
+}
+
+/** A minimal browser-like HTTP client: keeps cookies, never follows redirects on its own. */
+export class Client {
+  readonly cookies = new Map<string, string>();
+
+  constructor(readonly base: string) {}
+
+  private remember(res: Response): void {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair?.indexOf('=') ?? -1;
+      if (!pair || eq < 0) continue;
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  private cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  async get(path: string, headers: Record<string, string> = {}): Promise<Response> {
+    const res = await fetch(this.base + path, { redirect: 'manual', headers: { cookie: this.cookieHeader(), accept: 'text/html', ...headers } });
+    this.remember(res);
+    return res;
+  }
+
+  async post(path: string, body: Record<string, string> | FormData | URLSearchParams, headers: Record<string, string> = {}): Promise<Response> {
+    const payload = body instanceof FormData || body instanceof URLSearchParams ? body : new URLSearchParams(body);
+    const res = await fetch(this.base + path, { method: 'POST', redirect: 'manual', body: payload, headers: { cookie: this.cookieHeader(), ...headers } });
+    this.remember(res);
+    return res;
+  }
+
+  /** The session's CSRF token, read from the page's <meta name="csrf-token"> as our scripts do. */
+  async csrfToken(path = '/admin'): Promise<string> {
+    const html = await (await this.get(path)).text();
+    const match = /<meta name="csrf-token" content="([^"]+)">/.exec(html);
+    if (!match?.[1]) throw new Error(`no CSRF token on ${path}`);
+    return match[1];
+  }
+
+  async login(email: string, password: string): Promise<Response> {
+    const form = await (await this.get('/admin/login')).text();
+    const token = /name="_csrf" value="([^"]+)"/.exec(form)?.[1] ?? '';
+    return this.post('/admin/login', { _csrf: token, email, password, next: '/admin' });
+  }
+}

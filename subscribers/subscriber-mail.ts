@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Handlebars from 'handlebars';
+import mjml2html from 'mjml';
+import type { OutgoingMessage, SendResult } from '../scheduler/transport/messenger.js';
+import type { Publication } from '../src/content/types.js';
+
+// Mail to one subscriber about their subscription (not issues): the double opt-in confirmation and
+// the "you are already subscribed" notice. Templates live in templates/email/subscriber/ as
+// `<name>.mjml.hbs` (HTML part, compiled by MJML with strict validation) and `<name>.txt.hbs`
+// (text part, not HTML-escaped). They go out through the same Messenger as issues.
+
+export type SubscriberMailName = 'confirm' | 'already-subscribed';
+
+export interface ConfirmMailData {
+  name: string;
+  confirmUrl: string;
+  /** The address had withdrawn before and asks to come back. */
+  returning: boolean;
+  expiresDays: number;
+}
+
+export interface AlreadySubscribedMailData {
+  name: string;
+  manageUrl: string;
+  unsubscribeUrl: string;
+  topicNames: string[];
+}
+
+export interface SubscriberMailDeps {
+  templatesDir: string;
+  send: (message: OutgoingMessage) => Promise<SendResult>;
+}
+
+export class MailTemplateError extends Error {}
+
+interface CompiledMail {
+  mjml: Handlebars.TemplateDelegate;
+  text: Handlebars.TemplateDelegate;
+}
+
+export class SubscriberMail {
+  private readonly hbs = Handlebars.create();
+  private readonly cache = new Map<SubscriberMailName, CompiledMail>();
+
+  constructor(private readonly deps: SubscriberMailDeps) {}
+
+  private templates(name: SubscriberMailName): CompiledMail {
+    let compiled = this.cache.get(name);
+    if (!compiled) {
+      const dir = path.join(this.deps.templatesDir, 'email', 'subscriber');
+      compiled = {
+        mjml: this.hbs.compile(readFileSync(path.join(dir, `${name}.mjml.hbs`), 'utf8'), { strict: false }),
+        text: this.hbs.compile(readFileSync(path.join(dir, `${name}.txt.hbs`), 'utf8'), { noEscape: true, strict: false }),
+      };
+      this.cache.set(name, compiled);
+    }
+    return compiled;
+  }
+
+  /** Renders both parts; throws MailTemplateError naming the template when MJML rejects it. */
+  async render(name: SubscriberMailName, data: Record<string, unknown>): Promise<{ html: string; text: string }> {
+    const t = this.templates(name);
+    const result = await mjml2html(t.mjml(data), { validationLevel: 'strict', keepComments: false });
+    if (result.errors.length > 0) {
+      const first = result.errors[0];
+      throw new MailTemplateError(`templates/email/subscriber/${name}.mjml.hbs: ${first?.formattedMessage ?? 'invalid MJML'}`);
+    }
+    return { html: result.html, text: t.text(data).replace(/\n{3,}/g, '\n\n').trim() + '\n' };
+  }
+
+  async sendConfirmation(to: string, publication: Publication, data: ConfirmMailData): Promise<SendResult> {
+    const subject = data.returning
+      ? `Confirm to receive ${publication.name} again`
+      : `Confirm your subscription to ${publication.name}`;
+    const parts = await this.render('confirm', { ...data, publication, subject });
+    return this.deps.send({ to, subject, ...parts });
+  }
+
+  async sendAlreadySubscribed(to: string, publication: Publication, data: AlreadySubscribedMailData): Promise<SendResult> {
+    const subject = `You already receive ${publication.name}`;
+    const parts = await this.render('already-subscribed', { ...data, publication, subject });
+    return this.deps.send({ to, subject, ...parts });
+  }
+}

@@ -1,0 +1,416 @@
+import type { Db } from '../src/db/database.js';
+import { nowIso } from '../src/db/database.js';
+import type { ConsentSource, SubscriberRow, SubscriberStatus } from '../src/db/schema.js';
+import { newSubscriberUid } from './tokens.js';
+
+// All SQL about subscribers, their topics, the consent log and erased addresses lives in this file.
+// The consent log is append-only: rows are only ever inserted here (and removed with the
+// subscriber on erasure, which is what erasure means).
+
+export interface Subscriber {
+  id: number;
+  uid: string;
+  email: string;
+  name: string;
+  status: SubscriberStatus;
+  createdAt: string;
+  confirmedAt: string | null;
+  unsubscribedAt: string | null;
+  updatedAt: string;
+  /** Chosen topics in topic order; empty = every topic. */
+  topicSlugs: string[];
+}
+
+/** What the sending pipeline needs per recipient. */
+export interface ActiveSubscriber {
+  id: number;
+  uid: string;
+  email: string;
+  name: string;
+  /** Chosen topic slugs, sorted; empty = every topic (the whole issue). */
+  topicSlugs: string[];
+}
+
+/** Who or what caused a consent event, and from where when the web gave it. */
+export interface ConsentContext {
+  source: ConsentSource;
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+export interface ConsentEntry {
+  action: string;
+  source: ConsentSource;
+  detail: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  at: string;
+}
+
+/** Statuses in which a person has withdrawn or can no longer be mailed; nothing but the person reactivates them. */
+export const WITHDRAWN_STATUSES: readonly SubscriberStatus[] = ['unsubscribed', 'bounced', 'complained'];
+
+const MAX_USER_AGENT = 400;
+
+async function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
+  if (db.isTransaction) return work(db);
+  return db.transaction().execute(work);
+}
+
+async function topicSlugsFor(db: Db, subscriberIds: number[]): Promise<Map<number, string[]>> {
+  const result = new Map<number, string[]>();
+  if (subscriberIds.length === 0) return result;
+  // Chunked: SQLite caps the number of bound parameters per statement.
+  for (let i = 0; i < subscriberIds.length; i += 500) {
+    const rows = await db
+      .selectFrom('subscriber_topics')
+      .innerJoin('topics', 'topics.id', 'subscriber_topics.topic_id')
+      .select(['subscriber_topics.subscriber_id as subscriberId', 'topics.slug as slug'])
+      .where('subscriber_topics.subscriber_id', 'in', subscriberIds.slice(i, i + 500))
+      .orderBy('topics.position')
+      .orderBy('topics.id')
+      .execute();
+    for (const row of rows) {
+      const list = result.get(row.subscriberId) ?? [];
+      list.push(row.slug);
+      result.set(row.subscriberId, list);
+    }
+  }
+  return result;
+}
+
+function toSubscriber(row: SubscriberRow, topicSlugs: string[]): Subscriber {
+  return {
+    id: row.id,
+    uid: row.uid,
+    email: row.email,
+    name: row.name,
+    status: row.status,
+    createdAt: row.created_at,
+    confirmedAt: row.confirmed_at,
+    unsubscribedAt: row.unsubscribed_at,
+    updatedAt: row.updated_at,
+    topicSlugs,
+  };
+}
+
+async function withTopics(db: Db, row: SubscriberRow | undefined): Promise<Subscriber | undefined> {
+  if (!row) return undefined;
+  return toSubscriber(row, (await topicSlugsFor(db, [row.id])).get(row.id) ?? []);
+}
+
+/** `email` must already be normalised (see address.ts). */
+export async function findSubscriberByEmail(db: Db, email: string): Promise<Subscriber | undefined> {
+  return withTopics(db, await db.selectFrom('subscribers').selectAll().where('email', '=', email).executeTakeFirst());
+}
+
+export async function findSubscriberByUid(db: Db, uid: string): Promise<Subscriber | undefined> {
+  return withTopics(db, await db.selectFrom('subscribers').selectAll().where('uid', '=', uid).executeTakeFirst());
+}
+
+/** Maps topic slugs to ids; unknown slugs are returned separately so callers can name them. */
+export async function resolveTopicSlugs(
+  db: Db,
+  slugs: readonly string[],
+): Promise<{ ids: number[]; unknown: string[]; known: string[] }> {
+  const topics = await db.selectFrom('topics').select(['id', 'slug']).orderBy('position').orderBy('id').execute();
+  const bySlug = new Map(topics.map((t) => [t.slug, t.id]));
+  const ids: number[] = [];
+  const unknown: string[] = [];
+  for (const slug of new Set(slugs)) {
+    const id = bySlug.get(slug);
+    if (id === undefined) unknown.push(slug);
+    else ids.push(id);
+  }
+  return { ids, unknown, known: topics.map((t) => t.slug) };
+}
+
+export async function logConsent(
+  db: Db,
+  subscriberId: number,
+  action: string,
+  context: ConsentContext,
+  detail: string | null = null,
+): Promise<void> {
+  await db
+    .insertInto('consent_log')
+    .values({
+      subscriber_id: subscriberId,
+      action,
+      source: context.source,
+      detail,
+      ip: context.ip ?? null,
+      user_agent: context.userAgent ? context.userAgent.slice(0, MAX_USER_AGENT) : null,
+      created_at: nowIso(),
+    })
+    .execute();
+}
+
+async function replaceTopics(db: Db, subscriberId: number, topicIds: readonly number[]): Promise<void> {
+  await db.deleteFrom('subscriber_topics').where('subscriber_id', '=', subscriberId).execute();
+  if (topicIds.length > 0) {
+    await db
+      .insertInto('subscriber_topics')
+      .values([...new Set(topicIds)].map((topic_id) => ({ subscriber_id: subscriberId, topic_id })))
+      .execute();
+  }
+}
+
+export interface NewSubscriber {
+  email: string;
+  name: string;
+  status: 'pending' | 'active';
+  topicIds: readonly number[];
+  /** Consent-log action, e.g. `signup` (form) or `subscribe` (import, cli). */
+  action: string;
+  context: ConsentContext;
+  detail?: string | null;
+}
+
+export async function createSubscriber(db: Db, input: NewSubscriber): Promise<Subscriber> {
+  return inTransaction(db, async (trx) => {
+    const now = nowIso();
+    const row = await trx
+      .insertInto('subscribers')
+      .values({
+        uid: newSubscriberUid(),
+        email: input.email,
+        name: input.name,
+        status: input.status,
+        created_at: now,
+        confirmed_at: input.status === 'active' ? now : null,
+        unsubscribed_at: null,
+        updated_at: now,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await replaceTopics(trx, row.id, input.topicIds);
+    await logConsent(trx, row.id, input.action, input.context, input.detail ?? null);
+    const created = await withTopics(trx, row);
+    if (!created) throw new Error('subscriber vanished inside its own transaction');
+    return created;
+  });
+}
+
+export interface ProfileChange {
+  name?: string;
+  topicIds?: readonly number[];
+}
+
+/**
+ * Updates name and/or topics; logs one consent entry naming what changed. Returns whether
+ * anything changed (an identical re-import writes nothing).
+ */
+export async function updateSubscriberProfile(
+  db: Db,
+  subscriber: Subscriber,
+  change: ProfileChange,
+  action: string,
+  context: ConsentContext,
+): Promise<boolean> {
+  return inTransaction(db, async (trx) => {
+    const changed: string[] = [];
+    if (change.name !== undefined && change.name !== subscriber.name) changed.push('name');
+    let newSlugs: string[] | undefined;
+    if (change.topicIds !== undefined) {
+      const before = await trx
+        .selectFrom('subscriber_topics')
+        .select('topic_id')
+        .where('subscriber_id', '=', subscriber.id)
+        .execute();
+      const a = [...new Set(before.map((r) => r.topic_id))].sort((x, y) => x - y);
+      const b = [...new Set(change.topicIds)].sort((x, y) => x - y);
+      if (a.join(',') !== b.join(',')) {
+        changed.push('topics');
+        await replaceTopics(trx, subscriber.id, b);
+        newSlugs = (await topicSlugsFor(trx, [subscriber.id])).get(subscriber.id) ?? [];
+      }
+    }
+    if (changed.length === 0) return false;
+    await trx
+      .updateTable('subscribers')
+      .set({ ...(changed.includes('name') ? { name: change.name } : {}), updated_at: nowIso() })
+      .where('id', '=', subscriber.id)
+      .execute();
+    const detail: Record<string, unknown> = { changed };
+    if (newSlugs) detail.topics = newSlugs.length > 0 ? newSlugs : 'all';
+    await logConsent(trx, subscriber.id, action, context, JSON.stringify(detail));
+    return true;
+  });
+}
+
+/**
+ * Moves a subscriber to `active` (confirmation, re-subscription, import of a pending address).
+ * Conditional on the status the caller saw, so two clicks on one link confirm only once.
+ */
+export async function activateSubscriber(
+  db: Db,
+  subscriberId: number,
+  fromStatuses: readonly SubscriberStatus[],
+  action: string,
+  context: ConsentContext,
+  detail: string | null = null,
+): Promise<boolean> {
+  return inTransaction(db, async (trx) => {
+    const now = nowIso();
+    const result = await trx
+      .updateTable('subscribers')
+      .set({ status: 'active', confirmed_at: now, unsubscribed_at: null, updated_at: now })
+      .where('id', '=', subscriberId)
+      .where('status', 'in', [...fromStatuses])
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return false;
+    await logConsent(trx, subscriberId, action, context, detail);
+    return true;
+  });
+}
+
+/**
+ * Withdraws consent (`unsubscribed`) or records that mail cannot or must not be delivered
+ * (`bounced`, `complained`). Returns false when the subscriber was already in a withdrawn state
+ * (nothing changes and nothing is logged: a repeated one-click POST is harmless).
+ */
+export async function withdrawSubscriber(
+  db: Db,
+  subscriberId: number,
+  status: 'unsubscribed' | 'bounced' | 'complained',
+  action: string,
+  context: ConsentContext,
+  detail: string | null = null,
+): Promise<boolean> {
+  return inTransaction(db, async (trx) => {
+    const now = nowIso();
+    const result = await trx
+      .updateTable('subscribers')
+      .set({ status, unsubscribed_at: now, updated_at: now })
+      .where('id', '=', subscriberId)
+      .where('status', 'in', ['pending', 'active'])
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return false;
+    await logConsent(trx, subscriberId, action, context, detail);
+    return true;
+  });
+}
+
+/**
+ * For the sending pipeline: a hard bounce or a complaint stops all further mail to this
+ * subscriber. Logged with source `system`.
+ */
+export async function markSubscriberUndeliverable(
+  db: Db,
+  subscriberId: number,
+  status: 'bounced' | 'complained',
+  detail: string | null = null,
+): Promise<boolean> {
+  return withdrawSubscriber(db, subscriberId, status, status === 'bounced' ? 'bounce' : 'complaint', { source: 'system' }, detail);
+}
+
+/**
+ * Erasure: the subscriber row, its topics, deliveries and consent log are deleted; only the keyed
+ * hash of the address stays, so an import cannot add the address back.
+ */
+export async function eraseSubscriber(db: Db, subscriberId: number, emailHash: string): Promise<void> {
+  await inTransaction(db, async (trx) => {
+    await trx.deleteFrom('consent_log').where('subscriber_id', '=', subscriberId).execute();
+    await trx.deleteFrom('subscriber_topics').where('subscriber_id', '=', subscriberId).execute();
+    await trx.deleteFrom('deliveries').where('subscriber_id', '=', subscriberId).execute();
+    await trx.deleteFrom('subscribers').where('id', '=', subscriberId).execute();
+    await trx
+      .insertInto('erased_addresses')
+      .values({ email_hash: emailHash, erased_at: nowIso() })
+      .onConflict((oc) => oc.column('email_hash').doUpdateSet({ erased_at: nowIso() }))
+      .execute();
+  });
+}
+
+export async function isAddressErased(db: Db, emailHash: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('erased_addresses')
+    .select('email_hash')
+    .where('email_hash', '=', emailHash)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Every active subscriber with their chosen topic slugs (sorted; empty = whole issue), in id order.
+ * Two queries regardless of list size, so planning a send of 100k recipients stays cheap.
+ */
+export async function listActiveSubscribers(db: Db): Promise<ActiveSubscriber[]> {
+  const rows = await db
+    .selectFrom('subscribers')
+    .select(['id', 'uid', 'email', 'name'])
+    .where('status', '=', 'active')
+    .orderBy('id')
+    .execute();
+  const topics = await db
+    .selectFrom('subscriber_topics')
+    .innerJoin('subscribers', 'subscribers.id', 'subscriber_topics.subscriber_id')
+    .innerJoin('topics', 'topics.id', 'subscriber_topics.topic_id')
+    .select(['subscriber_topics.subscriber_id as subscriberId', 'topics.slug as slug'])
+    .where('subscribers.status', '=', 'active')
+    .execute();
+  const bySubscriber = new Map<number, string[]>();
+  for (const t of topics) {
+    const list = bySubscriber.get(t.subscriberId) ?? [];
+    list.push(t.slug);
+    bySubscriber.set(t.subscriberId, list);
+  }
+  return rows.map((r) => ({ ...r, topicSlugs: (bySubscriber.get(r.id) ?? []).sort() }));
+}
+
+/** Every subscriber of any status, for `subscribers export`, in sign-up order. */
+export async function listAllSubscribers(db: Db): Promise<Subscriber[]> {
+  const rows = await db.selectFrom('subscribers').selectAll().orderBy('id').execute();
+  const topics = await topicSlugsFor(
+    db,
+    rows.map((r) => r.id),
+  );
+  return rows.map((r) => toSubscriber(r, topics.get(r.id) ?? []));
+}
+
+export async function countSubscribersByStatus(db: Db): Promise<Record<SubscriberStatus, number>> {
+  const rows = await db
+    .selectFrom('subscribers')
+    .select(['status', db.fn.countAll<number>().as('n')])
+    .groupBy('status')
+    .execute();
+  const counts: Record<SubscriberStatus, number> = { pending: 0, active: 0, unsubscribed: 0, bounced: 0, complained: 0 };
+  for (const r of rows) counts[r.status] = Number(r.n);
+  return counts;
+}
+
+export async function listConsentLog(db: Db, subscriberId: number): Promise<ConsentEntry[]> {
+  const rows = await db
+    .selectFrom('consent_log')
+    .selectAll()
+    .where('subscriber_id', '=', subscriberId)
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => ({
+    action: r.action,
+    source: r.source,
+    detail: r.detail,
+    ip: r.ip,
+    userAgent: r.user_agent,
+    at: r.created_at,
+  }));
+}
+
+export interface DeliveryRecord {
+  issue: string;
+  status: string;
+  sentAt: string | null;
+  createdAt: string;
+}
+
+export async function listDeliveriesOf(db: Db, subscriberId: number): Promise<DeliveryRecord[]> {
+  const rows = await db
+    .selectFrom('deliveries')
+    .innerJoin('issues', 'issues.id', 'deliveries.issue_id')
+    .select(['issues.slug as issue', 'deliveries.status as status', 'deliveries.sent_at as sentAt', 'deliveries.created_at as createdAt'])
+    .where('deliveries.subscriber_id', '=', subscriberId)
+    .orderBy('deliveries.id')
+    .execute();
+  return rows;
+}

@@ -274,7 +274,8 @@ export class IssueRenderer {
     const data = this.emailData(version, edition, TOKEN_FIELDS);
     let html = frame[0] as string;
     this.slotTemplates.forEach((render, i) => {
-      html += render(data) + (frame[i + 1] as string);
+      // MJML trims the content of an <mj-text>; trim likewise so the result equals a direct compile.
+      html += render(data).trim() + (frame[i + 1] as string);
     });
     const htmlTemplate = new FillTemplate(html, true);
     // Template conditionals leave runs of blank lines; a reader needs at most two.

@@ -1,0 +1,73 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_DIR } from '../../src/content/demo.js';
+import { runCli } from '../helpers/cli.js';
+import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+let env: TempEnv;
+beforeAll(() => {
+  env = makeTempEnv();
+});
+afterAll(() => env.cleanup());
+
+describe('newsletter command line', () => {
+  it('`npx newsletter --help` works from the package bin with no build step', async () => {
+    const { stdout } = await run('npx', ['--no-install', 'newsletter', '--help'], { cwd: ROOT, env: env.env });
+    for (const command of ['migrate', 'import', 'render', 'serve']) expect(stdout).toContain(command);
+  });
+
+  it('migrate, import (printing the slug) and render every format', async () => {
+    expect((await runCli(['migrate'], env.env)).code).toBe(0);
+    const imported = await runCli(['import', DEMO_DIR], env.env);
+    expect(imported).toMatchObject({ code: 0, stdout: 'welcome\n' });
+
+    const email = await runCli(['render', 'welcome'], env.env);
+    expect(email.code).toBe(0);
+    expect(email.stdout).toMatch(/^<!doctype html>/i);
+    expect(email.stdout).toContain('One Issue, Many Editions');
+
+    const text = await runCli(['render', 'welcome', '--format', 'text', '--topics', 'privacy'], env.env);
+    expect(text.stdout).toContain('1. Withdraw as Easily as You Subscribe');
+    expect(text.stdout).not.toContain('Reliable Sending');
+
+    const mjml = await runCli(['render', 'welcome', '--format', 'mjml'], env.env);
+    expect(mjml.stdout).toMatch(/^<mjml/);
+
+    const out = path.join(env.dir, 'web.html');
+    const web = await runCli(['render', 'welcome', '--format', 'web', '--topics', 'sending,privacy', '--out', out], env.env);
+    expect(web.code).toBe(0);
+    const page = readFileSync(out, 'utf8');
+    expect(page).toContain('1.</span> Reliable Sending');
+    expect(page).toContain('2.</span> Withdraw as Easily as You Subscribe');
+  });
+
+  it('an unknown issue or topic is a clear error listing what exists', async () => {
+    await runCli(['import', DEMO_DIR], env.env);
+    const issue = await runCli(['render', 'nope'], env.env);
+    expect(issue.code).toBe(1);
+    expect(issue.stderr).toBe('Error: No issue "nope". Issues: welcome\n');
+    const topic = await runCli(['render', 'welcome', '--topics', 'gardening'], env.env);
+    expect(topic.code).toBe(1);
+    expect(topic.stderr).toContain('Unknown topic "gardening". Topics: getting-started, editions, sending, privacy');
+    const format = await runCli(['render', 'welcome', '--format', 'pdf'], env.env);
+    expect(format.stderr).toContain('--format must be one of email, text, web, mjml');
+  });
+
+  it('a bad import folder fails with the file named and exit status 1', async () => {
+    const result = await runCli(['import', path.join(env.dir, 'missing')], env.env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('is not a folder');
+  });
+
+  it('bad configuration is reported with what to fix', async () => {
+    const result = await runCli(['migrate'], { ...env.env, PORT: 'eighty' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('PORT must be a port number');
+  });
+});

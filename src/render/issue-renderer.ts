@@ -42,6 +42,8 @@ interface ArticleOutputs {
 interface IssueVersion {
   doc: IssueDocument;
   articles: Map<number, ArticleOutputs>;
+  /** Editor's note and about text, as email HTML and as text. */
+  notes: { editorNoteHtml: string; aboutHtml: string; editorNoteText: string; aboutText: string };
   frame: Promise<string[]> | undefined;
   editions: Map<string, Promise<CompiledEdition>>;
   web: Map<string, string>;
@@ -193,7 +195,22 @@ export class IssueRenderer {
     const cached = this.versions.get(issueSlug);
     if (cached && row && cached.doc.updatedAt === row.updated_at) return cached;
     const doc = await loadIssueDocument(this.deps.db, issueSlug);
-    const version: IssueVersion = { doc, articles: this.renderArticles(doc), frame: undefined, editions: new Map(), web: new Map() };
+    const baseUrl = this.deps.config.baseUrl;
+    const note = markdownToSafeHtml(doc.editorNoteMarkdown);
+    const about = markdownToSafeHtml(doc.publication.aboutMarkdown);
+    const version: IssueVersion = {
+      doc,
+      articles: this.renderArticles(doc),
+      notes: {
+        editorNoteHtml: styleForEmail(note, this.styles, baseUrl),
+        aboutHtml: styleForEmail(about, this.styles, baseUrl),
+        editorNoteText: convert(note, HTML_TO_TEXT_OPTIONS),
+        aboutText: convert(about, HTML_TO_TEXT_OPTIONS),
+      },
+      frame: undefined,
+      editions: new Map(),
+      web: new Map(),
+    };
     this.versions.set(issueSlug, version);
     return version;
   }
@@ -227,15 +244,11 @@ export class IssueRenderer {
 
   private emailData(version: IssueVersion, edition: Edition, fields: PersonalFields) {
     const doc = version.doc;
-    const baseUrl = this.deps.config.baseUrl;
     return {
       issue: doc,
       publication: doc.publication,
       subject: this.subject(doc),
-      editorNoteHtml: styleForEmail(markdownToSafeHtml(doc.editorNoteMarkdown), this.styles, baseUrl),
-      aboutHtml: styleForEmail(markdownToSafeHtml(doc.publication.aboutMarkdown), this.styles, baseUrl),
-      editorNoteText: convert(markdownToSafeHtml(doc.editorNoteMarkdown), HTML_TO_TEXT_OPTIONS),
-      aboutText: convert(markdownToSafeHtml(doc.publication.aboutMarkdown), HTML_TO_TEXT_OPTIONS),
+      ...version.notes,
       edition: this.viewModel(version, edition),
       fields,
     };

@@ -9,6 +9,7 @@ import { HttpError, type AdminContext } from './context.js';
 import { renderAdminPage } from './page.js';
 import { createAccountRouter } from './account-routes.js';
 import { formatTime } from './format.js';
+import { createArticleRouter } from './articles/article-routes.js';
 
 /** The editors' app, mounted at /admin: sign-in first, then content, issues, sending, subscribers, settings. */
 export function createAdminRouter(services: Services): Router {
@@ -41,6 +42,7 @@ export function createAdminRouter(services: Services): Router {
     );
   });
   router.use(createAccountRouter(ctx));
+  router.use(createArticleRouter(ctx));
 
   router.use('/settings', requireRole('admin'));
 

@@ -1,0 +1,142 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
+import type { Services } from '../../src/app/services.js';
+import { importFolder } from '../../src/content/import.js';
+import { listTopics, loadArticles } from '../../src/content/content-repository.js';
+import { addEditor, Client, startApp, type RunningApp } from './admin-helpers.js';
+import { makePng } from './fixtures.js';
+
+const PASSWORD = 'correct horse battery';
+
+describe('article library over HTTP', () => {
+  let env: TempEnv;
+  let services: Services;
+  let app: RunningApp;
+  let client: Client;
+  let token: string;
+
+  beforeAll(async () => {
+    env = makeTempEnv();
+    services = await env.open();
+    await importFolder(services.db, SAMPLE_DIR);
+    await addEditor(services, 'ed@example.org', PASSWORD);
+    app = await startApp(services);
+    client = new Client(app.url);
+    await client.login('ed@example.org', PASSWORD);
+    token = await client.csrfToken('/admin/articles/new');
+  });
+  afterAll(async () => {
+    await app.close();
+    await services.close();
+    env.cleanup();
+  });
+
+  function articleForm(fields: Record<string, string>, file?: { name: string; type: string; data: Buffer }): FormData {
+    const form = new FormData();
+    form.set('_csrf', token);
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    if (file) form.set('image', new Blob([file.data], { type: file.type }), file.name);
+    return form;
+  }
+
+  it('lists and filters the library by search, topic, tag and use', async () => {
+    const all = await (await client.get('/admin/articles')).text();
+    expect(all).toContain('20 articles');
+    const search = await (await client.get('/admin/articles?q=blockchain')).text();
+    expect(search).toContain('Three Blockchain National Standards');
+    expect(search).not.toContain('Quantum Technology Standardization');
+    const topics = await listTopics(services.db);
+    const smartCity = topics.find((t) => t.slug === 'smart-city');
+    const byTopic = await (await client.get(`/admin/articles?topic=${smartCity?.id}`)).text();
+    expect(byTopic).toMatch(/\b1 article\b/);
+    const unused = await (await client.get('/admin/articles?used=no')).text();
+    expect(unused).toContain('0 articles');
+  });
+
+  it('saves an article with an uploaded image stored under /media and served there', async () => {
+    const topics = await listTopics(services.db);
+    const section = topics.find((t) => t.slug === 'big-data');
+    const extra = topics.find((t) => t.slug === 'internet-of-things');
+    const png = makePng();
+    const form = articleForm(
+      {
+        title: 'Data <exchange> pilots',
+        sectionTopicId: String(section?.id),
+        extraTopicIds: String(extra?.id),
+        tags: 'Data, Pilots, data',
+        takeaway: 'Pilots start in **three** cities.',
+        sources: 'https://example.org/report The report',
+        body: '### Background\n\nSome text.',
+        imageAlt: 'A map of the pilot cities',
+        intent: 'save',
+      },
+      { name: 'map.png', type: 'image/png', data: png },
+    );
+    const res = await client.post('/admin/articles', form);
+    expect(res.status).toBe(303);
+    const id = Number(/\/admin\/articles\/(\d+)/.exec(res.headers.get('location') ?? '')?.[1]);
+    const [article] = await loadArticles(services.db, [id]);
+    expect(article?.title).toBe('Data <exchange> pilots');
+    expect(article?.topics.map((t) => t.slug)).toEqual(['big-data', 'internet-of-things']);
+    expect(article?.tags).toEqual(['Data', 'Pilots']);
+    expect(article?.sources).toEqual([{ url: 'https://example.org/report', label: 'The report' }]);
+    expect(article?.images).toHaveLength(1);
+    const src = article?.images[0]?.src ?? '';
+    expect(src).toMatch(/^\/media\/[\w-]+\.png$/);
+    expect(article?.images[0]?.alt).toBe('A map of the pilot cities');
+    expect(readFileSync(path.join(env.config.mediaDir, path.basename(src)))).toEqual(png);
+    const served = await fetch(app.url + src);
+    expect(served.status).toBe(200);
+    expect(Buffer.from(await served.arrayBuffer())).toEqual(png);
+    // The edit page escapes what was typed.
+    const edit = await (await client.get(`/admin/articles/${id}`)).text();
+    expect(edit).toContain('Data &lt;exchange&gt; pilots');
+  });
+
+  it('refuses an upload that is not an image, keeping everything typed, and stores nothing', async () => {
+    const before = readdirSync(env.config.mediaDir, { withFileTypes: true }).length;
+    const form = articleForm(
+      { title: 'Kept title', sectionTopicId: '', newSection: 'Quantum', tags: 'kept-tag', body: 'Kept **body**', imageAlt: 'x', intent: 'save' },
+      { name: 'evil.png', type: 'image/png', data: Buffer.from('<script>alert(1)</script> not a png') },
+    );
+    const res = await client.post('/admin/articles', form);
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain('is not a PNG, JPEG, GIF or WebP image');
+    expect(html).toContain('id="image-error"');
+    expect(html).toContain('value="Kept title"');
+    expect(html).toContain('value="kept-tag"');
+    expect(html).toContain('Kept **body**');
+    expect(readdirSync(env.config.mediaDir, { withFileTypes: true }).length).toBe(before);
+    expect(await services.db.selectFrom('articles').select('id').where('title', '=', 'Kept title').executeTakeFirst()).toBeUndefined();
+  });
+
+  it('shows each error beside its field and requires alt text for images', async () => {
+    const res = await client.post(
+      '/admin/articles',
+      articleForm({ title: '', sectionTopicId: '', body: 'Text ![](/media/x.png)', sources: 'not a url', intent: 'save' }),
+    );
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain('id="title-error"');
+    expect(html).toContain('id="sectionTopicId-error"');
+    expect(html).toContain('id="sources-error"');
+    expect(html).toMatch(/id="body-error">Every image needs alt text/);
+  });
+
+  it('previews Markdown through the sanitising renderer', async () => {
+    const res = await client.post(
+      '/admin/articles/preview',
+      new URLSearchParams({ markdown: '### Heading\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) <a href="javascript:alert(2)" onclick="x()">y</a> **bold**' }),
+      { 'x-csrf-token': token },
+    );
+    expect(res.status).toBe(200);
+    const { html } = (await res.json()) as { html: string };
+    expect(html).toContain('<h4>Heading</h4>');
+    expect(html).toContain('<strong>bold</strong>');
+    expect(html).not.toContain('<script');
+    expect(html).not.toMatch(/href="javascript:|onclick/);
+  });
+});

@@ -1,8 +1,40 @@
 import { Router } from 'express';
 import type { Services } from '../src/app/services.js';
+import { createCsrf } from '../src/web/csrf.js';
+import { createPreferencesRouter } from './preferences.js';
+import { createSignupRouter } from './signup.js';
+import { SubscriberMail } from './subscriber-mail.js';
+import { createTokens } from './tokens.js';
+import { createUnsubscribeRouter } from './unsubscribe.js';
+import { renderMessage, type SubscriberWeb } from './web-context.js';
 
-// STUB: owned by the subscribers work (issue 3).
+/** The subscriber's pages: /subscribe, /confirm, /preferences, /unsubscribe (contract.md §5). */
 export function createSubscriberRouter(services: Services): Router {
-  void services;
-  return Router();
+  const { config, logger } = services;
+  const web: SubscriberWeb = {
+    services,
+    tokens: createTokens(config.secretKey),
+    mail: new SubscriberMail({ templatesDir: config.templatesDir, send: (message) => services.messenger.send(message) }),
+    csrf: createCsrf({
+      secretKey: config.secretKey,
+      secure: config.baseUrl.startsWith('https://'),
+      onRefused: (_req, res) => {
+        renderMessage(web, res, 403, {
+          title: 'Form expired',
+          heading: 'This form could not be accepted',
+          message:
+            'The form was not sent from this site, or it was open too long. Nothing has been changed. Go back, reload the page and send it again.',
+        }).catch((error: unknown) => logger.error({ err: error }, 'rendering the CSRF refusal failed'));
+      },
+    }),
+    sendInBackground(what, work) {
+      work().catch((error: unknown) => logger.error({ err: error }, `sending the ${what} failed`));
+    },
+  };
+
+  const router = Router();
+  router.use(createSignupRouter(web));
+  router.use(createPreferencesRouter(web));
+  router.use(createUnsubscribeRouter(web));
+  return router;
 }

@@ -1,16 +1,118 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import type { Services } from '../app/services.js';
 import { parseTopicList } from '../cli/context.js';
-import { getIssueRow } from '../content/content-repository.js';
+import { getIssueRow, getPublication, listIssues, UnknownIssueError } from '../content/content-repository.js';
+import { UnknownTopicError } from '../content/editions.js';
+import type { IssueRow } from '../db/schema.js';
 
-/** The public archive: web versions of sent issues. Drafts and scheduled issues are not public. */
+// The public archive: web versions of sent issues, the list of them and an Atom feed.
+// Drafts, scheduled, sending, paused and cancelled issues are not public: they answer 404.
+// The web version comes from the renderer's cache (rendered once per issue version and edition;
+// the renderer notices an edited issue by its updated_at, and `invalidate` clears it).
+
+const FEED_ENTRIES = 50;
+
+function xml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function publishedAt(issue: IssueRow): string {
+  return issue.sent_at ?? issue.updated_at;
+}
+
+function issueHeading(issue: Pick<IssueRow, 'edition' | 'period' | 'title'>): string {
+  return [issue.edition, issue.period].filter((s) => s !== '').join(' · ') || issue.title;
+}
+
+const DATE_FORMAT = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+
 export function createIssuesRouter(services: Services): Router {
   const router = Router();
-  router.get('/issues/:slug', async (req, res, next) => {
-    const issue = await getIssueRow(services.db, req.params.slug);
-    if (!issue || issue.status !== 'sent') return next();
-    const topics = parseTopicList(typeof req.query.topics === 'string' ? req.query.topics : undefined);
-    res.type('html').send(await services.renderer.renderWeb(issue.slug, topics));
+  const { db, views, renderer, config } = services;
+
+  const notFound = async (res: Response, message: string) => {
+    res.status(404).type('html').send(
+      views.render('message', {
+        title: 'Not found',
+        heading: 'Issue not found',
+        message,
+        link: { href: '/issues', label: 'All issues' },
+        publication: await getPublication(db),
+      }),
+    );
+  };
+
+  router.get('/issues', async (_req, res) => {
+    const publication = await getPublication(db);
+    const issues = (await listIssues(db, ['sent'])).map((issue) => ({
+      href: `/issues/${encodeURIComponent(issue.slug)}`,
+      title: issue.title,
+      showTitle: issue.title !== publication.name && issue.title !== '',
+      edition: issue.edition,
+      period: issue.period,
+      sentAt: publishedAt(issue),
+      sentDate: DATE_FORMAT.format(new Date(publishedAt(issue))),
+    }));
+    res.set('Cache-Control', 'public, max-age=60');
+    res.type('html').send(views.render('issues', { title: 'Archive', publication, issues }));
   });
+
+  router.get('/issues/:slug', async (req, res) => {
+    const issue = await getIssueRow(db, req.params.slug);
+    if (!issue || issue.status !== 'sent') return notFound(res, 'There is no published issue at this address.');
+    const topics = parseTopicList(typeof req.query.topics === 'string' ? req.query.topics : undefined);
+    try {
+      const html = await renderer.renderWeb(issue.slug, topics);
+      res.set('Cache-Control', 'public, max-age=60');
+      res.type('html').send(html);
+    } catch (error) {
+      if (error instanceof UnknownTopicError) {
+        return notFound(res, `This issue has no edition for ${error.unknown.join(', ')}. Topics: ${error.known.join(', ')}.`);
+      }
+      if (error instanceof UnknownIssueError) return notFound(res, 'There is no published issue at this address.');
+      throw error;
+    }
+  });
+
+  router.get('/feed.xml', async (_req, res) => {
+    const publication = await getPublication(db);
+    const issues = (await listIssues(db, ['sent'])).slice(0, FEED_ENTRIES);
+    const base = config.baseUrl;
+    const updated = issues.map(publishedAt).sort().at(-1) ?? new Date(0).toISOString();
+    const entries: string[] = [];
+    for (const issue of issues) {
+      const url = `${base}/issues/${encodeURIComponent(issue.slug)}`;
+      const doc = await renderer.document(issue.slug);
+      const summary = doc.articles.map((a) => `${a.section.name}: ${a.title}`).join('\n');
+      entries.push(
+        [
+          '  <entry>',
+          `    <id>${xml(url)}</id>`,
+          `    <title>${xml(issueHeading(issue))}</title>`,
+          `    <link rel="alternate" type="text/html" href="${xml(url)}"/>`,
+          `    <published>${xml(publishedAt(issue))}</published>`,
+          `    <updated>${xml(publishedAt(issue))}</updated>`,
+          `    <summary type="text">${xml(summary)}</summary>`,
+          '  </entry>',
+        ].join('\n'),
+      );
+    }
+    const body = [
+      '<?xml version="1.0" encoding="utf-8"?>',
+      '<feed xmlns="http://www.w3.org/2005/Atom">',
+      `  <id>${xml(base)}/issues</id>`,
+      `  <title>${xml(publication.name)}</title>`,
+      `  <link rel="self" type="application/atom+xml" href="${xml(base)}/feed.xml"/>`,
+      `  <link rel="alternate" type="text/html" href="${xml(base)}/issues"/>`,
+      `  <updated>${xml(updated)}</updated>`,
+      `  <author><name>${xml(publication.publisher || publication.name)}</name></author>`,
+      ...entries,
+      '</feed>',
+      '',
+    ].join('\n');
+    res.set('Cache-Control', 'public, max-age=300');
+    res.type('application/atom+xml; charset=utf-8').send(body);
+  });
+
   return router;
 }

@@ -49,6 +49,27 @@ interface IssueVersion {
   web: Map<string, string>;
 }
 
+/**
+ * Editions kept per issue version. The sender works through deliveries grouped by edition, so a
+ * small bound keeps memory flat however many topic combinations exist; a re-made edition costs only
+ * its slots (about a millisecond), never an MJML compile.
+ */
+const MAX_CACHED_EDITIONS = 48;
+
+/** Map as a least-recently-used cache: reads move an entry to the end, writes evict from the front. */
+function lruGet<K, V>(map: Map<K, V>, key: K): V | undefined {
+  const value = map.get(key);
+  if (value !== undefined) {
+    map.delete(key);
+    map.set(key, value);
+  }
+  return value;
+}
+function lruSet<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.set(key, value);
+  while (map.size > MAX_CACHED_EDITIONS) map.delete(map.keys().next().value as K);
+}
+
 const SLOTS = ['email-index', 'email-takeaways', 'email-sections'] as const;
 const slotToken = (slot: string) => `NLSLOT${slot.replace(/-/g, '')}NLSLOT`;
 
@@ -134,10 +155,10 @@ export class IssueRenderer {
     const version = await this.version(issueSlug);
     const key = editionKey(topicSlugs);
     if (key !== '*') assertKnownTopics(key.split(','), await listTopics(this.deps.db));
-    let compiled = version.editions.get(key);
+    let compiled = lruGet(version.editions, key);
     if (!compiled) {
       compiled = this.compileEdition(version, key);
-      version.editions.set(key, compiled);
+      lruSet(version.editions, key, compiled);
       compiled.catch(() => version.editions.delete(key));
     }
     return compiled;
@@ -164,7 +185,7 @@ export class IssueRenderer {
   async renderWeb(issueSlug: string, topicSlugs: readonly string[] | null): Promise<string> {
     const version = await this.version(issueSlug);
     const key = editionKey(topicSlugs);
-    const cached = version.web.get(key);
+    const cached = lruGet(version.web, key);
     if (cached !== undefined) return cached;
     if (key !== '*') assertKnownTopics(key.split(','), await listTopics(this.deps.db));
     const edition = buildEdition(version.doc, topicSlugs);
@@ -186,7 +207,7 @@ export class IssueRenderer {
       glossary: doc.glossary,
       subscribeUrl: `/subscribe${key !== '*' ? `?topics=${encodeURIComponent(key)}` : ''}`,
     });
-    version.web.set(key, html);
+    lruSet(version.web, key, html);
     return html;
   }
 

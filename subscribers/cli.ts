@@ -1,4 +1,72 @@
-import type { RegisterCommands } from '../src/cli/context.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { CliError, parseTopicList, type RegisterCommands } from '../src/cli/context.js';
+import { AddSubscriberError, addSubscriber } from './add-subscriber.js';
+import { exportSubscribersCsv } from './csv-export.js';
+import { CsvImportError, importSubscribersCsv } from './csv-import.js';
 
-// STUB: owned by the subscribers work (issue 3).
-export const registerSubscriberCommands: RegisterCommands = () => {};
+/** `newsletter subscribers add|import|export` (contract.md §3). */
+export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
+  const subscribers = program.command('subscribers').description('add, import and export subscribers');
+
+  subscribers
+    .command('add')
+    .argument('<email>', 'address of the subscriber')
+    .option('--name <name>', 'their name')
+    .option('--topics <slugs>', 'comma-separated topic slugs (default: every topic)')
+    .description('add an active subscriber (consent source: cli)')
+    .action(async (email: string, options: { name?: string; topics?: string }) => {
+      const services = await ctx.services();
+      try {
+        const result = await addSubscriber(
+          services.db,
+          services.config.secretKey,
+          { email, name: options.name, topics: options.topics === undefined ? undefined : (parseTopicList(options.topics) ?? []) },
+          { source: 'cli' },
+        );
+        const verb = { added: 'Added', updated: 'Updated', unchanged: 'Already subscribed, unchanged:' }[result.outcome];
+        ctx.stdout.write(`${verb} ${result.email}\n`);
+      } catch (error) {
+        if (error instanceof AddSubscriberError) throw new CliError(error.message);
+        throw error;
+      }
+    });
+
+  subscribers
+    .command('import')
+    .argument('<file>', 'CSV with header email,name,topics (topics: slugs separated by ;)')
+    .description('import subscribers as active (consent source: import); exit 2 when some rows were rejected')
+    .action(async (file: string) => {
+      if (!existsSync(file)) throw new CliError(`No file at ${file}`);
+      const text = readFileSync(file, 'utf8');
+      const services = await ctx.services();
+      let report;
+      try {
+        report = await importSubscribersCsv(services.db, services.config.secretKey, text);
+      } catch (error) {
+        if (error instanceof CsvImportError) throw new CliError(`${file}: ${error.message}`);
+        throw error;
+      }
+      const { added, updated, unchanged, rejected } = report;
+      ctx.stdout.write(`${file}: ${added} added, ${updated} updated, ${unchanged} unchanged, ${rejected.length} rejected\n`);
+      if (rejected.length > 0) {
+        ctx.stderr.write(`Rejected rows of ${file} (the other rows were imported):\n`);
+        for (const r of rejected) ctx.stderr.write(`  line ${r.line}: ${r.reason}\n`);
+        ctx.setExitCode(2);
+      }
+    });
+
+  subscribers
+    .command('export')
+    .option('--out <file>', 'write to this file instead of stdout')
+    .description('CSV of every subscriber: email,name,topics,status,subscribed_at (safe to open in a spreadsheet)')
+    .action(async (options: { out?: string }) => {
+      const services = await ctx.services();
+      const csv = await exportSubscribersCsv(services.db);
+      if (options.out) {
+        writeFileSync(options.out, csv, { mode: 0o600 });
+        ctx.stderr.write(`Wrote ${options.out}\n`);
+      } else {
+        ctx.stdout.write(csv);
+      }
+    });
+};

@@ -125,6 +125,11 @@ export async function resolveTopicSlugs(
   return { ids, unknown, known: topics.map((t) => t.slug) };
 }
 
+export async function topicIdsBySlug(db: Db): Promise<Map<string, number>> {
+  const topics = await db.selectFrom('topics').select(['id', 'slug']).execute();
+  return new Map(topics.map((t) => [t.slug, t.id]));
+}
+
 export async function logConsent(
   db: Db,
   subscriberId: number,

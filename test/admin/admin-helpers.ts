@@ -60,8 +60,8 @@ export class Client {
     return res;
   }
 
-  async post(path: string, body: Record<string, string> | FormData | URLSearchParams, headers: Record<string, string> = {}): Promise<Response> {
-    const payload = body instanceof FormData || body instanceof URLSearchParams ? body : new URLSearchParams(body);
+  async post(path: string, body: Record<string, string> | FormData | URLSearchParams | string, headers: Record<string, string> = {}): Promise<Response> {
+    const payload = typeof body === 'string' || body instanceof FormData || body instanceof URLSearchParams ? body : new URLSearchParams(body);
     const res = await fetch(this.base + path, { method: 'POST', redirect: 'manual', body: payload, headers: { cookie: this.cookieHeader(), ...headers } });
     this.remember(res);
     return res;

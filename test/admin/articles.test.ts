@@ -37,7 +37,7 @@ describe('article library over HTTP', () => {
     const form = new FormData();
     form.set('_csrf', token);
     for (const [k, v] of Object.entries(fields)) form.append(k, v);
-    if (file) form.set('image', new Blob([file.data], { type: file.type }), file.name);
+    if (file) form.set('image', new Blob([new Uint8Array(file.data)], { type: file.type }), file.name);
     return form;
   }
 

@@ -5,7 +5,8 @@ import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObje
 // Format (URL-safe, no padding): `<purpose>.<uid>.<expiry>.<signature>`
 //   purpose   one letter: c = confirm, m = manage, u = unsubscribe
 //   uid       the subscriber's random public id (never the row id)
-//   expiry    Unix seconds in base 36, or `0` for "does not expire"
+//   expiry    Unix time in milliseconds, base 36, or `0` for "does not expire" (milliseconds so the
+//             issue time of a confirmation link is exact; see signup.ts)
 //   signature first 128 bits of HMAC-SHA256(secret, "nl-token:v1|<purpose>|<uid>|<expiry>"), base64url
 //
 // One HMAC per signature keeps signing cheap enough to run once per subscriber per send.
@@ -64,7 +65,7 @@ export function createTokens(secret: string): TokenSigner {
     sign(purpose, uid, expiresAt = null) {
       if (!UID_PATTERN.test(uid)) throw new Error(`Not a subscriber uid: "${uid}"`);
       const code = PURPOSE_CODE[purpose];
-      const expiry = expiresAt === null ? '0' : Math.ceil(expiresAt.getTime() / 1000).toString(36);
+      const expiry = expiresAt === null ? '0' : Math.max(1, expiresAt.getTime()).toString(36);
       return `${code}.${uid}.${expiry}.${mac(code, uid, expiry).toString('base64url')}`;
     },
 
@@ -72,8 +73,10 @@ export function createTokens(secret: string): TokenSigner {
       const match = TOKEN_PATTERN.exec(token.trim());
       if (!match) return { ok: false, reason: 'malformed' };
       const [, code, uid, expiry, signature] = match as unknown as [string, string, string, string, string];
-      const given = Buffer.from(signature, 'base64url');
-      const expected = mac(code, uid, expiry);
+      // Compared as text: base64url's last character has spare bits, so comparing decoded bytes
+      // would accept several spellings of one signature.
+      const given = Buffer.from(signature, 'latin1');
+      const expected = Buffer.from(mac(code, uid, expiry).toString('base64url'), 'latin1');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         return { ok: false, reason: 'bad-signature' };
       }
@@ -81,8 +84,8 @@ export function createTokens(secret: string): TokenSigner {
       if (purpose === undefined) return { ok: false, reason: 'malformed' };
       // Checked after the signature, so a forged token never learns more than "bad signature".
       if (purpose !== expectedPurpose) return { ok: false, reason: 'wrong-purpose' };
-      const seconds = parseInt(expiry, 36);
-      const expiresAt = seconds === 0 ? null : new Date(seconds * 1000);
+      const millis = parseInt(expiry, 36);
+      const expiresAt = millis === 0 ? null : new Date(millis);
       if (expiresAt !== null && expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'expired' };
       return { ok: true, purpose, uid, expiresAt };
     },

@@ -1,0 +1,113 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Services } from '../../src/app/services.js';
+import { importFolder } from '../../src/content/import.js';
+import { createWebApp } from '../../src/web/server.js';
+import { startSmtpSink, type ReceivedMail, type SmtpSink } from '../helpers/smtp-sink.js';
+import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
+
+// A real server on loopback with a real SQLite file and a real SMTP server receiving the mail.
+
+export interface WebHarness {
+  temp: TempEnv;
+  services: Services;
+  sink: SmtpSink;
+  base: string;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: { sample?: boolean } = {}): Promise<WebHarness> {
+  const sink = await startSmtpSink();
+  const temp = makeTempEnv({ SMTP_URL: sink.url });
+  const services = await temp.open();
+  if (options.sample !== false) await importFolder(services.db, SAMPLE_DIR);
+  const server: Server = createWebApp(services).listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    temp,
+    services,
+    sink,
+    base,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await services.close();
+      await sink.close();
+      temp.cleanup();
+    },
+  };
+}
+
+/** A minimal browser: keeps cookies, never follows redirects (so tests see them). */
+export class Client {
+  private readonly cookies = new Map<string, string>();
+
+  constructor(private readonly base: string) {}
+
+  async request(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size > 0) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+    const res = await fetch(this.base + path, { ...init, headers, redirect: 'manual' });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair?.indexOf('=') ?? -1;
+      if (pair && eq > 0) this.cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+    return res;
+  }
+
+  async get(path: string): Promise<{ res: Response; html: string }> {
+    const res = await this.request(path);
+    return { res, html: await res.text() };
+  }
+
+  async post(path: string, fields: Record<string, string | string[]>): Promise<{ res: Response; html: string }> {
+    const body = new URLSearchParams();
+    for (const [k, v] of Object.entries(fields)) for (const item of Array.isArray(v) ? v : [v]) body.append(k, item);
+    const res = await this.request(path, { method: 'POST', body });
+    return { res, html: await res.text() };
+  }
+
+  /** GETs a page with a form and returns its CSRF token. */
+  async csrfFrom(path: string): Promise<string> {
+    const { res, html } = await this.get(path);
+    if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}`);
+    const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
+    if (!token) throw new Error(`no CSRF field on ${path}`);
+    return token;
+  }
+}
+
+/** The first URL in a mail's text part whose path starts with `pathname`, as a path on our server. */
+export function linkIn(mail: ReceivedMail, pathname: string): string {
+  const text = mail.parsed.text ?? '';
+  const match = new RegExp(`https?://[^\\s/]+(${pathname.replace('/', '\\/')}\\?token=[A-Za-z0-9._-]+)`).exec(text);
+  if (!match?.[1]) throw new Error(`no ${pathname} link in mail "${mail.parsed.subject}":\n${text}`);
+  return match[1];
+}
+
+/** Waits for a mail to `to` among those after the first `seen` (mail is sent in the background, in any order). */
+export async function nextMailTo(sink: SmtpSink, to: string, seen: number, timeoutMs = 20_000): Promise<ReceivedMail> {
+  const deadline = Date.now() + timeoutMs;
+  for (let count = seen + 1; ; count++) {
+    const all = await sink.waitFor(count, Math.max(1, deadline - Date.now()));
+    const mail = all.slice(seen).find((m) => m.envelopeTo.includes(to));
+    if (mail) return mail;
+    count = all.length;
+  }
+}
+
+/** Signs up through the form as a browser would. */
+export async function signUp(
+  client: Client,
+  fields: { email: string; name?: string; topics?: string[] },
+): Promise<{ res: Response; html: string }> {
+  const csrf = await client.csrfFrom('/subscribe');
+  return client.post('/subscribe', { _csrf: csrf, email: fields.email, name: fields.name ?? '', topics: fields.topics ?? [] });
+}
+
+/** The part of a page between <main> and </main>. */
+export function mainOf(html: string): string {
+  return /<main[^>]*>([\s\S]*)<\/main>/.exec(html)?.[1] ?? '';
+}

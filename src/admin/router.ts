@@ -11,6 +11,7 @@ import { createAccountRouter } from './account-routes.js';
 import { formatTime } from './format.js';
 import { createArticleRouter } from './articles/article-routes.js';
 import { createComposerRouter } from './issues/composer-routes.js';
+import { createPreviewRouter } from './issues/preview-routes.js';
 
 /** The editors' app, mounted at /admin: sign-in first, then content, issues, sending, subscribers, settings. */
 export function createAdminRouter(services: Services): Router {
@@ -45,6 +46,7 @@ export function createAdminRouter(services: Services): Router {
   router.use(createAccountRouter(ctx));
   router.use(createArticleRouter(ctx));
   router.use(createComposerRouter(ctx));
+  router.use(createPreviewRouter(ctx));
 
   router.use('/settings', requireRole('admin'));
 

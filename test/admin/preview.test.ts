@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
+import type { Services } from '../../src/app/services.js';
+import { importFolder } from '../../src/content/import.js';
+import { addSubscriber } from '../../subscribers/add-subscriber.js';
+import { addEditor, Client, startApp, type RunningApp } from './admin-helpers.js';
+
+const PASSWORD = 'correct horse battery';
+
+describe('previews and the edition matrix over HTTP', () => {
+  let env: TempEnv;
+  let services: Services;
+  let app: RunningApp;
+  let client: Client;
+
+  beforeAll(async () => {
+    env = makeTempEnv();
+    services = await env.open();
+    await importFolder(services.db, SAMPLE_DIR);
+    // Drop the Annex from the issue so a subscriber of only that topic has an empty edition.
+    const annex = await services.db.selectFrom('topics').select('id').where('slug', '=', 'annex').executeTakeFirstOrThrow();
+    const issue = await services.db.selectFrom('issues').select('id').executeTakeFirstOrThrow();
+    const annexArticles = services.db.selectFrom('articles').select('id').where('section_topic_id', '=', annex.id);
+    await services.db.deleteFrom('issue_articles').where('issue_id', '=', issue.id).where('article_id', 'in', annexArticles).execute();
+    const ctx = { source: 'cli' as const };
+    const add = (email: string, topics?: string[]) => addSubscriber(services.db, env.config.secretKey, { email, topics }, ctx);
+    await add('all1@example.org');
+    await add('all2@example.org');
+    await add('bc1@example.org', ['blockchain', 'smart-city']);
+    await add('bc2@example.org', ['smart-city', 'blockchain']);
+    await add('bc3@example.org', ['blockchain', 'smart-city']);
+    await add('annex@example.org', ['annex']);
+    await addEditor(services, 'ed@example.org', PASSWORD);
+    app = await startApp(services);
+    client = new Client(app.url);
+    await client.login('ed@example.org', PASSWORD);
+  });
+  afterAll(async () => {
+    await app.close();
+    await services.close();
+    env.cleanup();
+  });
+
+  it('lists each distinct topic combination with audience and article count, empty ones flagged', async () => {
+    const html = await (await client.get('/admin/issues/oct-nov-2020/editions')).text();
+    const rows = [...html.matchAll(/<tr( class="empty-edition")?>\s*<td>([^<]*)(?:<span[^>]*>[^<]*<\/span>)?<\/td>\s*<td class="num">(\d+)<\/td>\s*<td class="num">(\d+)<\/td>/g)].map(
+      (m) => ({ empty: Boolean(m[1]), label: m[2]?.trim(), audience: Number(m[3]), articles: Number(m[4]) }),
+    );
+    expect(rows).toEqual([
+      { empty: false, label: 'Blockchain, Smart City', audience: 3, articles: 3 },
+      { empty: false, label: 'No topic chosen: the whole issue', audience: 2, articles: 19 },
+      { empty: true, label: 'Annex', audience: 1, articles: 0 },
+    ]);
+    // Handlebars escapes "=" in attributes as &#x3D;, which browsers read back as "=".
+    expect(html).toContain('href="/admin/issues/oct-nov-2020/preview?topics&#x3D;blockchain,smart-city"');
+    expect(html).toContain('1 edition is empty');
+  });
+
+  it('previews an edition: email frames with their own CSP, the text part and the web version', async () => {
+    const page = await (await client.get('/admin/issues/oct-nov-2020/preview?topics=blockchain,smart-city')).text();
+    expect(page).toContain('src="/admin/issues/oct-nov-2020/preview/email?topics&#x3D;blockchain,smart-city"');
+    expect(page).toContain('Email at 375 px');
+    expect(page).toMatch(/<strong>3<\/strong> articles/);
+    expect(page).toContain('Text part');
+    const email = await client.get('/admin/issues/oct-nov-2020/preview/email?topics=blockchain,smart-city');
+    expect(email.status).toBe(200);
+    expect(email.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(email.headers.get('content-security-policy')).toContain('sandbox');
+    expect(email.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    const emailHtml = await email.text();
+    expect(emailHtml).toContain('Smart City');
+    expect(emailHtml).not.toContain('Quantum Technology Standardization');
+    const web = await client.get('/admin/issues/oct-nov-2020/preview/web?topics=blockchain');
+    expect(web.status).toBe(200);
+    expect(await web.text()).toContain('Blockchain');
+    const unknown = await client.get('/admin/issues/oct-nov-2020/preview?topics=nope');
+    expect(unknown.status).toBe(400);
+    expect(await unknown.text()).toContain('Unknown topic');
+  });
+
+  it('flags an empty edition instead of showing a message', async () => {
+    const page = await (await client.get('/admin/issues/oct-nov-2020/preview?topics=annex')).text();
+    expect(page).toContain('This edition holds no article');
+  });
+});

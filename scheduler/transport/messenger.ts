@@ -2,10 +2,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Transporter } from 'nodemailer';
+import type DKIM from 'nodemailer/lib/dkim/index.js';
 import type { Config } from '../../src/config/config.js';
 
+/** A recipient: a bare address, or a name and address (the name is MIME-encoded by nodemailer). */
+export type Recipient = string | { name: string; address: string };
+
 export interface OutgoingMessage {
-  to: string;
+  to: Recipient;
   subject: string;
   html: string;
   text: string;
@@ -13,7 +17,8 @@ export interface OutgoingMessage {
   from?: string;
   /** Full Message-ID including angle brackets; nodemailer makes one when absent. */
   messageId?: string;
-  headers?: Record<string, string>;
+  /** `prepared` values are written as they are (already RFC 5322-safe ASCII), never MIME-encoded. */
+  headers?: Record<string, string | { prepared: true; value: string }>;
 }
 
 export interface SendResult {
@@ -29,6 +34,8 @@ export class SendError extends Error {
     /** SMTP reply code such as 451 or 550; undefined for connection failures. */
     readonly responseCode: number | undefined,
     readonly response: string,
+    /** nodemailer's error code such as ECONNECTION, EAUTH, EENVELOPE, EMESSAGE. */
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -49,17 +56,52 @@ export interface Messenger {
 export interface MessengerOptions {
   /** Pooled SMTP connections; defaults to SEND_CONCURRENCY. */
   connections?: number;
+  /** At most this many messages per second over the whole pool; defaults to SEND_RATE_LIMIT. */
+  rateLimit?: number;
 }
+
+/**
+ * Headers the DKIM signature covers (contract.md §6). nodemailer's default list leaves out
+ * List-Unsubscribe-Post, and a one-click unsubscribe header that is not signed is ignored by
+ * Gmail and Yahoo. MIME-Version and Content-Type are signed too so the body cannot be re-framed.
+ * Headers absent from a message are left out of `h=` by nodemailer.
+ */
+export const DKIM_HEADER_FIELDS = [
+  'From',
+  'To',
+  'Subject',
+  'Date',
+  'Message-ID',
+  'List-Id',
+  'List-Unsubscribe',
+  'List-Unsubscribe-Post',
+  'MIME-Version',
+  'Content-Type',
+].join(':');
 
 function toSendError(error: unknown): SendError {
   const e = error as { message?: string; responseCode?: number; response?: string; code?: string };
   const response = e.response ?? e.message ?? String(error);
-  return new SendError(e.message ?? String(error), e.responseCode, response);
+  return new SendError(e.message ?? String(error), e.responseCode, response, e.code);
 }
 
 export function createMessenger(config: Config, options: MessengerOptions = {}): Messenger {
   if (!config.smtpUrl) return new OutboxMessenger(config);
-  return new SmtpMessenger(config, options.connections ?? config.sendConcurrency);
+  return new SmtpMessenger(config, options.connections ?? config.sendConcurrency, options.rateLimit ?? config.sendRateLimit);
+}
+
+function dkimOptions(config: Config): DKIM.Options | undefined {
+  if (!config.dkim) return undefined;
+  return {
+    domainName: config.dkim.domain,
+    keySelector: config.dkim.selector,
+    privateKey: config.dkim.privateKey,
+    headerFieldNames: DKIM_HEADER_FIELDS,
+  };
+}
+
+function recipientText(to: Recipient): string {
+  return typeof to === 'string' ? to : to.address;
 }
 
 function baseMail(config: Config, message: OutgoingMessage): nodemailer.SendMailOptions {
@@ -72,6 +114,9 @@ function baseMail(config: Config, message: OutgoingMessage): nodemailer.SendMail
     messageId: message.messageId,
     headers: message.headers,
     textEncoding: 'quoted-printable',
+    // Content comes from editors and subscribers: never let nodemailer read files or fetch URLs.
+    disableFileAccess: true,
+    disableUrlAccess: true,
   };
 }
 
@@ -82,12 +127,16 @@ class SmtpMessenger implements Messenger {
   constructor(
     private readonly config: Config,
     connections: number,
+    rateLimit: number | undefined,
   ) {
     const url = new URL(config.smtpUrl ?? '');
     this.transporter = nodemailer.createTransport({
       pool: true,
       maxConnections: connections,
       maxMessages: Infinity,
+      // nodemailer counts messages per second across the whole pool and holds the rest back.
+      ...(rateLimit ? { rateLimit, rateDelta: 1000 } : {}),
+      dkim: dkimOptions(config),
       host: url.hostname,
       port: url.port ? Number(url.port) : url.protocol === 'smtps:' ? 465 : 587,
       secure: url.protocol === 'smtps:',
@@ -119,12 +168,17 @@ class OutboxMessenger implements Messenger {
 
   constructor(private readonly config: Config) {
     mkdirSync(config.outboxDir, { recursive: true });
-    this.transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+    this.transporter = nodemailer.createTransport({
+      streamTransport: true,
+      buffer: true,
+      newline: 'unix',
+      dkim: dkimOptions(config),
+    });
   }
 
   async send(message: OutgoingMessage): Promise<SendResult> {
     const info = await this.transporter.sendMail(baseMail(this.config, message));
-    const safeTo = message.to.replace(/[^a-zA-Z0-9@._-]/g, '_');
+    const safeTo = recipientText(message.to).replace(/[^a-zA-Z0-9@._-]/g, '_');
     const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${++this.sequence}-${safeTo}.eml`;
     const file = path.join(this.config.outboxDir, name);
     writeFileSync(file, info.message as Buffer);

@@ -1,0 +1,499 @@
+import type { IssueStatus } from '../src/db/schema.js';
+import type { CompiledEdition } from '../src/render/issue-renderer.js';
+import type { ClaimedDelivery, DeliveryCounts } from './delivery-repository.js';
+import { NO_ARTICLE_EDITION_KEY } from './delivery-repository.js';
+import type { Recipient } from './message-builder.js';
+import { classifySendFailure, type FailureVerdict } from './smtp-failures.js';
+import { SendError, type OutgoingMessage, type SendResult } from './transport/messenger.js';
+
+// The engine of one issue's send, in the manner of listmonk's manager: it depends on a store and
+// a messenger only, so it runs the same against SQLite + SMTP, or anything else that keeps the
+// promises below.
+//
+// Crash safety rests on one rule: a delivery becomes `sent` only after the server accepted the
+// message, and that write happens right then, one row at a time. A kill can only leave behind
+// rows in `sending`; those go back to pending on restart and are sent again with the same
+// Message-ID. The copies that can arrive twice are therefore those the server had accepted in
+// the instant before the kill: at most one per SMTP connection.
+
+/** Everything the manager needs from the database, for one issue. */
+export interface DeliveryStore {
+  /** Marks up to `limit` due pending deliveries `sending`, in (edition_key, id) order. */
+  claim(limit: number, now: Date): Promise<ClaimedDelivery[]>;
+  markSent(id: number, attempts: number, at: Date): Promise<void>;
+  markSkipped(ids: number[], reason: string): Promise<void>;
+  markRetry(id: number, attempts: number, nextAttemptAt: Date, error: string): Promise<void>;
+  markFailed(id: number, attempts: number, error: string, bounce?: { subscriberId: number }): Promise<void>;
+  /** Claimed but never handed to the server: back to pending without counting an attempt. */
+  release(ids: number[]): Promise<void>;
+  /** Failed or deferred because the server was broken: pending again, due now. */
+  requeue(ids: number[]): Promise<void>;
+  nextRetryAt(): Promise<Date | null>;
+  counts(): Promise<DeliveryCounts>;
+  /** The issue's status as editors set it (pause and cancel come from other processes too). */
+  control(): Promise<{ status: IssueStatus; pauseReason: string | null }>;
+  pause(reason: string): Promise<void>;
+  skipRemaining(reason: string): Promise<void>;
+  /** Marks the issue sent when nothing is pending or in flight; true when it did. */
+  finish(now: Date): Promise<boolean>;
+}
+
+/** The one thing the manager needs from the transport. */
+export interface SendTransport {
+  send(message: OutgoingMessage): Promise<SendResult>;
+}
+
+export interface EditionSource {
+  /** The compiled edition for a delivery's edition key (`*` = whole issue). */
+  edition(editionKey: string): Promise<CompiledEdition>;
+}
+
+export interface MessageFactory {
+  build(edition: CompiledEdition, recipient: Recipient): OutgoingMessage;
+}
+
+/** Minimal structured logger (pino fits). */
+export interface SendLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface SendTuning {
+  /** Messages handed to the transport at once; the pool holds one in transit per connection. */
+  inFlight: number;
+  /** Deliveries claimed per database round trip. */
+  batchSize: number;
+  /** Attempts per delivery before a temporary failure becomes final. */
+  maxAttempts: number;
+  /** First retry delay; doubles per attempt up to `retryMaxMs`. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Recent outcomes looked at by the automatic pause. */
+  breakerWindow: number;
+  /** How often pause/cancel set elsewhere is noticed while sending. */
+  controlPollMs: number;
+}
+
+export function defaultTuning(concurrency: number): SendTuning {
+  return {
+    inFlight: Math.max(2, concurrency * 2),
+    batchSize: 200,
+    maxAttempts: 5,
+    retryBaseMs: 60_000,
+    retryMaxMs: 60 * 60_000,
+    breakerWindow: Math.max(10, concurrency * 4),
+    controlPollMs: 1000,
+  };
+}
+
+export interface SendProgress {
+  counts: DeliveryCounts;
+  /** Accepted by the server in this run (for the rate). */
+  sentThisRun: number;
+  startedAt: Date;
+  firstSentAt: Date | null;
+  /** Set while waiting for deferred retries. */
+  waitingUntil: Date | null;
+}
+
+export type SendOutcome = 'finished' | 'paused' | 'cancelled' | 'stopped';
+
+export interface SendRunResult {
+  outcome: SendOutcome;
+  /** Why it paused or stopped. */
+  reason: string | null;
+  counts: DeliveryCounts;
+  sentThisRun: number;
+  /** Distinct editions this run built (each once). */
+  editionsBuilt: number;
+  startedAt: Date;
+  firstSentAt: Date | null;
+  finishedAt: Date;
+}
+
+export interface SendManagerDeps {
+  store: DeliveryStore;
+  transport: SendTransport;
+  editions: EditionSource;
+  messages: MessageFactory;
+  logger?: SendLogger;
+  now?: () => Date;
+}
+
+export interface SendManagerOptions {
+  tuning: SendTuning;
+  /** Aborting drains: no new message starts, in-flight ones finish and are recorded. */
+  signal?: AbortSignal;
+  onProgress?: (progress: SendProgress) => void;
+}
+
+interface StopRequest {
+  outcome: Exclude<SendOutcome, 'finished'>;
+  reason: string;
+}
+
+interface Outcome {
+  ok: boolean;
+  id: number;
+  verdict?: FailureVerdict;
+}
+
+interface ClaimedBatch {
+  size: number;
+  done: number;
+  systemicFailures: number;
+}
+
+type Job = ClaimedDelivery & { batch: ClaimedBatch; edition: CompiledEdition };
+
+/** Editions held by the engine at once (a batch spans a few keys; retries may revisit older ones). */
+const EDITIONS_KEPT = 16;
+
+const noopLogger: SendLogger = { info() {}, warn() {}, error() {} };
+
+export class SendManager {
+  private readonly store: DeliveryStore;
+  private readonly now: () => Date;
+  private readonly logger: SendLogger;
+  private readonly tuning: SendTuning;
+  private queue: Job[] = [];
+  private head = 0;
+  private refilling: Promise<void> | null = null;
+  private exhausted = false;
+  private stopRequest: StopRequest | null = null;
+  private wake: (() => void) | null = null;
+  /** Recently used editions; claims come in edition-key order, so a few suffice and memory stays flat. */
+  private readonly editionCache = new Map<string, Promise<CompiledEdition>>();
+  private readonly editionKeys = new Set<string>();
+  private readonly window: Outcome[] = [];
+  private breakerTripped = false;
+  private readonly background = new Set<Promise<void>>();
+  private counts: DeliveryCounts = { planned: 0, pending: 0, sending: 0, sent: 0, skipped: 0, failed: 0 };
+  private sentThisRun = 0;
+  private startedAt = new Date(0);
+  private firstSentAt: Date | null = null;
+  private waitingUntil: Date | null = null;
+
+  constructor(
+    private readonly deps: SendManagerDeps,
+    private readonly options: SendManagerOptions,
+  ) {
+    this.store = deps.store;
+    this.now = deps.now ?? (() => new Date());
+    this.logger = deps.logger ?? noopLogger;
+    this.tuning = options.tuning;
+  }
+
+  /** Asks the run to stop after in-flight messages finish (SIGTERM, pause, lost lease). */
+  requestStop(outcome: StopRequest['outcome'], reason: string): void {
+    if (this.stopRequest) return;
+    this.stopRequest = { outcome, reason };
+    this.wake?.();
+  }
+
+  get stopping(): boolean {
+    return this.stopRequest !== null;
+  }
+
+  async run(): Promise<SendRunResult> {
+    this.startedAt = this.now();
+    this.counts = await this.store.counts();
+    const signal = this.options.signal;
+    const onAbort = () => this.requestStop('stopped', 'stop requested');
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort);
+    const poll = setInterval(() => void this.checkControl(), this.tuning.controlPollMs);
+    let finished = false;
+    try {
+      await this.checkControl();
+      while (!this.stopRequest) {
+        this.exhausted = false;
+        const workers = Array.from({ length: this.tuning.inFlight }, () => this.worker());
+        await Promise.all(workers);
+        await this.settle();
+        if (this.stopRequest) break;
+        const next = await this.store.nextRetryAt();
+        if (next === null) break;
+        await this.sleepUntil(next);
+      }
+      await this.settle();
+      // Claimed but never started: release (or skip, when cancelled) so nothing stays in doubt.
+      const leftover = this.queue.slice(this.head).map((j) => j.id);
+      this.queue = [];
+      this.head = 0;
+      if (this.stopRequest?.outcome === 'cancelled') {
+        await this.store.markSkipped(leftover, 'send cancelled');
+        await this.store.skipRemaining('send cancelled');
+      } else {
+        await this.store.release(leftover);
+      }
+      if (!this.stopRequest) finished = await this.store.finish(this.now());
+      this.counts = await this.store.counts();
+    } finally {
+      clearInterval(poll);
+      signal?.removeEventListener('abort', onAbort);
+    }
+    const result: SendRunResult = {
+      outcome: finished ? 'finished' : (this.stopRequest?.outcome ?? 'stopped'),
+      reason: this.stopRequest?.reason ?? (finished ? null : 'the issue is no longer sending'),
+      counts: this.counts,
+      sentThisRun: this.sentThisRun,
+      editionsBuilt: this.editionKeys.size,
+      startedAt: this.startedAt,
+      firstSentAt: this.firstSentAt,
+      finishedAt: this.now(),
+    };
+    this.report();
+    return result;
+  }
+
+  private async worker(): Promise<void> {
+    for (;;) {
+      if (this.stopRequest) return;
+      const job = await this.take();
+      if (!job) return;
+      try {
+        await this.deliver(job);
+      } catch (error) {
+        // A database write failed: stop like a crash would; the restart resets what is in doubt.
+        const message = error instanceof Error ? error.message : String(error);
+        this.logger.error({ delivery: job.id, err: message }, 'send stopped by an internal error');
+        this.requestStop('stopped', `internal error: ${message}`);
+        return;
+      }
+    }
+  }
+
+  private async take(): Promise<Job | undefined> {
+    while (this.head >= this.queue.length) {
+      if (this.exhausted || this.stopRequest) return undefined;
+      await this.refill();
+    }
+    const job = this.queue[this.head++];
+    // Claim the next batch before this one runs dry, so connections never wait on the database.
+    if (this.queue.length - this.head < this.tuning.inFlight && !this.exhausted) void this.refill();
+    return job;
+  }
+
+  private refill(): Promise<void> {
+    this.refilling ??= this.claimBatch().finally(() => {
+      this.refilling = null;
+    });
+    return this.refilling;
+  }
+
+  private async claimBatch(): Promise<void> {
+    if (this.stopRequest || this.exhausted) return;
+    let claimed: ClaimedDelivery[] = [];
+    try {
+      claimed = await this.store.claim(this.tuning.batchSize, this.now());
+      if (claimed.length === 0) {
+        this.exhausted = true;
+        return;
+      }
+      this.counts.pending -= claimed.length;
+      this.counts.sending += claimed.length;
+      const batch: ClaimedBatch = { size: 0, done: 0, systemicFailures: 0 };
+      const notActive: number[] = [];
+      const empty: number[] = [];
+      const jobs: Job[] = [];
+      for (const d of claimed) {
+        if (d.subscriber.status !== 'active') {
+          notActive.push(d.id);
+          continue;
+        }
+        const edition = d.editionKey === NO_ARTICLE_EDITION_KEY ? null : await this.edition(d.editionKey);
+        if (!edition || edition.empty) empty.push(d.id);
+        else jobs.push({ ...d, batch, edition });
+      }
+      batch.size = jobs.length;
+      // Unsubscribed (or bounced) after the send started: skipped at send time, never mailed.
+      await this.store.markSkipped(notActive, 'subscriber no longer active');
+      await this.store.markSkipped(empty, 'edition holds no article');
+      this.counts.sending -= notActive.length + empty.length;
+      this.counts.skipped += notActive.length + empty.length;
+      if (this.head > 1000) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      this.queue.push(...jobs);
+      if (notActive.length + empty.length > 0) this.report();
+    } catch (error) {
+      // Rendering or database trouble: pause with the reason rather than fail silently.
+      const message = error instanceof Error ? error.message : String(error);
+      const handed = new Set(this.queue.map((j) => j.id));
+      await this.store.release(claimed.map((c) => c.id).filter((id) => !handed.has(id))).catch(() => {});
+      this.logger.error({ err: message }, 'send stopped: could not prepare messages');
+      const reason = `Paused: could not prepare messages: ${message}`;
+      await this.store.pause(reason).catch(() => {});
+      this.requestStop('paused', reason);
+    }
+  }
+
+  private edition(key: string): Promise<CompiledEdition> {
+    let edition = this.editionCache.get(key);
+    if (edition) {
+      this.editionCache.delete(key);
+    } else {
+      edition = this.deps.editions.edition(key);
+      this.editionKeys.add(key);
+    }
+    this.editionCache.set(key, edition);
+    while (this.editionCache.size > EDITIONS_KEPT) this.editionCache.delete(this.editionCache.keys().next().value as string);
+    return edition;
+  }
+
+  private async deliver(job: Job): Promise<void> {
+    const attempts = job.attempts + 1;
+    let message: OutgoingMessage;
+    try {
+      message = this.deps.messages.build(job.edition, job.subscriber);
+    } catch (error) {
+      const reason = `could not build the message: ${error instanceof Error ? error.message : String(error)}`;
+      await this.store.markFailed(job.id, attempts, reason);
+      this.counts.sending--;
+      this.counts.failed++;
+      this.logger.error({ delivery: job.id, err: reason }, 'delivery failed');
+      return this.finishJob(job, { ok: false, id: job.id, verdict: { action: 'fail', systemic: false, reason } });
+    }
+    try {
+      await this.deps.transport.send(message);
+    } catch (error) {
+      const sendError =
+        error instanceof SendError ? error : new SendError(error instanceof Error ? error.message : String(error), undefined, String(error));
+      return this.failed(job, attempts, classifySendFailure(sendError));
+    }
+    // The server has it: record at once (see the header comment).
+    const at = this.now();
+    await this.store.markSent(job.id, attempts, at);
+    this.counts.sending--;
+    this.counts.sent++;
+    this.sentThisRun++;
+    this.firstSentAt ??= at;
+    this.finishJob(job, { ok: true, id: job.id });
+  }
+
+  private async failed(job: Job, attempts: number, verdict: FailureVerdict): Promise<void> {
+    const fields = { delivery: job.id, subscriber: job.subscriber.id, attempt: attempts, reply: verdict.reason };
+    this.counts.sending--;
+    if (this.breakerTripped) {
+      // The send is pausing because the server is broken; this message was not its fault.
+      await this.store.release([job.id]);
+      this.counts.pending++;
+      return;
+    }
+    if (verdict.action === 'retry' && attempts < this.tuning.maxAttempts) {
+      const delay = Math.min(this.tuning.retryMaxMs, this.tuning.retryBaseMs * 2 ** (attempts - 1));
+      const jittered = Math.round(delay * (0.9 + Math.random() * 0.2));
+      const next = new Date(this.now().getTime() + jittered);
+      await this.store.markRetry(job.id, attempts, next, verdict.reason);
+      this.counts.pending++;
+      this.logger.warn({ ...fields, retryAt: next.toISOString() }, 'delivery deferred, will retry');
+    } else if (verdict.action === 'bounce') {
+      await this.store.markFailed(job.id, attempts, verdict.reason, { subscriberId: job.subscriber.id });
+      this.counts.failed++;
+      this.logger.warn(fields, 'delivery bounced: subscriber marked bounced');
+    } else {
+      const reason = verdict.action === 'retry' ? `gave up after ${attempts} attempts: ${verdict.reason}` : verdict.reason;
+      await this.store.markFailed(job.id, attempts, reason);
+      this.counts.failed++;
+      this.logger.warn({ ...fields, reply: reason }, 'delivery failed');
+    }
+    this.finishJob(job, { ok: false, id: job.id, verdict });
+  }
+
+  private finishJob(job: Job, outcome: Outcome): void {
+    job.batch.done++;
+    if (outcome.verdict?.systemic) job.batch.systemicFailures++;
+    // A bounce is about one address; it says nothing about the server.
+    if (outcome.verdict?.action !== 'bounce') {
+      this.window.push(outcome);
+      if (this.window.length > this.tuning.breakerWindow) this.window.shift();
+    }
+    if (!outcome.ok) this.checkBreaker(job.batch, outcome);
+    this.report();
+  }
+
+  /**
+   * Pauses the issue when most of a batch fails (server down, bad credentials, relay refusing
+   * everything) instead of burning through the list: more than half of the recent window, or
+   * more than half of a finished batch failing for server-level reasons.
+   */
+  private checkBreaker(batch: ClaimedBatch, last: Outcome): void {
+    if (this.breakerTripped || this.stopRequest) return;
+    const failures = this.window.filter((o) => !o.ok);
+    const windowFull = this.window.length >= this.tuning.breakerWindow;
+    const windowTrips = windowFull && failures.length * 2 > this.window.length;
+    const batchTrips = batch.done === batch.size && batch.systemicFailures * 2 > batch.size;
+    if (!windowTrips && !batchTrips) return;
+    this.breakerTripped = true;
+    const seen = windowTrips ? this.window.length : batch.size;
+    const failed = windowTrips ? failures.length : batch.systemicFailures;
+    const reason = `Paused automatically: ${failed} of the last ${seen} messages failed. Last error: ${last.verdict?.reason ?? 'unknown'}`;
+    const requeue = failures.map((o) => o.id);
+    this.logger.error({ failed, seen, lastError: last.verdict?.reason }, 'send paused automatically');
+    this.requestStop('paused', reason);
+    this.inBackground(
+      (async () => {
+        await this.store.pause(reason);
+        await this.store.requeue(requeue);
+      })(),
+    );
+  }
+
+  private async checkControl(): Promise<void> {
+    if (this.stopRequest) return;
+    try {
+      const { status, pauseReason } = await this.store.control();
+      if (status === 'paused') this.requestStop('paused', pauseReason ?? 'paused');
+      else if (status === 'cancelled') this.requestStop('cancelled', 'send cancelled');
+      else if (status !== 'sending') this.requestStop('stopped', `the issue is ${status}`);
+    } catch (error) {
+      this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not read the issue status');
+    }
+  }
+
+  private async sleepUntil(until: Date): Promise<void> {
+    const ms = until.getTime() - this.now().getTime();
+    if (ms <= 0 || this.stopRequest) return;
+    this.waitingUntil = until;
+    this.report();
+    this.logger.info({ until: until.toISOString() }, 'waiting for deferred retries');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+    this.wake = null;
+    this.waitingUntil = null;
+  }
+
+  /** Database writes nobody awaits inline; the run waits for them before it reports its end. */
+  private inBackground(promise: Promise<void>): void {
+    const tracked: Promise<void> = promise
+      .catch((error: unknown) => {
+        this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'background write failed');
+      })
+      .finally(() => this.background.delete(tracked));
+    this.background.add(tracked);
+  }
+
+  private async settle(): Promise<void> {
+    while (this.background.size > 0) await Promise.all([...this.background]);
+    if (this.refilling) await this.refilling;
+  }
+
+  private report(): void {
+    this.options.onProgress?.({
+      counts: { ...this.counts },
+      sentThisRun: this.sentThisRun,
+      startedAt: this.startedAt,
+      firstSentAt: this.firstSentAt,
+      waitingUntil: this.waitingUntil,
+    });
+  }
+}

@@ -12,6 +12,7 @@ import { formatTime } from './format.js';
 import { createArticleRouter } from './articles/article-routes.js';
 import { createComposerRouter } from './issues/composer-routes.js';
 import { createPreviewRouter } from './issues/preview-routes.js';
+import { createSendingRouter } from './issues/sending-routes.js';
 
 /** The editors' app, mounted at /admin: sign-in first, then content, issues, sending, subscribers, settings. */
 export function createAdminRouter(services: Services): Router {
@@ -47,6 +48,7 @@ export function createAdminRouter(services: Services): Router {
   router.use(createArticleRouter(ctx));
   router.use(createComposerRouter(ctx));
   router.use(createPreviewRouter(ctx));
+  router.use(createSendingRouter(ctx));
 
   router.use('/settings', requireRole('admin'));
 

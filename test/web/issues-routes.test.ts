@@ -1,0 +1,193 @@
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importFolder } from '../../src/content/import.js';
+import { DEMO_DIR } from '../../src/content/demo.js';
+import type { IssueStatus } from '../../src/db/schema.js';
+import { ARTIFACTS_DIR, chromiumAvailable, launchChromium } from '../helpers/browser.js';
+import { startHarness, type WebHarness } from '../subscribers/web-harness.js';
+
+let h: WebHarness;
+let sampleSlug: string;
+let demoSlug: string;
+
+const HIDDEN: IssueStatus[] = ['draft', 'scheduled', 'sending', 'paused', 'cancelled'];
+
+beforeAll(async () => {
+  h = await startHarness({ sample: false });
+  const db = h.services.db;
+  sampleSlug = (await importFolder(db, path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'sample', 'oct-nov-2020'))).slug;
+  demoSlug = (await importFolder(db, DEMO_DIR)).slug;
+  await db.updateTable('issues').set({ status: 'sent', sent_at: '2020-12-01T09:00:00.000Z' }).where('slug', '=', sampleSlug).execute();
+  await db.updateTable('issues').set({ status: 'sent', sent_at: '2021-01-15T09:00:00.000Z' }).where('slug', '=', demoSlug).execute();
+  // Issues that are not public, one per status.
+  for (const status of HIDDEN) {
+    await db
+      .insertInto('issues')
+      .values({
+        slug: `hidden-${status}`,
+        title: `Secret ${status} issue`,
+        edition: '',
+        period: `Period ${status}`,
+        editor_note_markdown: '',
+        status,
+        send_at: status === 'scheduled' ? '2099-01-01T00:00:00.000Z' : null,
+        started_at: null,
+        sent_at: null,
+        pause_reason: null,
+        created_at: '2099-01-01T00:00:00.000Z',
+        updated_at: '2099-01-01T00:00:00.000Z',
+      })
+      .execute();
+  }
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function get(p: string): Promise<{ status: number; html: string; res: Response }> {
+  const res = await fetch(h.base + p, { redirect: 'manual' });
+  return { status: res.status, html: await res.text(), res };
+}
+
+/** Titles of the sample's articles that carry a topic, and of those that do not. */
+async function articlesByTopic(topic: string): Promise<{ inside: string[]; outside: string[] }> {
+  const db = h.services.db;
+  const all = await db
+    .selectFrom('issue_articles')
+    .innerJoin('issues', 'issues.id', 'issue_articles.issue_id')
+    .innerJoin('articles', 'articles.id', 'issue_articles.article_id')
+    .select(['articles.id', 'articles.title'])
+    .where('issues.slug', '=', sampleSlug)
+    .execute();
+  const carrying = await db
+    .selectFrom('articles')
+    .innerJoin('topics as section', 'section.id', 'articles.section_topic_id')
+    .leftJoin('article_topics', 'article_topics.article_id', 'articles.id')
+    .leftJoin('topics as extra', 'extra.id', 'article_topics.topic_id')
+    .select('articles.id')
+    .where((eb) => eb.or([eb('section.slug', '=', topic), eb('extra.slug', '=', topic)]))
+    .execute();
+  const ids = new Set(carrying.map((c) => c.id));
+  const escape = (t: string) => t.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#x27;');
+  return {
+    inside: all.filter((a) => ids.has(a.id)).map((a) => escape(a.title)),
+    outside: all.filter((a) => !ids.has(a.id)).map((a) => escape(a.title)),
+  };
+}
+
+describe('public archive', () => {
+  it('lists sent issues newest first and nothing else', async () => {
+    const { status, html } = await get('/issues');
+    expect(status).toBe(200);
+    const sample = html.indexOf(`href="/issues/${sampleSlug}"`);
+    const demo = html.indexOf(`href="/issues/${demoSlug}"`);
+    expect(sample).toBeGreaterThan(0);
+    expect(demo).toBeGreaterThan(0);
+    expect(demo).toBeLessThan(sample);
+    expect(html).toContain('<time datetime="2020-12-01T09:00:00.000Z">1 December 2020</time>');
+    for (const s of HIDDEN) {
+      expect(html).not.toContain(`hidden-${s}`);
+      expect(html).not.toContain(`Secret ${s}`);
+    }
+  });
+
+  it('serves the web version of a sent issue and 404s every other status', async () => {
+    const page = await get(`/issues/${sampleSlug}`);
+    expect(page.status).toBe(200);
+    expect(page.res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.res.headers.get('content-security-policy')).toContain("default-src 'self'");
+    const { inside } = await articlesByTopic('big-data');
+    expect(page.html).toContain(inside[0]);
+    for (const s of HIDDEN) {
+      const hidden = await get(`/issues/hidden-${s}`);
+      expect(hidden.status, s).toBe(404);
+      expect(hidden.html).not.toContain(`Secret ${s}`);
+    }
+    expect((await get('/issues/no-such-issue')).status).toBe(404);
+  });
+
+  it('shows one edition with ?topics= and refuses an unknown topic', async () => {
+    const { inside, outside } = await articlesByTopic('big-data');
+    expect(inside.length).toBeGreaterThan(0);
+    expect(outside.length).toBeGreaterThan(0);
+    const edition = await get(`/issues/${sampleSlug}?topics=big-data`);
+    expect(edition.status).toBe(200);
+    for (const title of inside) expect(edition.html).toContain(title);
+    for (const title of outside) expect(edition.html).not.toContain(title);
+    const unknown = await get(`/issues/${sampleSlug}?topics=big-data,${encodeURIComponent('<nope>')}`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.html).toContain('&lt;nope&gt;');
+    expect(unknown.html).not.toContain('<nope>');
+  });
+
+  it('shows an edited issue after the renderer cache is invalidated', async () => {
+    const before = await get(`/issues/${demoSlug}`);
+    expect(before.status).toBe(200);
+    await h.services.db
+      .updateTable('issues')
+      .set({ period: 'Edited Period 2031', updated_at: new Date().toISOString() })
+      .where('slug', '=', demoSlug)
+      .execute();
+    h.services.renderer.invalidate(demoSlug);
+    const after = await get(`/issues/${demoSlug}`);
+    expect(after.html).toContain('Edited Period 2031');
+    expect(before.html).not.toContain('Edited Period 2031');
+  });
+
+  it('publishes an Atom feed of sent issues, newest first, escaped', async () => {
+    await h.services.db.updateTable('publication').set({ name: 'Standards & <Things>' }).execute();
+    const { status, html: xml, res } = await get('/feed.xml');
+    expect(status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/atom\+xml/);
+    expect(xml.startsWith('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">')).toBe(true);
+    expect(xml).toContain('<title>Standards &#38; &#60;Things&#62;</title>');
+    expect(xml).not.toContain('<Things>');
+    const ids = [...xml.matchAll(/<entry>\s*<id>([^<]+)<\/id>/g)].map((m) => m[1]);
+    const base = h.services.config.baseUrl;
+    expect(ids).toEqual([`${base}/issues/${demoSlug}`, `${base}/issues/${sampleSlug}`]);
+    expect(xml).toContain('<published>2020-12-01T09:00:00.000Z</published>');
+    expect(xml).toMatch(/<updated>2021-01-15T09:00:00.000Z<\/updated>\n {2}<author>/);
+    expect(xml).not.toContain('hidden-');
+    // Balanced: every element opened is closed.
+    for (const tag of ['feed', 'entry', 'title', 'id', 'summary']) {
+      const open = xml.match(new RegExp(`<${tag}[ >]`, 'g'))?.length ?? 0;
+      expect(xml.match(new RegExp(`</${tag}>`, 'g'))?.length ?? 0, tag).toBe(open);
+    }
+  });
+});
+
+describe.skipIf(!chromiumAvailable())('the web version in Chromium', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('has no sideways scroll at 375 px and breaks no CSP rule', async () => {
+    const context = await browser.newContext({ viewport: { width: 375, height: 812 }, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+    });
+    for (const url of [`/issues/${sampleSlug}`, `/issues/${sampleSlug}?topics=big-data`, '/issues']) {
+      const res = await page.goto(h.base + url);
+      expect(res?.status()).toBe(200);
+      const widths = await page.evaluate(() => ({
+        scroll: document.documentElement.scrollWidth,
+        client: document.documentElement.clientWidth,
+        stylesheets: document.styleSheets.length,
+      }));
+      expect(widths.client, url).toBe(375);
+      expect(widths.scroll, url).toBeLessThanOrEqual(widths.client);
+      expect(widths.stylesheets, url).toBeGreaterThan(0);
+    }
+    await page.goto(`${h.base}/issues/${sampleSlug}`);
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'issue-web-375.png'), fullPage: false });
+    expect(violations).toEqual([]);
+    await context.close();
+  });
+});

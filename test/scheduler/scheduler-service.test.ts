@@ -1,0 +1,156 @@
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Services } from '../../src/app/services.js';
+import { nowIso } from '../../src/db/database.js';
+import { insertSendLease, planIssueDeliveries, requireIssue } from '../../scheduler/delivery-repository.js';
+import { startScheduler, type RunningScheduler } from '../../scheduler/scheduler-service.js';
+import { pauseSend, resumeSend, scheduleIssue, sendStatus } from '../../scheduler/send-control.js';
+import { sampleAvailable } from '../helpers/sample.js';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { makeTempEnv } from '../helpers/temp-env.js';
+import { deliveriesOf, importSample, insertSubscribers } from './fixtures.js';
+import { startSlowSink } from './slow-sink.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+async function setup(smtpUrl: string, subscribers = 8): Promise<{ services: Services; slug: string }> {
+  const env = makeTempEnv({ SMTP_URL: smtpUrl, SEND_CONCURRENCY: '2' });
+  const services = await env.open();
+  cleanups.push(() => env.cleanup());
+  cleanups.push(() => services.close());
+  const slug = await importSample(services.db);
+  await insertSubscribers(
+    services.db,
+    Array.from({ length: subscribers }, (_, i) => ({
+      email: `s${i}@example.org`,
+      topics: [[], ['blockchain'], ['smart-city', 'annex'], ['blockchain']][i % 4] ?? [],
+    })),
+  );
+  return { services, slug };
+}
+
+async function sink(): Promise<SmtpSink> {
+  const s = await startSmtpSink();
+  cleanups.push(() => s.close());
+  return s;
+}
+
+async function scheduler(services: Services, options: Parameters<typeof startScheduler>[1] = {}): Promise<RunningScheduler> {
+  const running = await startScheduler(services, options);
+  cleanups.push(() => running.stop());
+  return running;
+}
+
+async function waitForStatus(services: Services, slug: string, status: string, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while ((await sendStatus(services, slug)).status !== status) {
+    if (Date.now() > until) throw new Error(`issue never became ${status}: ${JSON.stringify(await sendStatus(services, slug))}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.runIf(sampleAvailable)('the scheduler of `newsletter serve`', () => {
+  it('sends, right after start, an issue whose time passed while the service was down; each edition built once', async () => {
+    const server = await sink();
+    const { services, slug } = await setup(server.url);
+    await scheduleIssue(services, slug, new Date(Date.now() + 300));
+    expect((await sendStatus(services, slug)).status).toBe('scheduled');
+    await sleep(400); // the time passes with no scheduler running
+    const compiles = services.renderer.compileCount;
+    const running = await scheduler(services);
+    await waitForStatus(services, slug, 'sent');
+    expect(server.received).toHaveLength(8);
+    expect((await deliveriesOf(services.db, slug)).every((d) => d.status === 'sent')).toBe(true);
+    // Four editions (*, blockchain, annex+smart-city…); the MJML compiler ran once for the issue.
+    expect(services.renderer.compileCount - compiles).toBe(1);
+    expect(await running.tick()).toEqual([]);
+  });
+
+  it('leaves a future schedule alone, and the cron tick starts it when due', async () => {
+    const server = await sink();
+    const { services, slug } = await setup(server.url);
+    await scheduleIssue(services, slug, new Date(Date.now() + 1500));
+    // Every second instead of every minute, so the test does not wait.
+    await scheduler(services, { cronExpression: '* * * * * *' });
+    await sleep(300);
+    expect((await sendStatus(services, slug)).status).toBe('scheduled');
+    expect(server.received).toHaveLength(0);
+    await waitForStatus(services, slug, 'sent');
+    expect(server.received).toHaveLength(8);
+  });
+
+  it('resumes at start a send interrupted by a crash (dead lease owner, rows left in flight)', async () => {
+    const server = await sink();
+    const { services, slug } = await setup(server.url);
+    const issue = await requireIssue(services.db, slug);
+    await planIssueDeliveries(services.db, issue.id, nowIso());
+    // The state a kill -9 leaves: some rows sent, some claimed, a lease owned by a dead process.
+    const ids = (await deliveriesOf(services.db, slug)).map((d) => d.id);
+    await services.db.updateTable('deliveries').set({ status: 'sent', attempts: 1, sent_at: nowIso() }).where('id', 'in', ids.slice(0, 3)).execute();
+    await services.db.updateTable('deliveries').set({ status: 'sending', claimed_at: nowIso() }).where('id', 'in', ids.slice(3, 6)).execute();
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
+    expect(await insertSendLease(services.db, issue.id, `${os.hostname()}:${deadPid}:dead:1`, nowIso())).toBe(true);
+
+    await scheduler(services);
+    await waitForStatus(services, slug, 'sent');
+    expect(server.received.map((m) => m.envelopeTo[0]).sort()).toEqual(
+      (await deliveriesOf(services.db, slug)).slice(3).map((d) => d.email).sort(),
+    );
+  });
+
+  it('does not resume a paused issue on its own; resume continues it at once', async () => {
+    const slow = await startSlowSink(40);
+    cleanups.push(() => slow.close());
+    const { services, slug } = await setup(slow.url, 30);
+    await scheduleIssue(services, slug, new Date(Date.now() + 100));
+    await sleep(150);
+    let paused = false;
+    slow.onRecorded = (n) => {
+      if (n === 5 && !paused) {
+        paused = true;
+        void pauseSend(services, slug);
+      }
+    };
+    const running = await scheduler(services);
+    await waitForStatus(services, slug, 'paused');
+    await sleep(300);
+    const atPause = slow.received.length;
+    expect(atPause).toBeLessThan(30);
+    expect(await running.tick()).toEqual([]);
+    await sleep(200);
+    expect(slow.received.length).toBe(atPause);
+    const status = await sendStatus(services, slug);
+    expect(status.pauseReason).toBe('paused by an editor');
+    expect(status.counts.sending).toBe(0);
+
+    await resumeSend(services, slug);
+    await waitForStatus(services, slug, 'sent');
+    expect(new Set(slow.received.map((m) => m.to)).size).toBe(30);
+    expect(slow.received).toHaveLength(30);
+  });
+
+  it('stop() drains in-flight messages and leaves nothing in doubt', async () => {
+    const slow = await startSlowSink(60);
+    cleanups.push(() => slow.close());
+    const { services, slug } = await setup(slow.url, 40);
+    await scheduleIssue(services, slug, new Date(Date.now() + 50));
+    await sleep(100);
+    const running = await startScheduler(services);
+    await new Promise<void>((resolve) => {
+      slow.onRecorded = (n) => n === 6 && resolve();
+    });
+    await running.stop();
+    const rows = await deliveriesOf(services.db, slug);
+    expect(rows.filter((r) => r.status === 'sending')).toHaveLength(0);
+    expect(rows.filter((r) => r.status === 'sent').map((r) => r.email).sort()).toEqual(slow.received.map((m) => m.to).sort());
+    const status = await sendStatus(services, slug);
+    expect(status.status).toBe('sending');
+    expect(status.sender).toBeNull();
+  });
+});

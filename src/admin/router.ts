@@ -13,6 +13,9 @@ import { createArticleRouter } from './articles/article-routes.js';
 import { createComposerRouter } from './issues/composer-routes.js';
 import { createPreviewRouter } from './issues/preview-routes.js';
 import { createSendingRouter } from './issues/sending-routes.js';
+import { createSubscriberAdminRouter } from './subscribers/subscriber-routes.js';
+import { createOutboxRouter } from './outbox/outbox-routes.js';
+import { createSettingsRouter } from './settings/settings-routes.js';
 
 /** The editors' app, mounted at /admin: sign-in first, then content, issues, sending, subscribers, settings. */
 export function createAdminRouter(services: Services): Router {
@@ -49,8 +52,11 @@ export function createAdminRouter(services: Services): Router {
   router.use(createComposerRouter(ctx));
   router.use(createPreviewRouter(ctx));
   router.use(createSendingRouter(ctx));
+  router.use(createSubscriberAdminRouter(ctx));
+  router.use(createOutboxRouter(ctx));
 
   router.use('/settings', requireRole('admin'));
+  router.use(createSettingsRouter(ctx));
 
   router.use(async (req: Request, res: Response) => {
     await renderAdminPage(ctx, req, res, 'message', { heading: 'Not found', message: 'There is nothing at this address.' }, {

@@ -1,8 +1,10 @@
-import { Router, type Response } from 'express';
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { Router, type Request, type Response } from 'express';
 import type { Services } from '../app/services.js';
 import { parseTopicList } from '../cli/context.js';
 import { getIssueRow, getPublication, listIssues, UnknownIssueError } from '../content/content-repository.js';
-import { UnknownTopicError } from '../content/editions.js';
+import { editionKey, UnknownTopicError } from '../content/editions.js';
 import type { IssueRow } from '../db/schema.js';
 
 // The public archive: web versions of sent issues, the list of them and an Atom feed.
@@ -11,6 +13,60 @@ import type { IssueRow } from '../db/schema.js';
 // the renderer notices an edited issue by its updated_at, and `invalidate` clears it).
 
 const FEED_ENTRIES = 50;
+const ENCODED_PAGES = 200;
+
+interface EncodedPage {
+  html: string;
+  body: Buffer;
+  gzip: Buffer;
+  etag: string;
+}
+
+/**
+ * The bytes of each cached web page, encoded once: the renderer caches the HTML string, this keeps
+ * its UTF-8 body, gzip body and ETag, so a request costs no encoding, hashing or compression.
+ * An entry is used only while the renderer hands back the very same string (so `invalidate` and
+ * edits take effect at once).
+ */
+class EncodedPages {
+  private readonly pages = new Map<string, EncodedPage>();
+
+  get(key: string, html: string): EncodedPage {
+    const cached = this.pages.get(key);
+    if (cached && cached.html === html) return cached;
+    const body = Buffer.from(html, 'utf8');
+    const page: EncodedPage = {
+      html,
+      body,
+      gzip: gzipSync(body, { level: 6 }),
+      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+    };
+    this.pages.delete(key);
+    this.pages.set(key, page);
+    // Oldest first: a bounded cache however many topic combinations are requested.
+    while (this.pages.size > ENCODED_PAGES) this.pages.delete(this.pages.keys().next().value as string);
+    return page;
+  }
+}
+
+function sendPage(req: Request, res: Response, page: EncodedPage): void {
+  res.set('Cache-Control', 'public, max-age=60');
+  res.set('ETag', page.etag);
+  res.vary('Accept-Encoding');
+  res.type('html');
+  if (req.fresh) {
+    res.status(304).end();
+    return;
+  }
+  if (req.acceptsEncodings('gzip', 'identity') === 'gzip') {
+    res.set('Content-Encoding', 'gzip');
+    res.set('Content-Length', String(page.gzip.length));
+    res.end(page.gzip);
+  } else {
+    res.set('Content-Length', String(page.body.length));
+    res.end(page.body);
+  }
+}
 
 function xml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -29,6 +85,7 @@ const DATE_FORMAT = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'l
 export function createIssuesRouter(services: Services): Router {
   const router = Router();
   const { db, views, renderer, config } = services;
+  const encoded = new EncodedPages();
 
   const notFound = async (res: Response, message: string) => {
     res.status(404).type('html').send(
@@ -63,8 +120,7 @@ export function createIssuesRouter(services: Services): Router {
     const topics = parseTopicList(typeof req.query.topics === 'string' ? req.query.topics : undefined);
     try {
       const html = await renderer.renderWeb(issue.slug, topics);
-      res.set('Cache-Control', 'public, max-age=60');
-      res.type('html').send(html);
+      sendPage(req, res, encoded.get(`${issue.slug}?${editionKey(topics)}`, html));
     } catch (error) {
       if (error instanceof UnknownTopicError) {
         return notFound(res, `This issue has no edition for ${error.unknown.join(', ')}. Topics: ${error.known.join(', ')}.`);

@@ -107,6 +107,26 @@ describe('public archive', () => {
     expect((await get('/issues/no-such-issue')).status).toBe(404);
   });
 
+  it('serves the cached page compressed when asked, with an ETag that answers 304 when unchanged', async () => {
+    const first = await fetch(`${h.base}/issues/${sampleSlug}`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-encoding')).toBe('gzip');
+    expect(first.headers.get('vary')).toMatch(/Accept-Encoding/i);
+    const html = await first.text(); // fetch decompresses
+    const plain = await fetch(`${h.base}/issues/${sampleSlug}`, { headers: { 'accept-encoding': 'identity' } });
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    expect(await plain.text()).toBe(html);
+    const etag = first.headers.get('etag');
+    expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+    // (fetch adds `Cache-Control: no-cache` to conditional requests unless one is given, as browsers revalidating do.)
+    const again = await fetch(`${h.base}/issues/${sampleSlug}`, { headers: { 'if-none-match': etag ?? '', 'cache-control': 'max-age=0' } });
+    expect(again.status).toBe(304);
+    // Another edition is another page with another ETag.
+    const edition = await fetch(`${h.base}/issues/${sampleSlug}?topics=big-data`, { headers: { 'if-none-match': etag ?? '', 'cache-control': 'max-age=0' } });
+    expect(edition.status).toBe(200);
+    expect(edition.headers.get('etag')).not.toBe(etag);
+  });
+
   it('shows one edition with ?topics= and refuses an unknown topic', async () => {
     const { inside, outside } = await articlesByTopic('big-data');
     expect(inside.length).toBeGreaterThan(0);

@@ -1,0 +1,209 @@
+// npm run bench:web — throughput and latency of the public pages, on loopback.
+//
+// The server runs in a child process (so the load generator does not share its event loop) with
+// a fresh SQLite file, the shared sample issue marked as sent and BENCH_SUBSCRIBERS active
+// subscribers. autocannon then measures, one after the other:
+//   baseline      a trivial route answering "ok" (no middleware): what this machine can do at all
+//   healthz       GET /healthz through the full middleware stack (one `select 1`)
+//   issue         GET /issues/:slug — the whole issue's web version, from the renderer's cache
+//   issue (gzip)  the same with `Accept-Encoding: gzip` (what browsers send; compressed once, cached)
+//   edition       GET /issues/:slug?topics=… — one edition, from the cache
+//   one-click     POST /unsubscribe?token=… with `List-Unsubscribe=One-Click`, a different
+//                 subscriber per request (each one a real unsubscribe: token check, update, consent log)
+// and prints requests/second, latency p50/p99, the ratio to the baseline, and the server's peak RSS.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import express from 'express';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
+const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 40_000);
+const SAMPLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'sample', 'oct-nov-2020');
+
+interface Ready {
+  type: 'ready';
+  port: number;
+  slug: string;
+  topic: string;
+  tokens: string[];
+}
+interface Stopped {
+  type: 'stopped';
+  maxRssKb: number;
+  unsubscribed: number;
+  consentEntries: number;
+}
+
+// ---------------------------------------------------------------- server (child process)
+
+async function runServer(): Promise<void> {
+  const { loadConfig } = await import('../src/config/config.js');
+  const { openServices } = await import('../src/app/services.js');
+  const { createLogger } = await import('../src/app/logger.js');
+  const { importFolder } = await import('../src/content/import.js');
+  const { createWebApp } = await import('../src/web/server.js');
+  const { newSubscriberUid, createTokens } = await import('../subscribers/tokens.js');
+  const { listTopics } = await import('../src/content/content-repository.js');
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'newsletter-bench-'));
+  const config = loadConfig({ DATA_DIR: dir, SECRET_KEY: 'bench-secret-0123456789abcdef0123456789', BASE_URL: 'http://127.0.0.1' });
+  const services = await openServices(config, { logger: createLogger('silent') });
+  const { slug } = await importFolder(services.db, SAMPLE_DIR);
+  const now = new Date().toISOString();
+  await services.db.updateTable('issues').set({ status: 'sent', sent_at: now, updated_at: now }).where('slug', '=', slug).execute();
+  const topics = await listTopics(services.db);
+  const topic = topics.find((t) => t.slug === 'big-data')?.slug ?? topics[0]?.slug ?? '';
+
+  // Subscribers in bulk (the bench measures the web, not sign-up).
+  const signer = createTokens(config.secretKey);
+  const tokens: string[] = [];
+  await services.db.transaction().execute(async (trx) => {
+    for (let i = 0; i < SUBSCRIBERS; i += 500) {
+      const rows = [];
+      for (let j = i; j < Math.min(i + 500, SUBSCRIBERS); j++) {
+        const uid = newSubscriberUid();
+        tokens.push(signer.sign('unsubscribe', uid));
+        rows.push({ uid, email: `reader${j}@bench.example`, name: `Reader ${j}`, status: 'active' as const, created_at: now, confirmed_at: now, unsubscribed_at: null, updated_at: now });
+      }
+      await trx.insertInto('subscribers').values(rows).execute();
+    }
+  });
+
+  // The baseline route sits in front of the real app, outside its middleware.
+  const outer = express();
+  outer.get('/bench-baseline', (_req, res) => {
+    res.type('text/plain').send('ok');
+  });
+  outer.use(createWebApp(services));
+  const server = outer.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+
+  process.on('message', async (message: { type: string }) => {
+    if (message.type !== 'stop') return;
+    server.closeAllConnections();
+    server.close();
+    const unsubscribed = await services.db.selectFrom('subscribers').select(({ fn }) => fn.countAll<number>().as('n')).where('status', '=', 'unsubscribed').executeTakeFirstOrThrow();
+    const consent = await services.db.selectFrom('consent_log').select(({ fn }) => fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    await services.close();
+    rmSync(dir, { recursive: true, force: true });
+    const stopped: Stopped = { type: 'stopped', maxRssKb: process.resourceUsage().maxRSS, unsubscribed: Number(unsubscribed.n), consentEntries: Number(consent.n) };
+    process.send?.(stopped, () => process.exit(0));
+  });
+  const ready: Ready = { type: 'ready', port, slug, topic, tokens };
+  process.send?.(ready);
+}
+
+// ---------------------------------------------------------------- load generator (parent)
+
+interface Row {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  total: number;
+}
+
+async function measure(name: string, options: autocannon.Options): Promise<Row> {
+  const result = await autocannon({ connections: CONNECTIONS, duration: DURATION, ...options });
+  return {
+    name,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    total: result.requests.total,
+  };
+}
+
+function waitFor<T extends { type: string }>(child: ChildProcess, type: T['type']): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: T) => {
+      if (m.type === type) {
+        child.off('message', onMessage);
+        resolve(m);
+      }
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`bench server exited with ${code} before "${type}"`)));
+  });
+}
+
+async function runBench(): Promise<void> {
+  console.log(`bench:web — ${os.cpus().length} CPUs, Node ${process.version}, ${CONNECTIONS} connections, ${DURATION}s per scenario, ${SUBSCRIBERS} subscribers`);
+  const child = fork(fileURLToPath(import.meta.url), ['--server'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ready = await waitFor<Ready>(child, 'ready');
+  const base = `http://127.0.0.1:${ready.port}`;
+  const issuePath = `/issues/${ready.slug}`;
+  const editionPath = `${issuePath}?topics=${ready.topic}`;
+  // First requests render and cache the pages; the bench measures what readers get afterwards.
+  for (const p of [issuePath, editionPath]) {
+    const res = await fetch(base + p);
+    if (res.status !== 200) throw new Error(`${p} answered ${res.status}`);
+    await res.arrayBuffer();
+  }
+  const pageBytes = (await (await fetch(base + issuePath)).arrayBuffer()).byteLength;
+
+  let next = 0;
+  const rows: Row[] = [];
+  rows.push(await measure('baseline (trivial route)', { url: `${base}/bench-baseline` }));
+  rows.push(await measure('GET /healthz', { url: `${base}/healthz` }));
+  rows.push(await measure(`GET ${issuePath}`, { url: base + issuePath }));
+  rows.push(await measure(`GET ${issuePath} (gzip)`, { url: base + issuePath, headers: { 'accept-encoding': 'gzip' } }));
+  rows.push(await measure(`GET ${editionPath}`, { url: base + editionPath }));
+  rows.push(
+    await measure('POST /unsubscribe (one-click)', {
+      url: base,
+      requests: [
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'List-Unsubscribe=One-Click',
+          setupRequest: (request) => ({ ...request, path: `/unsubscribe?token=${ready.tokens[next++ % ready.tokens.length]}` }),
+        },
+      ],
+    }),
+  );
+
+  child.send({ type: 'stop' });
+  const stopped = await waitFor<Stopped>(child, 'stopped');
+
+  const baseline = rows[0]?.rps ?? 1;
+  const pad = (s: string, n: number) => s.padEnd(n);
+  console.log('');
+  console.log(`${pad('scenario', 52)}${pad('req/s', 10)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('× baseline', 12)}non-2xx/errors`);
+  for (const r of rows) {
+    console.log(
+      `${pad(r.name, 52)}${pad(r.rps.toFixed(0), 10)}${pad(String(r.p50), 8)}${pad(String(r.p99), 8)}${pad((r.rps / baseline).toFixed(2), 12)}${r.non2xx}/${r.errors}`,
+    );
+  }
+  const issue = rows[2];
+  console.log('');
+  console.log(`web version: ${(pageBytes / 1024).toFixed(0)} KiB per page`);
+  console.log(`one-click: ${rows[5]?.total ?? 0} POSTs, ${stopped.unsubscribed} subscribers unsubscribed, ${stopped.consentEntries} consent-log entries`);
+  console.log(`server peak RSS: ${(stopped.maxRssKb / 1024).toFixed(0)} MiB; load generator peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+  if (issue) {
+    const ok = issue.rps >= 1500 && issue.p99 < 50;
+    console.log(`target for /issues/:slug (≥ 1,500 req/s, p99 < 50 ms): ${ok ? 'met' : 'NOT met'} (${issue.rps.toFixed(0)} req/s, p99 ${issue.p99} ms)`);
+  }
+}
+
+if (process.argv.includes('--server')) {
+  runServer().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else {
+  runBench().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

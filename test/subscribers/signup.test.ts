@@ -129,6 +129,14 @@ describe('sign-up with double opt-in', () => {
     expect(await findSubscriberByEmail(h.services.db, 'forged@example.org')).toBeUndefined();
   });
 
+  it('refuses an oversized form body before reading it', async () => {
+    const client = new Client(h.base);
+    const csrf = await client.csrfFrom('/subscribe');
+    const { res } = await client.post('/subscribe', { _csrf: csrf, email: 'big.body@example.org', name: 'x'.repeat(100_000) });
+    expect(res.status).toBe(413);
+    expect(await findSubscriberByEmail(h.services.db, 'big.body@example.org')).toBeUndefined();
+  });
+
   it('explains a bad address and keeps what was typed, escaped', async () => {
     const client = new Client(h.base);
     const csrf = await client.csrfFrom('/subscribe');

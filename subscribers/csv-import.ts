@@ -178,11 +178,11 @@ export async function importSubscribersCsv(db: Db, secretKey: string, text: stri
         continue;
       }
       if (WITHDRAWN_STATUSES.includes(existing.status)) {
-        const when = existing.unsubscribedAt ? ` on ${existing.unsubscribedAt.slice(0, 10)}` : '';
+        const since = existing.unsubscribedAt ? ` since ${existing.unsubscribedAt.slice(0, 10)}` : '';
         rejected.push({
           line: row.line,
           email: row.email,
-          reason: `${row.email} is ${existing.status}${when ? ` (since${when.slice(3)})` : ''}; an import never reactivates it (the owner can sign up again)`,
+          reason: `${row.email} is ${existing.status}${since}; an import never reactivates it (the owner can sign up again)`,
         });
         continue;
       }

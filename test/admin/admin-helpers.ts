@@ -11,15 +11,15 @@ export interface RunningApp {
 }
 
 /** The real app (createWebApp) listening on a loopback port chosen by the OS. */
-export async function startApp(services: Services): Promise<RunningApp> {
+export async function startApp(services: Services, port = 0): Promise<RunningApp> {
   const app = createWebApp(services);
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = app.listen(port, '127.0.0.1', () => resolve(s));
   });
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const bound = typeof address === 'object' && address ? address.port : 0;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${bound}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

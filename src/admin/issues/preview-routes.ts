@@ -12,7 +12,9 @@ import { issueBySlug } from './composer-routes.js';
 /**
  * Email HTML is shown in same-origin iframes. MJML output needs inline styles, which the app's
  * CSP forbids, so these responses carry their own policy: inline styles and images, no script at
- * all, sandboxed even when opened directly.
+ * all, sandboxed even when opened directly. The sandbox keeps the same origin only so the frame
+ * may load our own /media images (Cross-Origin-Resource-Policy: same-origin); with no script
+ * allowed, that origin gives the message nothing to act with.
  */
 export const EMAIL_FRAME_CSP = [
   "default-src 'none'",
@@ -22,7 +24,7 @@ export const EMAIL_FRAME_CSP = [
   "frame-ancestors 'self'",
   "base-uri 'none'",
   "form-action 'none'",
-  'sandbox allow-popups allow-popups-to-escape-sandbox',
+  'sandbox allow-same-origin allow-popups allow-popups-to-escape-sandbox',
 ].join('; ');
 
 /** Topics from `?topics=a,b` (or checkbox `topic` fields); unknown slugs are a 400 naming the valid ones. */

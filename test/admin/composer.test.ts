@@ -43,6 +43,10 @@ describe('issue composer over HTTP', () => {
     const created = await client.post('/admin/issues', { _csrf: token, title: 'China Standardisation Newsletter', edition: 'SESEC IV', period: 'December 2020', note: 'Hello **readers**' });
     expect(created.status).toBe(303);
     expect(created.headers.get('location')).toBe('/admin/issues/december-2020?notice=created');
+    // An issue with no article yet previews as an empty edition rather than failing.
+    const emptyPreview = await client.get('/admin/issues/december-2020/preview');
+    expect(emptyPreview.status).toBe(200);
+    expect(await emptyPreview.text()).toContain('This edition holds no article');
 
     const a = await ids();
     // 08 and 09 are Information Security, 01 Horizontal Issues, 17 Blockchain.

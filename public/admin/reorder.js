@@ -6,6 +6,22 @@
   const tokenMeta = document.querySelector('meta[name="csrf-token"]');
   if (!form || !tokenMeta) return;
   const orderUrl = form.getAttribute('action').replace(/\/arrange$/, '/order');
+
+  // Keyboard users pressing Up/Down get the page back with focus on the same button, so they
+  // can press again without finding their place (the form itself works without this).
+  const remembered = window.sessionStorage.getItem('admin-arrange-op');
+  window.sessionStorage.removeItem('admin-arrange-op');
+  if (remembered) {
+    const again = [...form.querySelectorAll('button[name="op"]')].find((b) => b.value === remembered);
+    const item = again && again.closest('li, section');
+    const target = again && !again.disabled ? again : item && item.querySelector('button[name="op"]:not([disabled])');
+    // After load: the browser's own scroll to the #fragment would otherwise take focus back.
+    if (target) window.addEventListener('load', () => window.setTimeout(() => target.focus(), 0));
+  }
+  form.addEventListener('submit', (event) => {
+    const button = event.submitter;
+    if (button && button.name === 'op') window.sessionStorage.setItem('admin-arrange-op', button.value);
+  });
   let dragged = null;
 
   function clearMarks() {

@@ -171,6 +171,8 @@ describe('the editors’ journey in Chromium', () => {
     await page.getByRole('button', { name: `Down “${before[2]}”` }).focus();
     await page.keyboard.press('Enter');
     await expect.poll(titlesOf, { timeout: 10_000 }).toEqual([before[0], before[2], before[1]]);
+    // Focus comes back to the same button, so the keyboard user can press again.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent?.trim() ?? '')).toBe(`Down “${before[2]}”`);
     const index = await page.locator('.index-preview li').allTextContents();
     expect(index.slice(0, 3)).toEqual([before[0], before[2], before[1]]);
     await shot('04-reordered');

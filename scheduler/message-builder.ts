@@ -4,6 +4,7 @@ import mimeFuncs from 'nodemailer/lib/mime-funcs/index.js';
 import type { Config } from '../src/config/config.js';
 import type { CompiledEdition } from '../src/render/issue-renderer.js';
 import { subscriberLinks } from '../subscribers/tokens.js';
+import { encodeEdition, type EncodedEdition } from './encoded-edition.js';
 import type { OutgoingMessage } from './transport/messenger.js';
 
 export interface Recipient {
@@ -45,6 +46,7 @@ function listLabel(name: string): string {
 export class MessageBuilder {
   readonly domain: string;
   readonly listId: string;
+  private readonly encodedEditions = new WeakMap<CompiledEdition, EncodedEdition | null>();
 
   constructor(private readonly options: MessageBuilderOptions) {
     this.domain = mailFromDomain(options.config.mailFrom);
@@ -69,13 +71,14 @@ export class MessageBuilder {
 
   build(edition: CompiledEdition, recipient: Recipient): OutgoingMessage {
     const links = subscriberLinks(this.options.config, recipient.uid);
-    const body = edition.fill({
+    const fields = {
       name: recipient.name,
       email: recipient.email,
       webUrl: edition.webUrl,
       manageUrl: links.manageUrl,
       unsubscribeUrl: links.unsubscribeUrl,
-    });
+    };
+    const body = this.encoded(edition)?.fill(fields) ?? edition.fill(fields);
     return {
       to: recipient.name.trim() !== '' ? { name: recipient.name, address: recipient.email } : recipient.email,
       subject: edition.subject,
@@ -84,6 +87,16 @@ export class MessageBuilder {
       messageId: this.messageId(edition.issueSlug, recipient.uid),
       headers: this.listHeaders(links.unsubscribeUrl),
     };
+  }
+
+  /** The edition encoded once for all its messages (see encoded-edition.ts); null: send plainly. */
+  private encoded(edition: CompiledEdition): EncodedEdition | null {
+    let encoded = this.encodedEditions.get(edition);
+    if (encoded === undefined) {
+      encoded = encodeEdition(edition);
+      this.encodedEditions.set(edition, encoded);
+    }
+    return encoded;
   }
 
   /** A `[TEST]` copy for one address: outside delivery records, with its own random Message-ID. */

@@ -3,16 +3,22 @@ import path from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Transporter } from 'nodemailer';
 import type DKIM from 'nodemailer/lib/dkim/index.js';
+import type Mail from 'nodemailer/lib/mailer/index.js';
 import type { Config } from '../../src/config/config.js';
 
 /** A recipient: a bare address, or a name and address (the name is MIME-encoded by nodemailer). */
 export type Recipient = string | { name: string; address: string };
 
+/** A body already quoted-printable-encoded with CRLF line ends (see scheduler/encoded-edition.ts). */
+export interface QuotedPrintableBody {
+  quotedPrintable: string;
+}
+
 export interface OutgoingMessage {
   to: Recipient;
   subject: string;
-  html: string;
-  text: string;
+  html: string | QuotedPrintableBody;
+  text: string | QuotedPrintableBody;
   /** Defaults to MAIL_FROM. */
   from?: string;
   /** Full Message-ID including angle brackets; nodemailer makes one when absent. */
@@ -104,13 +110,21 @@ function recipientText(to: Recipient): string {
   return typeof to === 'string' ? to : to.address;
 }
 
+/** A prepared body becomes a raw MIME part: nodemailer writes it as it is instead of encoding it again. */
+function bodyPart(body: string | QuotedPrintableBody, contentType: string): string | Mail.Attachment {
+  if (typeof body === 'string') return body;
+  return {
+    raw: `Content-Type: ${contentType}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${body.quotedPrintable}`,
+  };
+}
+
 function baseMail(config: Config, message: OutgoingMessage): nodemailer.SendMailOptions {
   return {
     from: message.from ?? config.mailFrom,
     to: message.to,
     subject: message.subject,
-    html: message.html,
-    text: message.text,
+    html: bodyPart(message.html, 'text/html'),
+    text: bodyPart(message.text, 'text/plain'),
     messageId: message.messageId,
     headers: message.headers,
     textEncoding: 'quoted-printable',

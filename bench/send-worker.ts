@@ -1,0 +1,118 @@
+// One side of the send benchmark, run in its own process so its peak RSS is its own:
+//
+//   node --import tsx bench/send-worker.ts newsletter <dataDir> <smtpPort> <slug>
+//   node --import tsx bench/send-worker.ts baseline   <dataDir> <smtpPort> <slug> <count>
+//
+// `newsletter` runs the real pipeline (`sendIssue`: plan, claim, build editions, fill, send, record).
+// `baseline` is plain pooled nodemailer sending prebuilt messages of the same size (taken from the
+// same editions) with the same pool size, encoding and number of messages kept in flight.
+// Prints one JSON line with the figures.
+import { sql } from 'kysely';
+import nodemailer from 'nodemailer';
+import { createLogger } from '../src/app/logger.js';
+import { openServices } from '../src/app/services.js';
+import { loadConfig } from '../src/config/config.js';
+import { topicSlugsFromKey } from '../src/content/editions.js';
+import { getPublication } from '../src/content/content-repository.js';
+import { sendIssue } from '../scheduler/send-control.js';
+import { MessageBuilder } from '../scheduler/message-builder.js';
+import { subscriberLinks } from '../subscribers/tokens.js';
+import { defaultTuning } from '../scheduler/send-manager.js';
+import type { OutgoingMessage } from '../scheduler/transport/messenger.js';
+
+const [mode, dataDir, port, slug, countText] = process.argv.slice(2);
+if (!mode || !dataDir || !port || !slug) throw new Error('usage: send-worker.ts newsletter|baseline <dataDir> <smtpPort> <slug> [count]');
+
+const config = loadConfig({
+  DATA_DIR: dataDir,
+  SMTP_URL: `smtp://127.0.0.1:${port}`,
+  SECRET_KEY: 'bench-secret-key-0123456789abcdef0123456789abcdef',
+  BASE_URL: 'https://news.example.org',
+  MAIL_FROM: 'Newsletter <news@example.org>',
+  SCHEDULE_TZ: 'UTC',
+  ...(process.env.SEND_CONCURRENCY ? { SEND_CONCURRENCY: process.env.SEND_CONCURRENCY } : {}),
+});
+const services = await openServices(config, { logger: createLogger('silent') });
+const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+
+if (mode === 'newsletter') {
+  const started = performance.now();
+  const startedAt = new Date();
+  const report = await sendIssue(services, slug);
+  const seconds = (performance.now() - started) / 1000;
+  const result = {
+    mode,
+    outcome: report.outcome,
+    sent: report.sentThisRun,
+    seconds,
+    perSecond: report.sentThisRun / seconds,
+    firstMessageMs: report.firstSentAt ? report.firstSentAt.getTime() - startedAt.getTime() : null,
+    editionsBuilt: report.editionsBuilt,
+    mjmlCompiles: services.renderer.compileCount,
+    peakRssMb: mb(process.resourceUsage().maxRSS * 1024),
+    counts: report.counts,
+  };
+  await services.close();
+  process.stdout.write(JSON.stringify(result) + '\n');
+} else if (mode === 'baseline') {
+  const count = Number(countText ?? '0');
+  // Prebuilt before the clock starts: real messages of this issue, across its editions.
+  const rows = await services.db
+    .selectFrom('deliveries')
+    .innerJoin('subscribers', 'subscribers.id', 'deliveries.subscriber_id')
+    .select(['deliveries.edition_key', 'subscribers.uid', 'subscribers.email', 'subscribers.name'])
+    .where('deliveries.edition_key', '!=', '')
+    // A random sample, so sizes follow the mix of editions of the real send.
+    .orderBy(sql`random()`)
+    .limit(100)
+    .execute();
+  const builder = new MessageBuilder({ config, publicationName: (await getPublication(services.db)).name });
+  const prebuilt: (OutgoingMessage & { html: string; text: string })[] = [];
+  for (const row of rows) {
+    const edition = await services.renderer.edition(slug, topicSlugsFromKey(row.edition_key));
+    // Plain strings: nodemailer does all the MIME work, as a plain pooled sender would.
+    const body = edition.fill({ name: row.name, email: row.email, webUrl: edition.webUrl, ...subscriberLinks(config, row.uid) });
+    prebuilt.push({ ...builder.build(edition, row), html: body.html, text: body.text });
+  }
+  if (prebuilt.length === 0) throw new Error('no planned deliveries to copy message sizes from');
+  const concurrency = config.sendConcurrency;
+  const transporter = nodemailer.createTransport({
+    pool: true,
+    maxConnections: concurrency,
+    maxMessages: Infinity,
+    host: '127.0.0.1',
+    port: Number(port),
+    secure: false,
+  });
+  const inFlight = defaultTuning(concurrency).inFlight;
+  let next = 0;
+  let sent = 0;
+  const started = performance.now();
+  let firstMs: number | null = null;
+  const worker = async () => {
+    while (next < count) {
+      const m = prebuilt[next++ % prebuilt.length] as (typeof prebuilt)[number];
+      await transporter.sendMail({
+        from: config.mailFrom,
+        to: m.to,
+        subject: m.subject,
+        html: m.html,
+        text: m.text,
+        messageId: m.messageId,
+        headers: m.headers,
+        textEncoding: 'quoted-printable',
+      });
+      sent++;
+      firstMs ??= performance.now() - started;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  transporter.close();
+  await services.close();
+  process.stdout.write(
+    JSON.stringify({ mode, sent, seconds, perSecond: sent / seconds, firstMessageMs: firstMs, peakRssMb: mb(process.resourceUsage().maxRSS * 1024) }) + '\n',
+  );
+} else {
+  throw new Error(`unknown mode ${mode}`);
+}

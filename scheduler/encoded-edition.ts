@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import qp from 'nodemailer/lib/qp/index.js';
+import type { CompiledEdition } from '../src/render/issue-renderer.js';
+import { FillTemplate, fieldToken, PERSONAL_FIELD_NAMES, type PersonalFields } from '../src/render/personal-fields.js';
+import type { QuotedPrintableBody } from './transport/messenger.js';
+
+// Per-message waste avoided: an edition's HTML and text are ~100 KB that nodemailer would
+// quoted-printable-encode again for every subscriber, although only a few short fields differ.
+// Here each edition is encoded once, in pieces split at its personal fields; a message is the
+// encoded pieces joined with its encoded field values. Soft line breaks (`=` CRLF) between pieces
+// keep it valid quoted-printable (RFC 2045 §6.7), lines at most 76 characters.
+//
+// The pieces come from the edition itself (a fill with marker values), and the field values go
+// through the renderer's own FillTemplate, so the result is byte for byte what `fill` gives.
+// `encodeEdition` checks exactly that before using an edition, and returns null (= send it the
+// plain way) if it ever is not.
+
+type FieldName = (typeof PERSONAL_FIELD_NAMES)[number];
+
+
+export interface EncodedEdition {
+  fill(fields: PersonalFields): { html: QuotedPrintableBody; text: QuotedPrintableBody };
+}
+
+/** Room for the `=` of a soft line break at the end of a piece's last line. */
+const LINE_LENGTH = 75;
+const SOFT_BREAK = '=\r\n';
+
+const NONCE = randomBytes(6).toString('hex');
+const markerOf = (name: FieldName) => `NLQP${NONCE}M${name}M`;
+const MARKERS = Object.fromEntries(PERSONAL_FIELD_NAMES.map((n) => [n, markerOf(n)])) as unknown as PersonalFields;
+const MARKER_PATTERN = new RegExp(`NLQP${NONCE}M(${PERSONAL_FIELD_NAMES.join('|')})M`, 'g');
+
+/** The renderer's own treatment of one field value (HTML escaping, the default name). */
+const fieldTemplates = (escape: boolean) =>
+  Object.fromEntries(PERSONAL_FIELD_NAMES.map((n) => [n, new FillTemplate(fieldToken(n), escape)])) as Record<FieldName, FillTemplate>;
+const HTML_FIELDS = fieldTemplates(true);
+const TEXT_FIELDS = fieldTemplates(false);
+
+export function encodeQuotedPrintable(text: string): string {
+  return qp.wrap(qp.encode(Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'utf8')), LINE_LENGTH);
+}
+
+/** Joins encoded pieces, each starting on a fresh line. */
+function joinEncoded(pieces: string[]): string {
+  let out = '';
+  for (let i = 0; i < pieces.length; i++) {
+    const piece = pieces[i] as string;
+    if (piece === '') continue;
+    if (out !== '' && !out.endsWith('\r\n')) out += SOFT_BREAK;
+    out += piece;
+  }
+  return out;
+}
+
+export function decodeQuotedPrintable(encoded: string): string {
+  const body = encoded.replace(/=\r?\n/g, '');
+  const bytes = Buffer.alloc(body.length);
+  let n = 0;
+  for (let i = 0; i < body.length; i++) {
+    if (body[i] === '=' && /^[0-9A-F]{2}$/i.test(body.slice(i + 1, i + 3))) {
+      bytes[n++] = parseInt(body.slice(i + 1, i + 3), 16);
+      i += 2;
+    } else {
+      bytes[n++] = body.charCodeAt(i);
+    }
+  }
+  return bytes.subarray(0, n).toString('utf8');
+}
+
+class EncodedPart {
+  private readonly literals: string[] = [];
+  private readonly fields: FieldName[] = [];
+
+  constructor(
+    filledWithMarkers: string,
+    private readonly templates: Record<FieldName, FillTemplate>,
+  ) {
+    let last = 0;
+    for (const match of filledWithMarkers.matchAll(MARKER_PATTERN)) {
+      this.literals.push(encodeQuotedPrintable(filledWithMarkers.slice(last, match.index)));
+      this.fields.push(match[1] as FieldName);
+      last = (match.index ?? 0) + match[0].length;
+    }
+    this.literals.push(encodeQuotedPrintable(filledWithMarkers.slice(last)));
+  }
+
+  fill(values: PersonalFields, cache: Map<FieldName, string>): QuotedPrintableBody {
+    const pieces: string[] = [this.literals[0] ?? ''];
+    for (let i = 0; i < this.fields.length; i++) {
+      const name = this.fields[i] as FieldName;
+      let encoded = cache.get(name);
+      if (encoded === undefined) {
+        encoded = encodeQuotedPrintable(this.templates[name].fill(values));
+        cache.set(name, encoded);
+      }
+      pieces.push(encoded, this.literals[i + 1] ?? '');
+    }
+    return { quotedPrintable: joinEncoded(pieces) };
+  }
+}
+
+const PROBES: PersonalFields[] = [
+  {
+    name: 'Zoë & "Ann" <o\'Brien> = x',
+    email: 'zoe+test@example.org',
+    webUrl: 'https://news.example.org/issues/x?topics=a,b&c=d',
+    manageUrl: 'https://news.example.org/preferences?token=m.abc.0.def',
+    unsubscribeUrl: 'https://news.example.org/unsubscribe?token=u.abc.0.def',
+  },
+  { name: '', email: 'a@b.c', webUrl: 'w', manageUrl: 'm', unsubscribeUrl: 'u' },
+];
+
+/** Encodes an edition once; null when its fill cannot be reproduced exactly (then send it plainly). */
+export function encodeEdition(edition: CompiledEdition): EncodedEdition | null {
+  const marked = edition.fill(MARKERS);
+  const html = new EncodedPart(marked.html, HTML_FIELDS);
+  const text = new EncodedPart(marked.text, TEXT_FIELDS);
+  const encoded: EncodedEdition = {
+    fill(fields) {
+      const htmlCache = new Map<FieldName, string>();
+      const textCache = new Map<FieldName, string>();
+      return { html: html.fill(fields, htmlCache), text: text.fill(fields, textCache) };
+    },
+  };
+  const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
+  for (const probe of PROBES) {
+    const direct = edition.fill(probe);
+    const viaPieces = encoded.fill(probe);
+    if (
+      decodeQuotedPrintable(viaPieces.html.quotedPrintable) !== crlf(direct.html) ||
+      decodeQuotedPrintable(viaPieces.text.quotedPrintable) !== crlf(direct.text)
+    ) {
+      return null;
+    }
+  }
+  return encoded;
+}

@@ -34,11 +34,28 @@ const config = loadConfig({
 });
 const services = await openServices(config, { logger: createLogger('silent') });
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+// Where the memory is: peaks of the JS heap and of Buffers (outside the heap), sampled.
+const peak = { heapUsed: 0, heapTotal: 0, external: 0 };
+const sampler = setInterval(() => {
+  const m = process.memoryUsage();
+  peak.heapUsed = Math.max(peak.heapUsed, m.heapUsed);
+  peak.heapTotal = Math.max(peak.heapTotal, m.heapTotal);
+  peak.external = Math.max(peak.external, m.external);
+}, 100);
+sampler.unref();
+const memory = () => ({ peakHeapUsedMb: mb(peak.heapUsed), peakHeapTotalMb: mb(peak.heapTotal), peakExternalMb: mb(peak.external) });
+/** CPU seconds (user + system) this process spent since `from`. */
+const cpuSince = (from: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(from);
+  return (used.user + used.system) / 1e6;
+};
 
 if (mode === 'newsletter') {
   const started = performance.now();
   const startedAt = new Date();
+  const cpu = process.cpuUsage();
   const report = await sendIssue(services, slug);
+  const cpuSeconds = cpuSince(cpu);
   const seconds = (performance.now() - started) / 1000;
   const result = {
     mode,
@@ -46,10 +63,12 @@ if (mode === 'newsletter') {
     sent: report.sentThisRun,
     seconds,
     perSecond: report.sentThisRun / seconds,
+    cpuSeconds,
     firstMessageMs: report.firstSentAt ? report.firstSentAt.getTime() - startedAt.getTime() : null,
     editionsBuilt: report.editionsBuilt,
     mjmlCompiles: services.renderer.compileCount,
     peakRssMb: mb(process.resourceUsage().maxRSS * 1024),
+    ...memory(),
     counts: report.counts,
   };
   await services.close();
@@ -89,6 +108,7 @@ if (mode === 'newsletter') {
   let sent = 0;
   const started = performance.now();
   let firstMs: number | null = null;
+  const cpu = process.cpuUsage();
   const worker = async () => {
     while (next < count) {
       const m = prebuilt[next++ % prebuilt.length] as (typeof prebuilt)[number];
@@ -108,10 +128,11 @@ if (mode === 'newsletter') {
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
   const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = cpuSince(cpu);
   transporter.close();
   await services.close();
   process.stdout.write(
-    JSON.stringify({ mode, sent, seconds, perSecond: sent / seconds, firstMessageMs: firstMs, peakRssMb: mb(process.resourceUsage().maxRSS * 1024) }) + '\n',
+    JSON.stringify({ mode, sent, seconds, perSecond: sent / seconds, cpuSeconds, firstMessageMs: firstMs, peakRssMb: mb(process.resourceUsage().maxRSS * 1024), ...memory() }) + '\n',
   );
 } else {
   throw new Error(`unknown mode ${mode}`);

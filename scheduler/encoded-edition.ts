@@ -41,20 +41,36 @@ export function encodeQuotedPrintable(text: string): string {
   return qp.wrap(qp.encode(Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'utf8')), LINE_LENGTH);
 }
 
-/** Joins encoded pieces, each starting on a fresh line. */
-function joinEncoded(pieces: string[]): string {
-  let out = '';
-  for (let i = 0; i < pieces.length; i++) {
-    const piece = pieces[i] as string;
-    if (piece === '') continue;
-    if (out !== '' && !out.endsWith('\r\n')) out += SOFT_BREAK;
-    out += piece;
-  }
-  return out;
+/** An encoded piece as bytes (quoted-printable is ASCII), and whether it ends a line. */
+interface Piece {
+  bytes: Buffer;
+  endsLine: boolean;
 }
 
-export function decodeQuotedPrintable(encoded: string): string {
-  const body = encoded.replace(/=\r?\n/g, '');
+function piece(encoded: string): Piece {
+  return { bytes: Buffer.from(encoded, 'latin1'), endsLine: encoded.endsWith('\r\n') };
+}
+
+const SOFT_BREAK_BYTES = Buffer.from(SOFT_BREAK, 'latin1');
+
+/**
+ * Joins encoded pieces, each starting on a fresh line, into one Buffer: the message body lives
+ * outside the JavaScript heap, so sending many large messages does not churn the garbage collector.
+ */
+function joinEncoded(pieces: Piece[]): Buffer {
+  const parts: Buffer[] = [];
+  let lineOpen = false;
+  for (const p of pieces) {
+    if (p.bytes.length === 0) continue;
+    if (lineOpen) parts.push(SOFT_BREAK_BYTES);
+    parts.push(p.bytes);
+    lineOpen = !p.endsLine;
+  }
+  return Buffer.concat(parts);
+}
+
+export function decodeQuotedPrintable(encoded: string | Buffer): string {
+  const body = (typeof encoded === 'string' ? encoded : encoded.toString('latin1')).replace(/=\r?\n/g, '');
   const bytes = Buffer.alloc(body.length);
   let n = 0;
   for (let i = 0; i < body.length; i++) {
@@ -69,7 +85,7 @@ export function decodeQuotedPrintable(encoded: string): string {
 }
 
 class EncodedPart {
-  private readonly literals: string[] = [];
+  private readonly literals: Piece[] = [];
   private readonly fields: FieldName[] = [];
 
   constructor(
@@ -78,23 +94,23 @@ class EncodedPart {
   ) {
     let last = 0;
     for (const match of filledWithMarkers.matchAll(MARKER_PATTERN)) {
-      this.literals.push(encodeQuotedPrintable(filledWithMarkers.slice(last, match.index)));
+      this.literals.push(piece(encodeQuotedPrintable(filledWithMarkers.slice(last, match.index))));
       this.fields.push(match[1] as FieldName);
       last = (match.index ?? 0) + match[0].length;
     }
-    this.literals.push(encodeQuotedPrintable(filledWithMarkers.slice(last)));
+    this.literals.push(piece(encodeQuotedPrintable(filledWithMarkers.slice(last))));
   }
 
-  fill(values: PersonalFields, cache: Map<FieldName, string>): QuotedPrintableBody {
-    const pieces: string[] = [this.literals[0] ?? ''];
+  fill(values: PersonalFields, cache: Map<FieldName, Piece>): QuotedPrintableBody {
+    const pieces: Piece[] = [this.literals[0] as Piece];
     for (let i = 0; i < this.fields.length; i++) {
       const name = this.fields[i] as FieldName;
       let encoded = cache.get(name);
       if (encoded === undefined) {
-        encoded = encodeQuotedPrintable(this.templates[name].fill(values));
+        encoded = piece(encodeQuotedPrintable(this.templates[name].fill(values)));
         cache.set(name, encoded);
       }
-      pieces.push(encoded, this.literals[i + 1] ?? '');
+      pieces.push(encoded, this.literals[i + 1] as Piece);
     }
     return { quotedPrintable: joinEncoded(pieces) };
   }
@@ -118,8 +134,8 @@ export function encodeEdition(edition: CompiledEdition): EncodedEdition | null {
   const text = new EncodedPart(marked.text, TEXT_FIELDS);
   const encoded: EncodedEdition = {
     fill(fields) {
-      const htmlCache = new Map<FieldName, string>();
-      const textCache = new Map<FieldName, string>();
+      const htmlCache = new Map<FieldName, Piece>();
+      const textCache = new Map<FieldName, Piece>();
       return { html: html.fill(fields, htmlCache), text: text.fill(fields, textCache) };
     },
   };

@@ -11,7 +11,7 @@ export type Recipient = string | { name: string; address: string };
 
 /** A body already quoted-printable-encoded with CRLF line ends (see scheduler/encoded-edition.ts). */
 export interface QuotedPrintableBody {
-  quotedPrintable: string;
+  quotedPrintable: Buffer;
 }
 
 export interface OutgoingMessage {
@@ -113,9 +113,8 @@ function recipientText(to: Recipient): string {
 /** A prepared body becomes a raw MIME part: nodemailer writes it as it is instead of encoding it again. */
 function bodyPart(body: string | QuotedPrintableBody, contentType: string): string | Mail.Attachment {
   if (typeof body === 'string') return body;
-  return {
-    raw: `Content-Type: ${contentType}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${body.quotedPrintable}`,
-  };
+  const head = Buffer.from(`Content-Type: ${contentType}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`, 'latin1');
+  return { raw: Buffer.concat([head, body.quotedPrintable]) };
 }
 
 function baseMail(config: Config, message: OutgoingMessage): nodemailer.SendMailOptions {

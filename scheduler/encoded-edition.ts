@@ -54,10 +54,11 @@ function piece(encoded: string): Piece {
 const SOFT_BREAK_BYTES = Buffer.from(SOFT_BREAK, 'latin1');
 
 /**
- * Joins encoded pieces, each starting on a fresh line, into one Buffer: the message body lives
- * outside the JavaScript heap, so sending many large messages does not churn the garbage collector.
+ * Lists encoded pieces, each starting on a fresh line. They stay Buffers (outside the JavaScript
+ * heap, shared by every message of the edition) until the messenger joins them once, so sending
+ * many large messages does not churn the garbage collector.
  */
-function joinEncoded(pieces: Piece[]): Buffer {
+function joinEncoded(pieces: Piece[]): Buffer[] {
   const parts: Buffer[] = [];
   let lineOpen = false;
   for (const p of pieces) {
@@ -66,11 +67,12 @@ function joinEncoded(pieces: Piece[]): Buffer {
     parts.push(p.bytes);
     lineOpen = !p.endsLine;
   }
-  return Buffer.concat(parts);
+  return parts;
 }
 
-export function decodeQuotedPrintable(encoded: string | Buffer): string {
-  const body = (typeof encoded === 'string' ? encoded : encoded.toString('latin1')).replace(/=\r?\n/g, '');
+export function decodeQuotedPrintable(encoded: string | Buffer | Buffer[]): string {
+  const text = typeof encoded === 'string' ? encoded : Buffer.concat(Array.isArray(encoded) ? encoded : [encoded]).toString('latin1');
+  const body = text.replace(/=\r?\n/g, '');
   const bytes = Buffer.alloc(body.length);
   let n = 0;
   for (let i = 0; i < body.length; i++) {

@@ -11,7 +11,8 @@ export type Recipient = string | { name: string; address: string };
 
 /** A body already quoted-printable-encoded with CRLF line ends (see scheduler/encoded-edition.ts). */
 export interface QuotedPrintableBody {
-  quotedPrintable: Buffer;
+  /** The encoded body in pieces, joined in order. */
+  quotedPrintable: Buffer[];
 }
 
 export interface OutgoingMessage {
@@ -114,7 +115,7 @@ function recipientText(to: Recipient): string {
 function bodyPart(body: string | QuotedPrintableBody, contentType: string): string | Mail.Attachment {
   if (typeof body === 'string') return body;
   const head = Buffer.from(`Content-Type: ${contentType}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`, 'latin1');
-  return { raw: Buffer.concat([head, body.quotedPrintable]) };
+  return { raw: Buffer.concat([head, ...body.quotedPrintable]) };
 }
 
 function baseMail(config: Config, message: OutgoingMessage): nodemailer.SendMailOptions {

@@ -51,8 +51,8 @@ describe.runIf(sampleAvailable)('editions encoded once per send', () => {
       for (const fields of [FIELDS, { ...FIELDS, name: '' }]) {
         const direct = edition.fill(fields);
         const pieces = encoded?.fill(fields);
-        const html = pieces?.html.quotedPrintable ?? '';
-        const text = pieces?.text.quotedPrintable ?? '';
+        const html = Buffer.concat(pieces?.html.quotedPrintable ?? []).toString('latin1');
+        const text = Buffer.concat(pieces?.text.quotedPrintable ?? []).toString('latin1');
         expect(decodeQuotedPrintable(html)).toBe(direct.html.replace(/\r?\n/g, '\r\n'));
         expect(decodeQuotedPrintable(text)).toBe(direct.text.replace(/\r?\n/g, '\r\n'));
         for (const line of `${html}\r\n${text}`.split('\r\n')) expect(line.length).toBeLessThanOrEqual(76);

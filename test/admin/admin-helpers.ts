@@ -4,6 +4,8 @@ import type { EditorRole } from '../../src/db/schema.js';
 import { createWebApp } from '../../src/web/server.js';
 import { insertEditor } from '../../src/admin/editor-repository.js';
 import { hashPassword } from '../../src/admin/auth/passwords.js';
+import { importFolder } from '../../src/content/import.js';
+import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
 
 export interface RunningApp {
   url: string;
@@ -79,5 +81,60 @@ export class Client {
     const form = await (await this.get('/admin/login')).text();
     const token = /name="_csrf" value="([^"]+)"/.exec(form)?.[1] ?? '';
     return this.post('/admin/login', { _csrf: token, email, password, next: '/admin' });
+  }
+}
+
+/** The password signedInEditor gives its editor. */
+export const EDITOR_PASSWORD = 'correct horse battery';
+
+export interface SignedInOptions {
+  /** The editor's address; ed@example.org unless given. */
+  email?: string;
+  role?: EditorRole;
+  /** Import the sample issue (SAMPLE_DIR) first; true unless given. */
+  withSample?: boolean;
+  /** Environment variables passed to makeTempEnv (e.g. SMTP_URL). */
+  env?: Record<string, string>;
+  /** Runs after the sample import and before the editor is added and the app starts. */
+  seed?: (services: Services, env: TempEnv) => Promise<void>;
+}
+
+export interface SignedIn {
+  env: TempEnv;
+  services: Services;
+  app: RunningApp;
+  /** Signed in as the editor; fetch a CSRF token from the page the test needs. */
+  client: Client;
+  /** Stops the app, closes the services and removes the temporary DATA_DIR. */
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh DATA_DIR and database (with the sample issue unless told otherwise), one editor,
+ * the real app on a loopback port, and a client signed in as that editor.
+ */
+export async function signedInEditor(options: SignedInOptions = {}): Promise<SignedIn> {
+  const { email = 'ed@example.org', role = 'editor', withSample = true, env: extra = {}, seed } = options;
+  const env = makeTempEnv(extra);
+  let services: Services | undefined;
+  let app: RunningApp | undefined;
+  const close = async (): Promise<void> => {
+    await app?.close();
+    await services?.close();
+    env.cleanup();
+  };
+  try {
+    services = await env.open();
+    if (withSample) await importFolder(services.db, SAMPLE_DIR);
+    await seed?.(services, env);
+    await addEditor(services, email, EDITOR_PASSWORD, role);
+    app = await startApp(services);
+    const client = new Client(app.url);
+    await client.login(email, EDITOR_PASSWORD);
+    return { env, services, app, client, close };
+  } catch (err) {
+    // A half-built setup still releases its port, database and directory.
+    await close().catch(() => undefined);
+    throw err;
   }
 }

@@ -1,16 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
+import type { TempEnv } from '../helpers/temp-env.js';
 import type { Services } from '../../src/app/services.js';
-import { importFolder } from '../../src/content/import.js';
 import { listTopics, loadArticles } from '../../src/content/content-repository.js';
-import { addEditor, Client, startApp, type RunningApp } from './admin-helpers.js';
+import { signedInEditor, type Client, type RunningApp, type SignedIn } from './admin-helpers.js';
 import { makePng } from './fixtures.js';
 
-const PASSWORD = 'correct horse battery';
-
 describe('article library over HTTP', () => {
+  let editor: SignedIn;
   let env: TempEnv;
   let services: Services;
   let app: RunningApp;
@@ -18,20 +16,11 @@ describe('article library over HTTP', () => {
   let token: string;
 
   beforeAll(async () => {
-    env = makeTempEnv();
-    services = await env.open();
-    await importFolder(services.db, SAMPLE_DIR);
-    await addEditor(services, 'ed@example.org', PASSWORD);
-    app = await startApp(services);
-    client = new Client(app.url);
-    await client.login('ed@example.org', PASSWORD);
+    editor = await signedInEditor();
+    ({ env, services, app, client } = editor);
     token = await client.csrfToken('/admin/articles/new');
   });
-  afterAll(async () => {
-    await app.close();
-    await services.close();
-    env.cleanup();
-  });
+  afterAll(() => editor?.close());
 
   function articleForm(fields: Record<string, string>, file?: { name: string; type: string; data: Buffer }): FormData {
     const form = new FormData();

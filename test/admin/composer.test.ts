@@ -1,34 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
 import type { Services } from '../../src/app/services.js';
-import { importFolder } from '../../src/content/import.js';
 import { loadIssueDocument } from '../../src/content/content-repository.js';
-import { addEditor, Client, startApp, type RunningApp } from './admin-helpers.js';
-
-const PASSWORD = 'correct horse battery';
+import { signedInEditor, type Client, type SignedIn } from './admin-helpers.js';
 
 describe('issue composer over HTTP', () => {
-  let env: TempEnv;
+  let editor: SignedIn;
   let services: Services;
-  let app: RunningApp;
   let client: Client;
   let token: string;
 
   beforeAll(async () => {
-    env = makeTempEnv();
-    services = await env.open();
-    await importFolder(services.db, SAMPLE_DIR);
-    await addEditor(services, 'ed@example.org', PASSWORD);
-    app = await startApp(services);
-    client = new Client(app.url);
-    await client.login('ed@example.org', PASSWORD);
+    editor = await signedInEditor();
+    ({ services, client } = editor);
     token = await client.csrfToken('/admin/issues/new');
   });
-  afterAll(async () => {
-    await app.close();
-    await services.close();
-    env.cleanup();
-  });
+  afterAll(() => editor?.close());
 
   async function ids(): Promise<Map<string, number>> {
     const rows = await services.db.selectFrom('articles').select(['id', 'slug']).execute();

@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
+import type { TempEnv } from '../helpers/temp-env.js';
 import type { Services } from '../../src/app/services.js';
-import { importFolder } from '../../src/content/import.js';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
 import { listEditors } from '../../src/admin/editor-repository.js';
-import { addEditor, Client, startApp, type RunningApp } from './admin-helpers.js';
-
-const PASSWORD = 'correct horse battery';
+import { Client, signedInEditor, type RunningApp, type SignedIn } from './admin-helpers.js';
 
 describe('outbox viewer and settings over HTTP', () => {
+  let signedIn: SignedIn;
   let env: TempEnv;
   let services: Services;
   let app: RunningApp;
@@ -16,20 +14,12 @@ describe('outbox viewer and settings over HTTP', () => {
   let token: string;
 
   beforeAll(async () => {
-    env = makeTempEnv(); // no SMTP_URL: the embedded outbox
-    services = await env.open();
-    await importFolder(services.db, SAMPLE_DIR);
-    await addEditor(services, 'boss@example.org', PASSWORD, 'admin');
-    app = await startApp(services);
-    admin = new Client(app.url);
-    await admin.login('boss@example.org', PASSWORD);
+    // No SMTP_URL: the embedded outbox.
+    signedIn = await signedInEditor({ email: 'boss@example.org', role: 'admin' });
+    ({ env, services, app, client: admin } = signedIn);
     token = await admin.csrfToken('/admin/settings');
   });
-  afterAll(async () => {
-    await app.close();
-    await services.close();
-    env.cleanup();
-  });
+  afterAll(() => signedIn?.close());
 
   it('lists outbox messages and shows one with its text part and a sandboxed HTML frame', async () => {
     const empty = await (await admin.get('/admin/outbox')).text();

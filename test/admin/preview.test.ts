@@ -1,45 +1,32 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
-import type { Services } from '../../src/app/services.js';
-import { importFolder } from '../../src/content/import.js';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
-import { addEditor, Client, startApp, type RunningApp } from './admin-helpers.js';
-
-const PASSWORD = 'correct horse battery';
+import { signedInEditor, type Client, type SignedIn } from './admin-helpers.js';
 
 describe('previews and the edition matrix over HTTP', () => {
-  let env: TempEnv;
-  let services: Services;
-  let app: RunningApp;
+  let editor: SignedIn;
   let client: Client;
 
   beforeAll(async () => {
-    env = makeTempEnv();
-    services = await env.open();
-    await importFolder(services.db, SAMPLE_DIR);
-    // Drop the Annex from the issue so a subscriber of only that topic has an empty edition.
-    const annex = await services.db.selectFrom('topics').select('id').where('slug', '=', 'annex').executeTakeFirstOrThrow();
-    const issue = await services.db.selectFrom('issues').select('id').executeTakeFirstOrThrow();
-    const annexArticles = services.db.selectFrom('articles').select('id').where('section_topic_id', '=', annex.id);
-    await services.db.deleteFrom('issue_articles').where('issue_id', '=', issue.id).where('article_id', 'in', annexArticles).execute();
-    const ctx = { source: 'cli' as const };
-    const add = (email: string, topics?: string[]) => addSubscriber(services.db, env.config.secretKey, { email, topics }, ctx);
-    await add('all1@example.org');
-    await add('all2@example.org');
-    await add('bc1@example.org', ['blockchain', 'smart-city']);
-    await add('bc2@example.org', ['smart-city', 'blockchain']);
-    await add('bc3@example.org', ['blockchain', 'smart-city']);
-    await add('annex@example.org', ['annex']);
-    await addEditor(services, 'ed@example.org', PASSWORD);
-    app = await startApp(services);
-    client = new Client(app.url);
-    await client.login('ed@example.org', PASSWORD);
+    editor = await signedInEditor({
+      seed: async (services, env) => {
+        // Drop the Annex from the issue so a subscriber of only that topic has an empty edition.
+        const annex = await services.db.selectFrom('topics').select('id').where('slug', '=', 'annex').executeTakeFirstOrThrow();
+        const issue = await services.db.selectFrom('issues').select('id').executeTakeFirstOrThrow();
+        const annexArticles = services.db.selectFrom('articles').select('id').where('section_topic_id', '=', annex.id);
+        await services.db.deleteFrom('issue_articles').where('issue_id', '=', issue.id).where('article_id', 'in', annexArticles).execute();
+        const ctx = { source: 'cli' as const };
+        const add = (email: string, topics?: string[]) => addSubscriber(services.db, env.config.secretKey, { email, topics }, ctx);
+        await add('all1@example.org');
+        await add('all2@example.org');
+        await add('bc1@example.org', ['blockchain', 'smart-city']);
+        await add('bc2@example.org', ['smart-city', 'blockchain']);
+        await add('bc3@example.org', ['blockchain', 'smart-city']);
+        await add('annex@example.org', ['annex']);
+      },
+    });
+    ({ client } = editor);
   });
-  afterAll(async () => {
-    await app.close();
-    await services.close();
-    env.cleanup();
-  });
+  afterAll(() => editor?.close());
 
   it('lists each distinct topic combination with audience and article count, empty ones flagged', async () => {
     const html = await (await client.get('/admin/issues/oct-nov-2020/editions')).text();

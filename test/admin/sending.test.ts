@@ -1,12 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import type { Services } from '../../src/app/services.js';
-import { importFolder } from '../../src/content/import.js';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
-import { addEditor, Client, startApp, type RunningApp } from './admin-helpers.js';
-
-const PASSWORD = 'correct horse battery';
+import { signedInEditor, type Client, type SignedIn } from './admin-helpers.js';
 
 async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -19,33 +15,29 @@ async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, time
 
 describe('sending from the editors’ app', () => {
   let sink: SmtpSink;
-  let env: TempEnv;
+  let editor: SignedIn;
   let services: Services;
-  let app: RunningApp;
   let client: Client;
   let token: string;
 
   beforeAll(async () => {
     sink = await startSmtpSink();
-    env = makeTempEnv({ SMTP_URL: sink.url });
-    services = await env.open();
-    await importFolder(services.db, SAMPLE_DIR);
-    // A topic no article of the issue carries: its subscriber's edition is empty and skipped.
-    await services.db.insertInto('topics').values({ slug: 'space', name: 'Space', description: '', position: 99 }).execute();
-    for (const [email, topics] of [['a@example.org', undefined], ['b@example.org', ['blockchain']], ['c@example.org', ['space']]] as const) {
-      await addSubscriber(services.db, env.config.secretKey, { email, topics: topics ? [...topics] : undefined }, { source: 'cli' });
-    }
-    await addEditor(services, 'ed@example.org', PASSWORD);
-    app = await startApp(services);
-    client = new Client(app.url);
-    await client.login('ed@example.org', PASSWORD);
+    editor = await signedInEditor({
+      env: { SMTP_URL: sink.url },
+      seed: async (services, env) => {
+        // A topic no article of the issue carries: its subscriber's edition is empty and skipped.
+        await services.db.insertInto('topics').values({ slug: 'space', name: 'Space', description: '', position: 99 }).execute();
+        for (const [email, topics] of [['a@example.org', undefined], ['b@example.org', ['blockchain']], ['c@example.org', ['space']]] as const) {
+          await addSubscriber(services.db, env.config.secretKey, { email, topics: topics ? [...topics] : undefined }, { source: 'cli' });
+        }
+      },
+    });
+    ({ services, client } = editor);
     token = await client.csrfToken('/admin/issues/oct-nov-2020/send');
   });
   afterAll(async () => {
-    await app.close();
-    await services.close();
-    await sink.close();
-    env.cleanup();
+    await editor?.close();
+    await sink?.close();
   });
 
   it('shows the service’s zone and refuses a time in the past beside the schedule fields', async () => {

@@ -1,35 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
 import type { Services } from '../../src/app/services.js';
-import { importFolder } from '../../src/content/import.js';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
-import { addEditor, Client, startApp, type RunningApp } from './admin-helpers.js';
-
-const PASSWORD = 'correct horse battery';
+import { signedInEditor, type Client, type SignedIn } from './admin-helpers.js';
 
 describe('subscriber pages over HTTP', () => {
-  let env: TempEnv;
+  let editor: SignedIn;
   let services: Services;
-  let app: RunningApp;
   let client: Client;
   let token: string;
 
   beforeAll(async () => {
-    env = makeTempEnv();
-    services = await env.open();
-    await importFolder(services.db, SAMPLE_DIR);
-    await addSubscriber(services.db, env.config.secretKey, { email: 'old@example.org', name: 'Old Reader', topics: ['blockchain'] }, { source: 'cli' });
-    await addEditor(services, 'ed@example.org', PASSWORD);
-    app = await startApp(services);
-    client = new Client(app.url);
-    await client.login('ed@example.org', PASSWORD);
+    editor = await signedInEditor({
+      seed: async (services, env) => {
+        await addSubscriber(services.db, env.config.secretKey, { email: 'old@example.org', name: 'Old Reader', topics: ['blockchain'] }, { source: 'cli' });
+      },
+    });
+    ({ services, client } = editor);
     token = await client.csrfToken('/admin/subscribers');
   });
-  afterAll(async () => {
-    await app.close();
-    await services.close();
-    env.cleanup();
-  });
+  afterAll(() => editor?.close());
 
   it('imports a CSV with the CLI’s rules and shows the per-row report', async () => {
     const csv = ['email,name,topics', 'new@example.org,New <b>One</b>,smart-city;blockchain', 'broken-address,Bad,', 'new@example.org,Again,', 'x@example.org,X,no-such-topic'].join('\n');

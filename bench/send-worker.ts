@@ -1,11 +1,12 @@
 // One side of the send benchmark, run in its own process so its peak RSS is its own:
 //
 //   node --import tsx bench/send-worker.ts newsletter <dataDir> <smtpPort> <slug>
-//   node --import tsx bench/send-worker.ts baseline   <dataDir> <smtpPort> <slug> <count>
+//   node --import tsx bench/send-worker.ts baseline   <dataDir> <smtpPort> <slug> <count> [nodelay]
 //
 // `newsletter` runs the real pipeline (`sendIssue`: plan, claim, build editions, fill, send, record).
 // `baseline` is plain pooled nodemailer sending prebuilt messages of the same size (taken from the
-// same editions) with the same pool size, encoding and number of messages kept in flight.
+// same editions) with the same pool size, encoding and number of messages kept in flight;
+// with `nodelay`, on the same TCP_NODELAY connections our messenger opens (a like-for-like check).
 // Prints one JSON line with the figures.
 import { sql } from 'kysely';
 import nodemailer from 'nodemailer';
@@ -18,9 +19,9 @@ import { sendIssue } from '../scheduler/send-control.js';
 import { MessageBuilder } from '../scheduler/message-builder.js';
 import { subscriberLinks } from '../subscribers/tokens.js';
 import { defaultTuning } from '../scheduler/send-manager.js';
-import type { OutgoingMessage } from '../scheduler/transport/messenger.js';
+import { noDelayConnection, type OutgoingMessage } from '../scheduler/transport/messenger.js';
 
-const [mode, dataDir, port, slug, countText] = process.argv.slice(2);
+const [mode, dataDir, port, slug, countText, variant] = process.argv.slice(2);
 if (!mode || !dataDir || !port || !slug) throw new Error('usage: send-worker.ts newsletter|baseline <dataDir> <smtpPort> <slug> [count]');
 
 const config = loadConfig({
@@ -102,6 +103,7 @@ if (mode === 'newsletter') {
     host: '127.0.0.1',
     port: Number(port),
     secure: false,
+    ...(variant === 'nodelay' ? { getSocket: noDelayConnection } : {}),
   });
   const inFlight = defaultTuning(concurrency).inFlight;
   let next = 0;
@@ -132,7 +134,7 @@ if (mode === 'newsletter') {
   transporter.close();
   await services.close();
   process.stdout.write(
-    JSON.stringify({ mode, sent, seconds, perSecond: sent / seconds, cpuSeconds, firstMessageMs: firstMs, peakRssMb: mb(process.resourceUsage().maxRSS * 1024), ...memory() }) + '\n',
+    JSON.stringify({ mode: variant === 'nodelay' ? 'baseline-nodelay' : mode, sent, seconds, perSecond: sent / seconds, cpuSeconds, firstMessageMs: firstMs, peakRssMb: mb(process.resourceUsage().maxRSS * 1024), ...memory() }) + '\n',
   );
 } else {
   throw new Error(`unknown mode ${mode}`);

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Transporter } from 'nodemailer';
@@ -107,6 +108,20 @@ function dkimOptions(config: Config): DKIM.Options | undefined {
   };
 }
 
+/**
+ * A TCP connection to the SMTP server with Nagle's algorithm off, handed to nodemailer's pool
+ * while it is still connecting: nodemailer's own handlers, timeouts and errors (connection
+ * refused, …) apply as usual, and it does the TLS of smtps:// or STARTTLS on top.
+ */
+export function noDelayConnection(
+  options: { host?: string; port?: number },
+  callback: (err: Error | null, socketOptions: { connection: net.Socket }) => void,
+): void {
+  const socket = net.connect({ host: options.host, port: options.port ?? 587 });
+  socket.setNoDelay(true);
+  callback(null, { connection: socket });
+}
+
 function recipientText(to: Recipient): string {
   return typeof to === 'string' ? to : to.address;
 }
@@ -151,6 +166,11 @@ class SmtpMessenger implements Messenger {
       // nodemailer counts messages per second across the whole pool and holds the rest back.
       ...(rateLimit ? { rateLimit, rateDelta: 1000 } : {}),
       dkim: dkimOptions(config),
+      // Nagle's algorithm holds each message's small end-of-data segment back until the server's
+      // delayed ACK (40 ms on Linux): measured on loopback, 44 ms per message per connection
+      // instead of 4. So connections are opened here with TCP_NODELAY; nodemailer then speaks
+      // SMTP on them (and does the TLS of smtps:// or STARTTLS itself, with the options below).
+      getSocket: noDelayConnection,
       host: url.hostname,
       port: url.port ? Number(url.port) : url.protocol === 'smtps:' ? 465 : 587,
       secure: url.protocol === 'smtps:',

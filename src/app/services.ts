@@ -19,7 +19,7 @@ export interface Services {
 export async function openServices(config: Config, options: { logger?: Logger } = {}): Promise<Services> {
   const db = openDatabase(config.databaseUrl);
   await migrate(db);
-  const logger = options.logger ?? createLogger();
+  const logger = options.logger ?? createLogger(config.logLevel);
   const views = new Views(config.templatesDir);
   let messenger: Messenger | undefined;
   const services: Services = {

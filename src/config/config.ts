@@ -29,6 +29,7 @@ export interface Config {
   outboxDir: string;
   mediaDir: string;
   templatesDir: string;
+  logLevel: string;
 }
 
 const optionalText = z
@@ -70,6 +71,7 @@ const envSchema = z.object({
   }),
   SCHEDULE_TZ: optionalText,
   TEMPLATES_DIR: optionalText,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
 });
 
 export class ConfigError extends Error {}
@@ -146,5 +148,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outboxDir: path.join(dataDir, 'outbox'),
     mediaDir: path.join(dataDir, 'media'),
     templatesDir: path.resolve(e.TEMPLATES_DIR ?? path.join(PROJECT_ROOT, 'templates')),
+    logLevel: e.LOG_LEVEL ?? 'info',
   };
 }

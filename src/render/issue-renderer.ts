@@ -98,6 +98,9 @@ export class IssueRenderer {
   /** How many times the MJML compiler ran (for tests and benchmarks). */
   compileCount = 0;
   private readonly versions = new Map<string, IssueVersion>();
+  private readonly loading = new Map<string, Promise<IssueVersion>>();
+  /** Bumped by `invalidate`, so a load that began before it never caches what it read. */
+  private generation = 0;
   private readonly email: typeof Handlebars;
   private readonly emailTemplate: Handlebars.TemplateDelegate;
   private readonly textTemplate: Handlebars.TemplateDelegate;
@@ -119,6 +122,8 @@ export class IssueRenderer {
 
   /** Drops cached output for one issue (after an edit), or for all (after a publication change). */
   invalidate(issueSlug?: string): void {
+    this.generation++;
+    this.loading.clear();
     if (issueSlug === undefined) this.versions.clear();
     else this.versions.delete(issueSlug);
   }
@@ -215,6 +220,21 @@ export class IssueRenderer {
     const row = await getIssueRow(this.deps.db, issueSlug);
     const cached = this.versions.get(issueSlug);
     if (cached && row && cached.doc.updatedAt === row.updated_at) return cached;
+    // Requests arriving together after an edit share one load instead of each rendering every article.
+    const loadKey = `${issueSlug}@${row?.updated_at ?? ''}`;
+    let loading = this.loading.get(loadKey);
+    if (!loading) {
+      const started: Promise<IssueVersion> = this.loadVersion(issueSlug).finally(() => {
+        if (this.loading.get(loadKey) === started) this.loading.delete(loadKey);
+      });
+      loading = started;
+      this.loading.set(loadKey, loading);
+    }
+    return loading;
+  }
+
+  private async loadVersion(issueSlug: string): Promise<IssueVersion> {
+    const generation = this.generation;
     const doc = await loadIssueDocument(this.deps.db, issueSlug);
     const baseUrl = this.deps.config.baseUrl;
     const note = markdownToSafeHtml(doc.editorNoteMarkdown);
@@ -232,7 +252,7 @@ export class IssueRenderer {
       editions: new Map(),
       web: new Map(),
     };
-    this.versions.set(issueSlug, version);
+    if (generation === this.generation) this.versions.set(issueSlug, version);
     return version;
   }
 

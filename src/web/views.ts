@@ -23,8 +23,6 @@ export class Views {
       }
     }
     this.hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
-    this.hbs.registerHelper('includes', (list: unknown, item: unknown) => Array.isArray(list) && list.includes(item));
-    this.hbs.registerHelper('json', (value: unknown) => JSON.stringify(value));
   }
 
   private template(relative: string): Handlebars.TemplateDelegate {

@@ -1,8 +1,12 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, so `npx newsletter` works right after `npm ci`
-// with no build step.
-import { register } from 'tsx/esm/api';
+// @ts-check
+// The command line. Runs the JavaScript that bin/build.js makes from the TypeScript sources,
+// building first when a source changed, so `npx newsletter` works right after `npm ci`.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ensureBuilt } from './build.js';
 
-register();
-const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const { dir } = await ensureBuilt();
+/** @type {{ main(argv: string[]): Promise<number> }} */
+const cli = await import(pathToFileURL(path.join(dir, 'src', 'cli', 'main.js')).href);
+process.exitCode = await cli.main(process.argv.slice(2));

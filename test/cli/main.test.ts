@@ -17,7 +17,7 @@ beforeAll(() => {
 afterAll(() => env.cleanup());
 
 describe('newsletter command line', () => {
-  it('`npx newsletter --help` works from the package bin with no build step', async () => {
+  it('`npx newsletter --help` works from the package bin, building the JavaScript on demand', async () => {
     const { stdout } = await run('npx', ['--no-install', 'newsletter', '--help'], { cwd: ROOT, env: env.env });
     for (const command of ['migrate', 'import', 'render', 'serve']) expect(stdout).toContain(command);
   });

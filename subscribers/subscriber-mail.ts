@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
-import mjml2html from 'mjml';
+import type { MjmlCompiler } from '../src/render/mjml-compiler.js';
 import type { OutgoingMessage, SendResult } from '../scheduler/transport/messenger.js';
 import type { Publication } from '../src/content/types.js';
 
@@ -29,6 +29,7 @@ export interface AlreadySubscribedMailData {
 
 export interface SubscriberMailDeps {
   templatesDir: string;
+  mjml: MjmlCompiler;
   send: (message: OutgoingMessage) => Promise<SendResult>;
 }
 
@@ -61,11 +62,8 @@ export class SubscriberMail {
   /** Renders both parts; throws MailTemplateError naming the template when MJML rejects it. */
   async render(name: SubscriberMailName, data: Record<string, unknown>): Promise<{ html: string; text: string }> {
     const t = this.templates(name);
-    const result = await mjml2html(t.mjml(data), { validationLevel: 'strict', keepComments: false });
-    if (result.errors.length > 0) {
-      const first = result.errors[0];
-      throw new MailTemplateError(`templates/email/subscriber/${name}.mjml.hbs: ${first?.formattedMessage ?? 'invalid MJML'}`);
-    }
+    const result = await this.deps.mjml.compile(t.mjml(data));
+    if (result.errors.length > 0) throw new MailTemplateError(`templates/email/subscriber/${name}.mjml.hbs: ${result.errors.join('; ')}`);
     return { html: result.html, text: t.text(data).replace(/\n{3,}/g, '\n\n').trim() + '\n' };
   }
 

@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.js';
 import { migrate, openDatabase, type Db } from '../db/database.js';
 import { IssueRenderer } from '../render/issue-renderer.js';
+import { MjmlCompiler } from '../render/mjml-compiler.js';
 import { Views } from '../web/views.js';
 import { createMessenger, type Messenger } from '../../scheduler/transport/messenger.js';
 import { createLogger, type Logger } from './logger.js';
@@ -10,6 +11,8 @@ export interface Services {
   config: Config;
   db: Db;
   logger: Logger;
+  /** MJML in a short-lived worker thread, shared by issue rendering and subscriber mail. */
+  mjml: MjmlCompiler;
   renderer: IssueRenderer;
   views: Views;
   messenger: Messenger;
@@ -21,12 +24,14 @@ export async function openServices(config: Config, options: { logger?: Logger } 
   await migrate(db);
   const logger = options.logger ?? createLogger(config.logLevel);
   const views = new Views(config.templatesDir);
+  const mjml = new MjmlCompiler();
   let messenger: Messenger | undefined;
   const services: Services = {
     config,
     db,
     logger,
-    renderer: new IssueRenderer({ db, config, views }),
+    mjml,
+    renderer: new IssueRenderer({ db, config, views, mjml }),
     views,
     // Created on first use: most commands never send mail.
     get messenger(): Messenger {
@@ -35,6 +40,7 @@ export async function openServices(config: Config, options: { logger?: Logger } 
     },
     async close() {
       messenger?.close();
+      await mjml.close();
       await db.destroy();
     },
   };

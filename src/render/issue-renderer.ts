@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type Handlebars from 'handlebars';
 import { convert } from 'html-to-text';
-import mjml2html from 'mjml';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import { getIssueRow, listTopics, loadIssueDocument } from '../content/content-repository.js';
 import { assertKnownTopics, buildEdition, editionKey, type Edition, type EditionArticle } from '../content/editions.js';
 import type { IssueDocument } from '../content/types.js';
 import type { Views } from '../web/views.js';
+import type { MjmlCompiler } from './mjml-compiler.js';
 import { inlineMarkdownToSafeHtml, markdownToSafeHtml, styleForEmail, type InlineStyles } from './markdown.js';
 import { FillTemplate, TOKEN_FIELDS, type PersonalFields } from './personal-fields.js';
 import { compileFile, createEngine } from './template-engine.js';
@@ -87,6 +87,7 @@ export interface IssueRendererDeps {
   db: Db;
   config: Config;
   views: Views;
+  mjml: MjmlCompiler;
 }
 
 /**
@@ -179,10 +180,8 @@ export class IssueRenderer {
   /** Compiles MJML with strict validation: a template mistake fails loudly instead of shipping. */
   async compileMjml(mjml: string): Promise<string> {
     this.compileCount++;
-    const result = await mjml2html(mjml, { validationLevel: 'strict', keepComments: false });
-    if (result.errors.length > 0) {
-      throw new TemplateError(`MJML template is invalid: ${result.errors.map((e) => e.formattedMessage).join('; ')}`);
-    }
+    const result = await this.deps.mjml.compile(mjml);
+    if (result.errors.length > 0) throw new TemplateError(`MJML template is invalid: ${result.errors.join('; ')}`);
     return result.html;
   }
 

@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DIST_DIR } from '../../bin/build.js';
+import { MjmlCompiler } from '../../src/render/mjml-compiler.js';
+
+const run = promisify(execFile);
+
+const mjml = (body: string) => `<mjml><mj-body><mj-section><mj-column>${body}</mj-column></mj-section></mj-body></mjml>`;
+
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('MjmlCompiler', () => {
+  const compilers: MjmlCompiler[] = [];
+  const make = (idleMs?: number) => {
+    const compiler = new MjmlCompiler({ idleMs });
+    compilers.push(compiler);
+    return compiler;
+  };
+  afterEach(async () => {
+    await Promise.all(compilers.splice(0).map((c) => c.close()));
+  });
+
+  it('compiles MJML to responsive HTML in its thread', async () => {
+    const compiler = make();
+    expect(compiler.running).toBe(false);
+    const result = await compiler.compile(mjml('<mj-text>Hello <b>readers</b></mj-text>'));
+    expect(result.errors).toEqual([]);
+    expect(result.html).toContain('Hello <b>readers</b>');
+    expect(result.html).toMatch(/@media only screen and \(min-width:480px\)/);
+    expect(compiler.running).toBe(true);
+  });
+
+  it('answers concurrent compiles each with its own result', async () => {
+    const compiler = make();
+    const results = await Promise.all([1, 2, 3, 4].map((n) => compiler.compile(mjml(`<mj-text>edition ${n}</mj-text>`))));
+    results.forEach((r, i) => expect(r.html).toContain(`edition ${i + 1}`));
+  });
+
+  it('reports every validation problem instead of HTML (strict)', async () => {
+    const compiler = make();
+    const result = await compiler.compile(mjml('<mj-text colour="red">x</mj-text><mj-image src="a.png" align="sideways" />'));
+    expect(result.html).toBe('');
+    expect(result.errors).toHaveLength(2);
+    expect(result.errors.join('\n')).toMatch(/colour/);
+    expect(result.errors.join('\n')).toMatch(/align/);
+  });
+
+  it('ends its thread when idle and starts a new one for the next compile', async () => {
+    const compiler = make(50);
+    await compiler.compile(mjml('<mj-text>first</mj-text>'));
+    await until(() => !compiler.running);
+    const again = await compiler.compile(mjml('<mj-text>second</mj-text>'));
+    expect(again.html).toContain('second');
+  });
+
+  it('rejects a compile still owed when closed', async () => {
+    const compiler = make();
+    const owed = expect(compiler.compile(mjml('<mj-text>never</mj-text>'))).rejects.toThrow(/closed/);
+    await compiler.close();
+    await owed;
+    expect(compiler.running).toBe(false);
+  });
+
+  it('never keeps a process alive once its compiles are answered', async () => {
+    // An idle time of ten minutes: if the idle thread held the event loop, this child would hang.
+    const script = `
+      const { MjmlCompiler } = await import(${JSON.stringify(path.join(DIST_DIR, 'src', 'render', 'mjml-compiler.js'))});
+      const result = await new MjmlCompiler({ idleMs: 600000 }).compile(${JSON.stringify(mjml('<mj-text>bye</mj-text>'))});
+      console.log(result.html.includes('bye') ? 'compiled' : 'wrong output');
+    `;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 });
+    expect(stdout.trim()).toBe('compiled');
+  });
+});

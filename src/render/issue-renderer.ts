@@ -50,11 +50,14 @@ interface IssueVersion {
 }
 
 /**
- * Editions kept per issue version. The sender works through deliveries grouped by edition, so a
- * small bound keeps memory flat however many topic combinations exist; a re-made edition costs only
- * its slots (about a millisecond), never an MJML compile.
+ * Compiled editions kept per issue version. The sender works through deliveries grouped by edition
+ * and holds the few it is using itself, so this cache only spares previews a rebuild; each edition
+ * is a few hundred KB, and a re-made one costs only its slots (about a millisecond), never an MJML
+ * compile.
  */
-const MAX_CACHED_EDITIONS = 48;
+const MAX_CACHED_EDITIONS = 8;
+/** Web pages kept per issue version: the public archive serves many topic combinations. */
+const MAX_CACHED_PAGES = 48;
 
 /** Map as a least-recently-used cache: reads move an entry to the end, writes evict from the front. */
 function lruGet<K, V>(map: Map<K, V>, key: K): V | undefined {
@@ -65,9 +68,9 @@ function lruGet<K, V>(map: Map<K, V>, key: K): V | undefined {
   }
   return value;
 }
-function lruSet<K, V>(map: Map<K, V>, key: K, value: V): void {
+function lruSet<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
   map.set(key, value);
-  while (map.size > MAX_CACHED_EDITIONS) map.delete(map.keys().next().value as K);
+  while (map.size > max) map.delete(map.keys().next().value as K);
 }
 
 const SLOTS = ['email-index', 'email-takeaways', 'email-sections'] as const;
@@ -164,7 +167,7 @@ export class IssueRenderer {
     let compiled = lruGet(version.editions, key);
     if (!compiled) {
       compiled = this.compileEdition(version, key);
-      lruSet(version.editions, key, compiled);
+      lruSet(version.editions, key, compiled, MAX_CACHED_EDITIONS);
       compiled.catch(() => version.editions.delete(key));
     }
     return compiled;
@@ -211,7 +214,7 @@ export class IssueRenderer {
       glossary: doc.glossary,
       subscribeUrl: `/subscribe${key !== '*' ? `?topics=${encodeURIComponent(key)}` : ''}`,
     });
-    lruSet(version.web, key, html);
+    lruSet(version.web, key, html, MAX_CACHED_PAGES);
     return html;
   }
 

@@ -15,14 +15,14 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import express from 'express';
+import { PROJECT_ROOT } from '../src/config/config.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 40_000);
-const SAMPLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'sample', 'oct-nov-2020');
+const SAMPLE_DIR = path.resolve(PROJECT_ROOT, '..', 'shared', 'sample', 'oct-nov-2020');
 
 interface Ready {
   type: 'ready';
@@ -141,7 +141,12 @@ function waitFor<T extends { type: string }>(child: ChildProcess, type: T['type'
 
 async function runBench(): Promise<void> {
   console.log(`bench:web — ${os.cpus().length} CPUs, Node ${process.version}, ${CONNECTIONS} connections, ${DURATION}s per scenario, ${SUBSCRIBERS} subscribers`);
-  const child = fork(fileURLToPath(import.meta.url), ['--server'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // The server runs the built JavaScript with the service's V8 flags, as `npm start` does (this
+  // file's built copy has no bin/ beside it, hence the imports here).
+  const { ensureBuilt } = await import('../bin/build.js');
+  const { NODE_FLAGS } = await import('../bin/node-flags.js');
+  const { dir } = await ensureBuilt();
+  const child = fork(path.join(dir, 'bench', 'web.bench.js'), ['--server'], { execArgv: NODE_FLAGS, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const ready = await waitFor<Ready>(child, 'ready');
   const base = `http://127.0.0.1:${ready.port}`;
   const issuePath = `/issues/${ready.slug}`;

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // @ts-check
 // The command line. Runs the JavaScript that bin/build.js makes from the TypeScript sources,
 // building first when a source changed, so `npx newsletter` works right after `npm ci`.

@@ -78,7 +78,7 @@ export interface SendTuning {
 export function defaultTuning(concurrency: number): SendTuning {
   return {
     inFlight: Math.max(2, concurrency * 2),
-    batchSize: 200,
+    batchSize: 50,
     maxAttempts: 5,
     retryBaseMs: 60_000,
     retryMaxMs: 60 * 60_000,
@@ -316,7 +316,9 @@ export class SendManager {
       await this.store.markSkipped(empty, 'edition holds no article');
       this.counts.sending -= notActive.length + empty.length;
       this.counts.skipped += notActive.length + empty.length;
-      if (this.head > 1000) {
+      // Jobs already taken leave the queue at every claim (only a few untaken ones are copied), so
+      // they become garbage while still young instead of being kept until V8 promotes them.
+      if (this.head > 0) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
       }

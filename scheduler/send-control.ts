@@ -249,7 +249,15 @@ async function runIssue(
       {
         store: new SqlDeliveryStore(db, issue.id),
         transport: services.messenger,
-        editions: { edition: (key) => services.renderer.edition(issue.slug, topicSlugsFromKey(key)) },
+        editions: {
+          async edition(key) {
+            const edition = await services.renderer.edition(issue.slug, topicSlugsFromKey(key));
+            // The issue's MJML frame is compiled now; the rest of the send only fills editions into
+            // it, so the compiler's thread goes at once instead of idling beside the send's traffic.
+            services.mjml.release();
+            return edition;
+          },
+        },
         messages: builder,
         logger,
       },

@@ -19,12 +19,12 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export async function openServices(config: Config, options: { logger?: Logger } = {}): Promise<Services> {
+export async function openServices(config: Config, options: { logger?: Logger; mjml?: MjmlCompiler } = {}): Promise<Services> {
   const db = openDatabase(config.databaseUrl);
   await migrate(db);
   const logger = options.logger ?? createLogger(config.logLevel);
   const views = new Views(config.templatesDir);
-  const mjml = new MjmlCompiler();
+  const mjml = options.mjml ?? new MjmlCompiler();
   let messenger: Messenger | undefined;
   const services: Services = {
     config,

@@ -33,7 +33,8 @@ const DEFAULT_IDLE_MS = 1_000;
 /**
  * A small young generation and heap cap make V8 collect the compiler's garbage early instead of
  * growing its heap fourfold first: 13 MB less at the moment of a compile, measured on the sample
- * issue. The cap is ten times what that full issue needs; past it the compile fails with a reason.
+ * issue. That whole issue (126,000 characters of MJML) compiles within a 24 MB old generation; the
+ * cap is ten times that, and past it the compile fails with "reaching memory limit" as its reason.
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 256 };
 
@@ -43,12 +44,13 @@ export class MjmlCompiler {
   private nextId = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly idleMs: number;
+  private releaseWhenIdle = false;
 
   constructor(options: MjmlCompilerOptions = {}) {
     this.idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   }
 
-  /** Whether the compiler thread is running now (tests and benchmarks look). */
+  /** Whether the compiler thread is running now (the tests look). */
   get running(): boolean {
     return this.worker !== null;
   }
@@ -64,6 +66,16 @@ export class MjmlCompiler {
       this.pending.set(id, { resolve, reject });
       worker.postMessage({ id, mjml });
     });
+  }
+
+  /**
+   * Ends the thread as soon as no compile is owed, without waiting out the idle time: for a caller
+   * that knows it needs no more MJML for a while (a send, once its issue's frame is compiled).
+   */
+  release(): void {
+    if (!this.worker) return;
+    if (this.pending.size > 0) this.releaseWhenIdle = true;
+    else this.endThread();
   }
 
   /** Ends the thread now; compiles still owed are rejected. */
@@ -92,22 +104,27 @@ export class MjmlCompiler {
     const pending = this.pending.get(reply.id);
     this.pending.delete(reply.id);
     pending?.resolve({ html: reply.html, errors: reply.errors });
-    if (this.pending.size === 0 && this.worker) {
-      this.worker.unref();
-      const worker = this.worker;
-      this.idleTimer = setTimeout(() => {
-        if (this.worker !== worker || this.pending.size > 0) return;
-        this.worker = null;
-        this.idleTimer = null;
-        void worker.terminate();
-      }, this.idleMs);
-      this.idleTimer.unref();
-    }
+    if (this.pending.size > 0 || !this.worker) return;
+    this.worker.unref();
+    if (this.releaseWhenIdle) return this.endThread();
+    this.idleTimer = setTimeout(() => this.endThread(), this.idleMs);
+    this.idleTimer.unref();
+  }
+
+  private endThread(): void {
+    const worker = this.worker;
+    if (!worker || this.pending.size > 0) return;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    this.releaseWhenIdle = false;
+    this.worker = null;
+    void worker.terminate();
   }
 
   private stopped(error: Error): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
+    this.releaseWhenIdle = false;
     this.worker = null;
     for (const pending of this.pending.values()) pending.reject(error);
     this.pending.clear();

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { openServices, type Services } from '../../src/app/services.js';
 import { createLogger } from '../../src/app/logger.js';
+import type { MjmlCompiler } from '../../src/render/mjml-compiler.js';
 
 export const SAMPLE_DIR = path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'sample', 'oct-nov-2020');
 
@@ -11,7 +12,7 @@ export interface TempEnv {
   dir: string;
   env: NodeJS.ProcessEnv;
   config: Config;
-  open(): Promise<Services>;
+  open(options?: { mjml?: MjmlCompiler }): Promise<Services>;
   cleanup(): void;
 }
 
@@ -33,7 +34,7 @@ export function makeTempEnv(extra: Record<string, string> = {}): TempEnv {
     dir,
     env,
     config,
-    open: () => openServices(config, { logger: createLogger('silent') }),
+    open: (options = {}) => openServices(config, { logger: createLogger('silent'), ...options }),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

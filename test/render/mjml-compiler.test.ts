@@ -61,6 +61,22 @@ describe('MjmlCompiler', () => {
     expect(again.html).toContain('second');
   });
 
+  it('ends its thread at once when released, or as soon as the compiles owed are answered', async () => {
+    const compiler = make(60_000);
+    await compiler.compile(mjml('<mj-text>one</mj-text>'));
+    expect(compiler.running).toBe(true);
+    compiler.release();
+    expect(compiler.running).toBe(false);
+
+    const owed = compiler.compile(mjml('<mj-text>two</mj-text>'));
+    compiler.release();
+    expect(compiler.running).toBe(true);
+    expect((await owed).html).toContain('two');
+    expect(compiler.running).toBe(false);
+    // Released is not closed: the next compile starts a thread again.
+    expect((await compiler.compile(mjml('<mj-text>three</mj-text>'))).html).toContain('three');
+  });
+
   it('rejects a compile still owed when closed', async () => {
     const compiler = make();
     const owed = expect(compiler.compile(mjml('<mj-text>never</mj-text>'))).rejects.toThrow(/closed/);

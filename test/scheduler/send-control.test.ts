@@ -4,6 +4,7 @@ import { planIssueDeliveries, requireIssue } from '../../scheduler/delivery-repo
 import { MessageBuilder } from '../../scheduler/message-builder.js';
 import { sendIssue, sendStatus, type SendReport } from '../../scheduler/send-control.js';
 import { verifyToken } from '../../subscribers/tokens.js';
+import { MjmlCompiler } from '../../src/render/mjml-compiler.js';
 import { runCli } from '../helpers/cli.js';
 import { sampleAvailable } from '../helpers/sample.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
@@ -23,7 +24,8 @@ describe.runIf(sampleAvailable)('sending an issue to a real SMTP server', () => 
   beforeAll(async () => {
     sink = await startSmtpSink();
     env = makeTempEnv({ SMTP_URL: sink.url, SEND_CONCURRENCY: '3', MAIL_FROM: 'China Newsletter <news@example.org>' });
-    services = await env.open();
+    // A minute's idle time: only the send's release can end the compiler's thread before the checks.
+    services = await env.open({ mjml: new MjmlCompiler({ idleMs: 60_000 }) });
     slug = await importSample(services.db);
     await insertUnusedTopic(services.db);
     await insertSubscribers(services.db, [
@@ -153,6 +155,10 @@ describe.runIf(sampleAvailable)('sending an issue to a real SMTP server', () => 
     // Editions: '*' (all), information-security, blockchain+smart-city, big-data (gardening dropped).
     expect(report.editionsBuilt).toBe(4);
     expect(services.renderer.compileCount - compilesBefore).toBe(1);
+  });
+
+  it("lets the MJML compiler's thread go once the frame is compiled, not after its idle time", () => {
+    expect(services.mjml.running).toBe(false);
   });
 
   it('sends nothing on a finished issue and says so', async () => {

@@ -30,6 +30,9 @@ const server = new SMTPServer({
   },
 });
 
+// A sender killed mid-message resets its connection; that is the sender's story, not the sink's end.
+server.on('error', (error: Error) => process.stderr.write(`sink: ${error.message}\n`));
+
 server.listen(0, '127.0.0.1', () => {
   const address = server.server.address();
   process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : 0}\n`);

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=50
 // @ts-check
 // The command line. Runs the JavaScript that bin/build.js makes from the TypeScript sources,
 // building first when a source changed, so `npx newsletter` works right after `npm ci`.

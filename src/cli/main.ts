@@ -6,7 +6,6 @@ import { migrate } from '../db/database.js';
 import { importFolder, ImportError } from '../content/import.js';
 import { UnknownIssueError, listTopics } from '../content/content-repository.js';
 import { assertKnownTopics, UnknownTopicError } from '../content/editions.js';
-import { serve } from '../web/serve.js';
 import { registerSubscriberCommands } from '../../subscribers/cli.js';
 import { registerSchedulerCommands } from '../../scheduler/cli.js';
 import { registerEditorCommands } from '../admin/cli.js';
@@ -85,6 +84,9 @@ function buildProgram(ctx: CliContext): Command {
     .command('serve')
     .description('run the web server and the scheduler')
     .action(async () => {
+      // Loaded here: the web server, the editors' app and their libraries cost a process about
+      // 20 MB that `send` and the other commands never use.
+      const { serve } = await import('../web/serve.js');
       const services = await ctx.services();
       await serve(services, { stdout: ctx.stdout });
       // serve() resolves when the server has stopped (SIGINT/SIGTERM).

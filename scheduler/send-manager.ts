@@ -148,8 +148,8 @@ interface ClaimedBatch {
 type Job = ClaimedDelivery & { batch: ClaimedBatch; edition: CompiledEdition };
 
 /**
- * Editions held by the engine at once. Claims come in edition-key order, so a batch spans two or
- * three keys; a retry that revisits an older edition rebuilds it in about a millisecond.
+ * Editions held by the engine at once. Claims come in edition-key order, so a batch spans one or
+ * two keys; a retry that revisits an older edition rebuilds it in about a millisecond.
  */
 const EDITIONS_KEPT = 4;
 

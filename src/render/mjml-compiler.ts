@@ -112,21 +112,23 @@ export class MjmlCompiler {
   }
 
   private endThread(): void {
-    const worker = this.worker;
-    if (!worker || this.pending.size > 0) return;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
-    this.releaseWhenIdle = false;
-    this.worker = null;
-    void worker.terminate();
+    if (this.pending.size > 0) return;
+    void this.detach()?.terminate();
   }
 
   private stopped(error: Error): void {
+    this.detach();
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+
+  /** Forgets the thread and its idle state; returns the thread for the caller to end, if any. */
+  private detach(): Worker | null {
+    const worker = this.worker;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     this.releaseWhenIdle = false;
     this.worker = null;
-    for (const pending of this.pending.values()) pending.reject(error);
-    this.pending.clear();
+    return worker;
   }
 }

@@ -1,7 +1,7 @@
 import type { WriteStream } from 'node:tty';
 import { listTopics } from '../src/content/content-repository.js';
 import { assertKnownTopics } from '../src/content/editions.js';
-import { CliError, parseTopicList, type CliContext, type RegisterCommands } from '../src/cli/context.js';
+import { CliError, parseTopicList, type CliContext, type RegisterCommands } from '../src/command/context.js';
 import type { Services } from '../src/app/services.js';
 import { listFailedDeliveries, requireIssue } from './delivery-repository.js';
 import { createProgressReporter, formatDuration, type ProgressReporter } from './progress.js';

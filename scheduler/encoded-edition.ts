@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import qp from 'nodemailer/lib/qp/index.js';
 import type { CompiledEdition } from '../src/render/issue-renderer.js';
 import { FillTemplate, fieldToken, PERSONAL_FIELD_NAMES, type PersonalFields } from '../src/render/personal-fields.js';
-import type { QuotedPrintableBody } from './transport/messenger.js';
+import type { QuotedPrintableBody } from '../src/mail/messenger.js';
 
 // Per-message waste avoided: an edition's HTML and text are ~100 KB that nodemailer would
 // quoted-printable-encode again for every subscriber, although only a few short fields differ.

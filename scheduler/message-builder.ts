@@ -5,7 +5,7 @@ import type { Config } from '../src/config/config.js';
 import type { CompiledEdition } from '../src/render/issue-renderer.js';
 import { subscriberLinks } from '../subscribers/tokens.js';
 import { encodeEdition, type EncodedEdition } from './encoded-edition.js';
-import type { OutgoingMessage } from './transport/messenger.js';
+import type { OutgoingMessage } from '../src/mail/messenger.js';
 
 export interface Recipient {
   uid: string;

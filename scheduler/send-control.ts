@@ -31,7 +31,7 @@ import {
 import { MessageBuilder } from './message-builder.js';
 import { formatScheduleTime, parseScheduleTime } from './schedule.js';
 import { defaultTuning, SendManager, type SendOutcome, type SendProgress, type SendTuning } from './send-manager.js';
-import { SendError } from './transport/messenger.js';
+import { SendError } from '../src/mail/messenger.js';
 
 // The programmatic API of sending, used by the CLI, the scheduler and the editors' web app.
 // Every function takes the process's Services; sends started here run in this process.

@@ -4,7 +4,7 @@ import type { ClaimedDelivery, DeliveryCounts } from './delivery-repository.js';
 import { NO_ARTICLE_EDITION_KEY } from './delivery-repository.js';
 import type { Recipient } from './message-builder.js';
 import { classifySendFailure, type FailureVerdict } from './smtp-failures.js';
-import { SendError, type OutgoingMessage, type SendResult } from './transport/messenger.js';
+import { SendError, type OutgoingMessage, type SendResult } from '../src/mail/messenger.js';
 
 // The engine of one issue's send, in the manner of listmonk's manager: it depends on a store and
 // a messenger only, so it runs the same against SQLite + SMTP, or anything else that keeps the

@@ -1,4 +1,4 @@
-import type { SendError } from './transport/messenger.js';
+import type { SendError } from '../src/mail/messenger.js';
 
 /**
  * What a failed send means for the delivery:

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { CliError, parseTopicList, type RegisterCommands } from '../src/cli/context.js';
+import { CliError, parseTopicList, type RegisterCommands } from '../src/command/context.js';
 import { AddSubscriberError, addSubscriber } from './add-subscriber.js';
 import { exportSubscribersCsv } from './csv-export.js';
 import { CsvImportError, importSubscribersCsv } from './csv-import.js';

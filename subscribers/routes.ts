@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Services } from '../src/app/services.js';
-import { createCsrf } from '../src/web/csrf.js';
+import { createCsrf } from '../src/http/csrf.js';
 import { createPreferencesRouter } from './preferences.js';
 import { createSignupRouter } from './signup.js';
 import { SubscriberMail } from './subscriber-mail.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
 import type { MjmlCompiler } from '../src/render/mjml-compiler.js';
-import type { OutgoingMessage, SendResult } from '../scheduler/transport/messenger.js';
+import type { OutgoingMessage, SendResult } from '../src/mail/messenger.js';
 import type { Publication } from '../src/content/types.js';
 
 // Mail to one subscriber about their subscription (not issues): the double opt-in confirmation and

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Services } from '../src/app/services.js';
 import { getPublication } from '../src/content/content-repository.js';
-import type { Csrf } from '../src/web/csrf.js';
+import type { Csrf } from '../src/http/csrf.js';
 import type { ConsentSource } from '../src/db/schema.js';
 import type { ConsentContext } from './subscriber-repository.js';
 import type { SubscriberMail } from './subscriber-mail.js';

@@ -2,9 +2,9 @@ import type { Config } from '../config/config.js';
 import { migrate, openDatabase, type Db } from '../db/database.js';
 import { IssueRenderer } from '../render/issue-renderer.js';
 import { MjmlCompiler } from '../render/mjml-compiler.js';
-import { Views } from '../web/views.js';
-import { createMessenger, type Messenger } from '../../scheduler/transport/messenger.js';
-import { createLogger, type Logger } from './logger.js';
+import { Views } from '../render/views.js';
+import { createMessenger, type Messenger } from '../mail/messenger.js';
+import { createLogger, type Logger } from '../log/logger.js';
 
 /** Everything a command or the server needs, built once and passed in as one object. */
 export interface Services {

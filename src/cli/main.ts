@@ -8,8 +8,8 @@ import { UnknownIssueError, listTopics } from '../content/content-repository.js'
 import { assertKnownTopics, UnknownTopicError } from '../content/editions.js';
 import { registerSubscriberCommands } from '../../subscribers/cli.js';
 import { registerSchedulerCommands } from '../../scheduler/cli.js';
-import { registerEditorCommands } from '../admin/cli.js';
-import { CliError, parseTopicList, type CliContext } from './context.js';
+import { registerEditorCommands } from '../../editors/cli.js';
+import { CliError, parseTopicList, type CliContext } from '../command/context.js';
 
 const FORMATS = ['email', 'text', 'web', 'mjml'] as const;
 type Format = (typeof FORMATS)[number];

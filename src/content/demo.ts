@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { PROJECT_ROOT } from '../config/config.js';
-import type { Services } from '../app/services.js';
+import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
 import { importFolder } from './import.js';
 
@@ -10,7 +10,13 @@ export const DEMO_DIR = path.join(PROJECT_ROOT, 'demo');
  * contract.md §0: on an empty database, load the project's own demo issue, marked as sent so the
  * archive and its web version show it. Returns the slug when it loaded it.
  */
-export async function seedDemoIfEmpty(services: Services): Promise<string | null> {
+/** What seeding needs: the database, and the renderer's cache to drop the seeded issue from. */
+export interface DemoSeedDeps {
+  db: Db;
+  renderer: { invalidate(slug: string): void };
+}
+
+export async function seedDemoIfEmpty(services: DemoSeedDeps): Promise<string | null> {
   const any = await services.db.selectFrom('issues').select('id').limit(1).executeTakeFirst();
   if (any) return null;
   const { slug } = await importFolder(services.db, DEMO_DIR);

@@ -7,7 +7,7 @@ import type { Db } from '../db/database.js';
 import { getIssueRow, listTopics, loadIssueDocument } from '../content/content-repository.js';
 import { assertKnownTopics, buildEdition, editionKey, type Edition, type EditionArticle } from '../content/editions.js';
 import type { IssueDocument } from '../content/types.js';
-import type { Views } from '../web/views.js';
+import type { Views } from './views.js';
 import type { MjmlCompiler } from './mjml-compiler.js';
 import { inlineMarkdownToSafeHtml, markdownToSafeHtml, styleForEmail, type InlineStyles } from './markdown.js';
 import { FillTemplate, TOKEN_FIELDS, type PersonalFields } from './personal-fields.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { Router, type Request, type Response } from 'express';
 import type { Services } from '../app/services.js';
-import { parseTopicList } from '../cli/context.js';
+import { parseTopicList } from '../command/context.js';
 import { getIssueRow, getPublication, listIssues, UnknownIssueError } from '../content/content-repository.js';
 import { editionKey, UnknownTopicError } from '../content/editions.js';
 import type { IssueRow } from '../db/schema.js';

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Services } from '../app/services.js';
 import { seedDemoIfEmpty } from '../content/demo.js';
-import { ensureFirstAdmin } from '../admin/bootstrap.js';
+import { ensureFirstAdmin } from '../../editors/bootstrap.js';
 import { startScheduler } from '../../scheduler/scheduler-service.js';
 import { createWebApp } from './server.js';
 

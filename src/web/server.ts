@@ -7,7 +7,7 @@ import type { Services } from '../app/services.js';
 import { getPublication } from '../content/content-repository.js';
 import { createIssuesRouter } from './issues-routes.js';
 import { createSubscriberRouter } from '../../subscribers/routes.js';
-import { createAdminRouter } from '../admin/router.js';
+import { createAdminRouter } from '../../editors/router.js';
 
 /** Builds the whole HTTP app: public site, subscriber pages, editors' app, media and health. */
 export function createWebApp(services: Services): Express {

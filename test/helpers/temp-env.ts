@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { openServices, type Services } from '../../src/app/services.js';
-import { createLogger } from '../../src/app/logger.js';
+import { createLogger } from '../../src/log/logger.js';
 import type { MjmlCompiler } from '../../src/render/mjml-compiler.js';
 
 export const SAMPLE_DIR = path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'sample', 'oct-nov-2020');

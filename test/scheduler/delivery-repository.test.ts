@@ -9,7 +9,7 @@ import {
   SqlDeliveryStore,
 } from '../../scheduler/delivery-repository.js';
 import { classifySendFailure } from '../../scheduler/smtp-failures.js';
-import { SendError } from '../../scheduler/transport/messenger.js';
+import { SendError } from '../../src/mail/messenger.js';
 import { sampleAvailable } from '../helpers/sample.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { deliveriesOf, importSample, insertSubscribers, insertUnusedTopic } from './fixtures.js';

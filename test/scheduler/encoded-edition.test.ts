@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
 import { decodeQuotedPrintable, encodeEdition, encodeQuotedPrintable } from '../../scheduler/encoded-edition.js';
 import { MessageBuilder } from '../../scheduler/message-builder.js';
-import { createMessenger } from '../../scheduler/transport/messenger.js';
+import { createMessenger } from '../../src/mail/messenger.js';
 import { rawHeader } from './mail.js';
 import { subscriberLinks } from '../../subscribers/tokens.js';
 import { sampleAvailable } from '../helpers/sample.js';

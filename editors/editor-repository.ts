@@ -1,0 +1,140 @@
+import type { Db } from '../src/db/database.js';
+import { nowIso } from '../src/db/database.js';
+import type { EditorRole } from '../src/db/schema.js';
+
+// All SQL for editors and their sign-in sessions lives in this file.
+
+export interface Editor {
+  id: number;
+  email: string;
+  role: EditorRole;
+  createdAt: string;
+}
+
+export interface EditorWithHash extends Editor {
+  passwordHash: string;
+}
+
+export const EDITOR_ROLES: readonly EditorRole[] = ['admin', 'editor'];
+
+export function normaliseEditorEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export class EditorExistsError extends Error {
+  constructor(readonly email: string) {
+    super(`${email} is already an editor`);
+  }
+}
+
+export async function countEditors(db: Db): Promise<number> {
+  const row = await db.selectFrom('editors').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+export async function countAdmins(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom('editors')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('role', '=', 'admin')
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+export async function listEditors(db: Db): Promise<Editor[]> {
+  const rows = await db.selectFrom('editors').select(['id', 'email', 'role', 'created_at']).orderBy('email').execute();
+  return rows.map((r) => ({ id: r.id, email: r.email, role: r.role, createdAt: r.created_at }));
+}
+
+export async function findEditorByEmail(db: Db, email: string): Promise<EditorWithHash | undefined> {
+  const r = await db.selectFrom('editors').selectAll().where('email', '=', normaliseEditorEmail(email)).executeTakeFirst();
+  return r && { id: r.id, email: r.email, role: r.role, createdAt: r.created_at, passwordHash: r.password_hash };
+}
+
+export async function findEditorById(db: Db, id: number): Promise<Editor | undefined> {
+  const r = await db.selectFrom('editors').select(['id', 'email', 'role', 'created_at']).where('id', '=', id).executeTakeFirst();
+  return r && { id: r.id, email: r.email, role: r.role, createdAt: r.created_at };
+}
+
+export async function insertEditor(db: Db, email: string, role: EditorRole, passwordHash: string): Promise<Editor> {
+  const normalised = normaliseEditorEmail(email);
+  if (await findEditorByEmail(db, normalised)) throw new EditorExistsError(normalised);
+  const createdAt = nowIso();
+  const row = await db
+    .insertInto('editors')
+    .values({ email: normalised, role, password_hash: passwordHash, created_at: createdAt })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return { id: row.id, email: normalised, role, createdAt };
+}
+
+/** Inserts only when the table is empty, in one transaction, so two starting processes cannot both create one. */
+export async function insertFirstEditor(db: Db, email: string, role: EditorRole, passwordHash: string): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const existing = await trx.selectFrom('editors').select('id').limit(1).executeTakeFirst();
+    if (existing) return false;
+    await trx.insertInto('editors').values({ email, role, password_hash: passwordHash, created_at: nowIso() }).execute();
+    return true;
+  });
+}
+
+export async function updateEditorRole(db: Db, id: number, role: EditorRole): Promise<void> {
+  await db.updateTable('editors').set({ role }).where('id', '=', id).execute();
+}
+
+export async function updateEditorPassword(db: Db, id: number, passwordHash: string): Promise<void> {
+  await db.updateTable('editors').set({ password_hash: passwordHash }).where('id', '=', id).execute();
+}
+
+export async function deleteEditor(db: Db, id: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('sessions').where('editor_id', '=', id).execute();
+    await trx.deleteFrom('editors').where('id', '=', id).execute();
+  });
+}
+
+// --- sessions -----------------------------------------------------------------------------------
+
+export interface SessionRecord {
+  editor: Editor;
+  csrfSecret: string;
+  expiresAt: string;
+}
+
+export async function insertSession(db: Db, idHash: string, editorId: number, csrfSecret: string, expiresAt: string): Promise<void> {
+  await db
+    .insertInto('sessions')
+    .values({ id_hash: idHash, editor_id: editorId, csrf_secret: csrfSecret, created_at: nowIso(), expires_at: expiresAt })
+    .execute();
+}
+
+export async function findSession(db: Db, idHash: string, now: string): Promise<SessionRecord | undefined> {
+  const r = await db
+    .selectFrom('sessions')
+    .innerJoin('editors', 'editors.id', 'sessions.editor_id')
+    .select(['editors.id', 'editors.email', 'editors.role', 'editors.created_at', 'sessions.csrf_secret', 'sessions.expires_at'])
+    .where('sessions.id_hash', '=', idHash)
+    .where('sessions.expires_at', '>', now)
+    .executeTakeFirst();
+  return (
+    r && {
+      editor: { id: r.id, email: r.email, role: r.role, createdAt: r.created_at },
+      csrfSecret: r.csrf_secret,
+      expiresAt: r.expires_at,
+    }
+  );
+}
+
+export async function deleteSession(db: Db, idHash: string): Promise<void> {
+  await db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
+}
+
+export async function deleteSessionsOfEditor(db: Db, editorId: number, exceptIdHash?: string): Promise<void> {
+  let q = db.deleteFrom('sessions').where('editor_id', '=', editorId);
+  if (exceptIdHash) q = q.where('id_hash', '!=', exceptIdHash);
+  await q.execute();
+}
+
+export async function deleteExpiredSessions(db: Db, now: string): Promise<void> {
+  await db.deleteFrom('sessions').where('expires_at', '<=', now).execute();
+}

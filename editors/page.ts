@@ -1,0 +1,79 @@
+import type { Request, Response } from 'express';
+import { getPublication } from '../src/content/content-repository.js';
+import type { AdminContext } from './context.js';
+import { adminState } from './context.js';
+
+export type AdminSection = 'home' | 'articles' | 'issues' | 'subscribers' | 'outbox' | 'settings' | 'account';
+
+/** Fixed confirmations chosen by key, so a crafted link cannot put words in the app's mouth. */
+const NOTICES: Record<string, string> = {
+  saved: 'Saved.',
+  created: 'Created.',
+  removed: 'Removed.',
+  'signed-out': 'You are signed out.',
+  'password-changed': 'Your password was changed; other devices were signed out.',
+  scheduled: 'The issue is scheduled.',
+  unscheduled: 'The schedule was cleared; the issue is a draft again.',
+  paused: 'Sending is paused.',
+  resumed: 'Sending resumed.',
+  cancelled: 'The send was cancelled.',
+  started: 'Sending started.',
+  'test-sent': 'The test message was sent.',
+  uploaded: 'The image was uploaded and added to the text.',
+};
+
+export interface PageOptions {
+  title: string;
+  section: AdminSection;
+  status?: number;
+  scripts?: string[];
+}
+
+export async function renderAdminPage(
+  ctx: AdminContext,
+  req: Request,
+  res: Response,
+  page: string,
+  data: Record<string, unknown>,
+  options: PageOptions,
+): Promise<void> {
+  const state = adminState(req);
+  const publication = await getPublication(ctx.services.db);
+  const noticeKey = typeof req.query.notice === 'string' ? req.query.notice : '';
+  const editor = state.session.editor;
+  res
+    .status(options.status ?? 200)
+    .type('html')
+    .send(
+      ctx.services.views.render(
+        `admin/${page}`,
+        {
+          ...data,
+          title: options.title,
+          publicationName: publication.name,
+          editor,
+          isAdmin: editor.role === 'admin',
+          csrfToken: state.csrfToken,
+          nav: { [options.section]: true },
+          notice: NOTICES[noticeKey],
+          scripts: options.scripts ?? [],
+        },
+        'admin',
+      ),
+    );
+}
+
+/** Pages shown before sign-in (no editor, no navigation). */
+export async function renderPublicAdminPage(
+  ctx: AdminContext,
+  res: Response,
+  page: string,
+  data: Record<string, unknown>,
+  options: { title: string; status?: number },
+): Promise<void> {
+  const publication = await getPublication(ctx.services.db);
+  res
+    .status(options.status ?? 200)
+    .type('html')
+    .send(ctx.services.views.render(`admin/${page}`, { ...data, title: options.title, publicationName: publication.name }, 'admin'));
+}

@@ -1,0 +1,83 @@
+import { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
+import cookieParser from 'cookie-parser';
+import type { Services } from '../src/app/services.js';
+import { listIssues } from '../src/content/content-repository.js';
+import { SessionStore } from './auth/session-store.js';
+import { createLoginRouter } from './auth/login-routes.js';
+import { parseMultipart, requireCsrf, requireRole, requireSession } from './auth/guards.js';
+import { HttpError, type AdminContext } from './context.js';
+import { renderAdminPage } from './page.js';
+import { createAccountRouter } from './account-routes.js';
+import { formatTime } from './format.js';
+import { createArticleRouter } from './articles/article-routes.js';
+import { createComposerRouter } from './issues/composer-routes.js';
+import { createPreviewRouter } from './issues/preview-routes.js';
+import { createSendingRouter } from './issues/sending-routes.js';
+import { createSubscriberAdminRouter } from './subscribers/subscriber-routes.js';
+import { createOutboxRouter } from './outbox/outbox-routes.js';
+import { createSettingsRouter } from './settings/settings-routes.js';
+
+/** The editors' app, mounted at /admin: sign-in first, then content, issues, sending, subscribers, settings. */
+export function createAdminRouter(services: Services): Router {
+  const ctx: AdminContext = { services, sessions: new SessionStore(services) };
+  const router = Router();
+  router.use(cookieParser());
+  router.use(createLoginRouter(ctx));
+
+  router.use(requireSession(ctx));
+  router.use(parseMultipart());
+  router.use(requireCsrf(ctx));
+
+  router.get('/', async (req, res) => {
+    const issues = await listIssues(services.db);
+    await renderAdminPage(
+      ctx,
+      req,
+      res,
+      'home',
+      {
+        issues: issues.map((i) => ({
+          slug: i.slug,
+          title: i.title,
+          period: i.period,
+          status: i.status,
+          when: formatTime(i.sent_at ?? i.send_at ?? i.updated_at, services.config.scheduleTz),
+        })),
+      },
+      { title: 'Overview', section: 'home' },
+    );
+  });
+  router.use(createAccountRouter(ctx));
+  router.use(createArticleRouter(ctx));
+  router.use(createComposerRouter(ctx));
+  router.use(createPreviewRouter(ctx));
+  router.use(createSendingRouter(ctx));
+  router.use(createSubscriberAdminRouter(ctx));
+  router.use(createOutboxRouter(ctx));
+
+  router.use('/settings', requireRole('admin'));
+  router.use(createSettingsRouter(ctx));
+
+  router.use(async (req: Request, res: Response) => {
+    await renderAdminPage(ctx, req, res, 'message', { heading: 'Not found', message: 'There is nothing at this address.' }, {
+      title: 'Not found',
+      section: 'home',
+      status: 404,
+    });
+  });
+  const onError: ErrorRequestHandler = async (error: unknown, req, res, next) => {
+    if (!(error instanceof HttpError) || res.headersSent) return next(error);
+    try {
+      await renderAdminPage(ctx, req, res, 'message', { heading: error.status === 403 ? 'Not allowed' : 'Cannot do that', message: error.message }, {
+        title: 'Problem',
+        section: 'home',
+        status: error.status,
+      });
+    } catch {
+      // No session state (e.g. a refusal before sign-in): plain text is enough.
+      res.status(error.status).type('text/plain').send(error.message);
+    }
+  };
+  router.use(onError);
+  return router;
+}

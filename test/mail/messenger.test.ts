@@ -1,0 +1,83 @@
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sendIssue } from '../../scheduler/send-control.js';
+import { sampleAvailable } from '../helpers/sample.js';
+import { makeTempEnv } from '../helpers/temp-env.js';
+import { importSample, insertSubscribers } from '../scheduler/fixtures.js';
+
+interface CountingSink {
+  url: string;
+  arrivals: number[];
+  maxConnections: number;
+  close(): Promise<void>;
+}
+
+/** A real SMTP server that notes when each message arrives and how many sessions are open. */
+async function countingSink(replyDelayMs: number): Promise<CountingSink> {
+  let open = 0;
+  const sink: CountingSink = { url: '', arrivals: [], maxConnections: 0, close: async () => {} };
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onConnect(_session, callback) {
+      open++;
+      sink.maxConnections = Math.max(sink.maxConnections, open);
+      callback();
+    },
+    onClose() {
+      open--;
+    },
+    onData(stream: SMTPServerDataStream, _session: SMTPServerSession, callback: (err?: Error | null) => void) {
+      stream.resume();
+      stream.on('end', () => {
+        sink.arrivals.push(Date.now());
+        setTimeout(() => callback(), replyDelayMs);
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.server.address();
+  sink.url = `smtp://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  sink.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return sink;
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+async function sendTo(sink: CountingSink, subscribers: number, env: Record<string, string>) {
+  const temp = makeTempEnv({ SMTP_URL: sink.url, ...env });
+  const services = await temp.open();
+  cleanups.push(() => temp.cleanup());
+  cleanups.push(() => services.close());
+  const slug = await importSample(services.db);
+  await insertSubscribers(services.db, Array.from({ length: subscribers }, (_, i) => ({ email: `p${i}@example.org`, topics: ['annex'] })));
+  return sendIssue(services, slug);
+}
+
+describe.runIf(sampleAvailable)('the SMTP pool', () => {
+  it('opens SEND_CONCURRENCY connections and uses them in parallel', async () => {
+    const sink = await countingSink(80);
+    cleanups.push(() => sink.close());
+    const report = await sendTo(sink, 12, { SEND_CONCURRENCY: '3' });
+    expect(report.outcome).toBe('finished');
+    expect(sink.arrivals).toHaveLength(12);
+    expect(sink.maxConnections).toBe(3);
+  });
+
+  it('sends at most SEND_RATE_LIMIT messages per second', async () => {
+    const sink = await countingSink(0);
+    cleanups.push(() => sink.close());
+    const report = await sendTo(sink, 10, { SEND_CONCURRENCY: '4', SEND_RATE_LIMIT: '4' });
+    expect(report.outcome).toBe('finished');
+    expect(sink.arrivals).toHaveLength(10);
+    // 4 per second: messages 5-8 wait for the second second, 9-10 for the third. (Bounds leave
+    // room for the first message's own latency on a busy machine.)
+    const first = sink.arrivals[0] ?? 0;
+    expect((sink.arrivals[9] ?? 0) - first).toBeGreaterThanOrEqual(1500);
+    expect(sink.arrivals.filter((t) => t - first < 500).length).toBeLessThanOrEqual(4);
+  });
+});

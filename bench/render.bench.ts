@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config/config.js';
 import { openServices } from '../src/app/services.js';
-import { createLogger } from '../src/app/logger.js';
+import { createLogger } from '../src/log/logger.js';
 import { importFolder } from '../src/content/import.js';
 import { DEMO_DIR } from '../src/content/demo.js';
 

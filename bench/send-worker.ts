@@ -10,7 +10,7 @@
 // Prints one JSON line with the figures.
 import { sql } from 'kysely';
 import nodemailer from 'nodemailer';
-import { createLogger } from '../src/app/logger.js';
+import { createLogger } from '../src/log/logger.js';
 import { openServices } from '../src/app/services.js';
 import { loadConfig } from '../src/config/config.js';
 import { topicSlugsFromKey } from '../src/content/editions.js';
@@ -19,7 +19,7 @@ import { sendIssue } from '../scheduler/send-control.js';
 import { MessageBuilder } from '../scheduler/message-builder.js';
 import { subscriberLinks } from '../subscribers/tokens.js';
 import { defaultTuning } from '../scheduler/send-manager.js';
-import { noDelayConnection, type OutgoingMessage } from '../scheduler/transport/messenger.js';
+import { noDelayConnection, type OutgoingMessage } from '../src/mail/messenger.js';
 
 const [mode, dataDir, port, slug, countText, variant] = process.argv.slice(2);
 if (!mode || !dataDir || !port || !slug) throw new Error('usage: send-worker.ts newsletter|baseline <dataDir> <smtpPort> <slug> [count]');

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { createLogger } from '../src/app/logger.js';
+import { createLogger } from '../src/log/logger.js';
 import { openServices } from '../src/app/services.js';
 import { loadConfig, PROJECT_ROOT } from '../src/config/config.js';
 import { importFolder } from '../src/content/import.js';

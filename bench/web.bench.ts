@@ -44,7 +44,7 @@ interface Stopped {
 async function runServer(): Promise<void> {
   const { loadConfig } = await import('../src/config/config.js');
   const { openServices } = await import('../src/app/services.js');
-  const { createLogger } = await import('../src/app/logger.js');
+  const { createLogger } = await import('../src/log/logger.js');
   const { importFolder } = await import('../src/content/import.js');
   const { createWebApp } = await import('../src/web/server.js');
   const { newSubscriberUid, createTokens } = await import('../subscribers/tokens.js');

@@ -14,7 +14,11 @@ import { DEMO_DIR } from '../src/content/demo.js';
 
 const SAMPLE = path.resolve(import.meta.dirname, '..', '..', 'shared', 'sample', 'oct-nov-2020');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-render-'));
-const config = loadConfig({ DATA_DIR: dir, SECRET_KEY: 'bench-secret-0123456789abcdef0123456789', BASE_URL: 'https://news.example.org' });
+const config = loadConfig({
+  DATA_DIR: dir,
+  SECRET_KEY: 'bench-secret-0123456789abcdef0123456789',
+  BASE_URL: 'https://news.example.org',
+});
 const services = await openServices(config, { logger: createLogger('silent') });
 let peakRss = process.memoryUsage().rss;
 const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
@@ -76,12 +80,16 @@ for (let i = 0; i < N; i++) {
 const fillMs = (performance.now() - t) / N;
 
 const fmt = (n: number, d = 2) => n.toFixed(d);
-console.log(`issue: ${slug} (${doc.articles.length} articles); one-topic edition: ${oneTopic.join(',')} (${edition.articleCount} articles)`);
+console.log(
+  `issue: ${slug} (${doc.articles.length} articles); one-topic edition: ${oneTopic.join(',')} (${edition.articleCount} articles)`,
+);
 console.log(`MJML compile, full issue (median of ${RUNS}):       ${fmt(fullCompile)} ms`);
 console.log(`MJML compile, one-topic edition (median of ${RUNS}): ${fmt(editionCompile)} ms   <- baseline`);
 console.log(`first edition of an issue version (frame compile + slots): ${fmt(firstEdition)} ms`);
 console.log(`each further edition (slots only, no MJML compile):        ${fmt(nextEdition)} ms`);
-console.log(`per-subscriber fill: ${fmt(fillMs * 1000, 1)} µs (${N} fills, ${(bytes / N / 1024).toFixed(0)} KiB per message)`);
+console.log(
+  `per-subscriber fill: ${fmt(fillMs * 1000, 1)} µs (${N} fills, ${(bytes / N / 1024).toFixed(0)} KiB per message)`,
+);
 console.log(`fill / one-topic compile = 1/${fmt(editionCompile / fillMs, 0)}   (target: at most 1/100)`);
 console.log(`fill / full compile      = 1/${fmt(fullCompile / fillMs, 0)}`);
 console.log(`subscribers per second on one core: ${fmt(1000 / fillMs, 0)}   (target: at least 20,000)`);

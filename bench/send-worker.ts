@@ -22,7 +22,8 @@ import { defaultTuning } from '../scheduler/send-manager.js';
 import { noDelayConnection, type OutgoingMessage } from '../src/mail/messenger.js';
 
 const [mode, dataDir, port, slug, countText, variant] = process.argv.slice(2);
-if (!mode || !dataDir || !port || !slug) throw new Error('usage: send-worker.ts newsletter|baseline <dataDir> <smtpPort> <slug> [count]');
+if (!mode || !dataDir || !port || !slug)
+  throw new Error('usage: send-worker.ts newsletter|baseline <dataDir> <smtpPort> <slug> [count]');
 
 const config = loadConfig({
   DATA_DIR: dataDir,
@@ -44,7 +45,11 @@ const sampler = setInterval(() => {
   peak.external = Math.max(peak.external, m.external);
 }, 100);
 sampler.unref();
-const memory = () => ({ peakHeapUsedMb: mb(peak.heapUsed), peakHeapTotalMb: mb(peak.heapTotal), peakExternalMb: mb(peak.external) });
+const memory = () => ({
+  peakHeapUsedMb: mb(peak.heapUsed),
+  peakHeapTotalMb: mb(peak.heapTotal),
+  peakExternalMb: mb(peak.external),
+});
 /** CPU seconds (user + system) this process spent since `from`. */
 const cpuSince = (from: NodeJS.CpuUsage) => {
   const used = process.cpuUsage(from);
@@ -91,7 +96,12 @@ if (mode === 'newsletter') {
   for (const row of rows) {
     const edition = await services.renderer.edition(slug, topicSlugsFromKey(row.edition_key));
     // Plain strings: nodemailer does all the MIME work, as a plain pooled sender would.
-    const body = edition.fill({ name: row.name, email: row.email, webUrl: edition.webUrl, ...subscriberLinks(config, row.uid) });
+    const body = edition.fill({
+      name: row.name,
+      email: row.email,
+      webUrl: edition.webUrl,
+      ...subscriberLinks(config, row.uid),
+    });
     prebuilt.push({ ...builder.build(edition, row), html: body.html, text: body.text });
   }
   if (prebuilt.length === 0) throw new Error('no planned deliveries to copy message sizes from');
@@ -134,7 +144,16 @@ if (mode === 'newsletter') {
   transporter.close();
   await services.close();
   process.stdout.write(
-    JSON.stringify({ mode: variant === 'nodelay' ? 'baseline-nodelay' : mode, sent, seconds, perSecond: sent / seconds, cpuSeconds, firstMessageMs: firstMs, peakRssMb: mb(process.resourceUsage().maxRSS * 1024), ...memory() }) + '\n',
+    JSON.stringify({
+      mode: variant === 'nodelay' ? 'baseline-nodelay' : mode,
+      sent,
+      seconds,
+      perSecond: sent / seconds,
+      cpuSeconds,
+      firstMessageMs: firstMs,
+      peakRssMb: mb(process.resourceUsage().maxRSS * 1024),
+      ...memory(),
+    }) + '\n',
   );
 } else {
   throw new Error(`unknown mode ${mode}`);

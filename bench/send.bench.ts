@@ -65,7 +65,11 @@ async function prepare(dataDir: string): Promise<{ slug: string; topics: number 
         while (chosen.size < want) chosen.add(topicIds[Math.floor(rand() * topicIds.length)] as number);
         for (const topic_id of chosen) links.push({ subscriber_id: id, topic_id });
       }
-      for (let i = 0; i < links.length; i += 300) await trx.insertInto('subscriber_topics').values(links.slice(i, i + 300)).execute();
+      for (let i = 0; i < links.length; i += 300)
+        await trx
+          .insertInto('subscriber_topics')
+          .values(links.slice(i, i + 300))
+          .execute();
     });
   }
   await services.close();
@@ -131,7 +135,9 @@ interface WorkerResult {
 }
 
 async function runWorker(args: string[], nodeFlags: readonly string[] = []): Promise<WorkerResult> {
-  const child = spawn(process.execPath, builtArgs('send-worker.js', args, nodeFlags), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, builtArgs('send-worker.js', args, nodeFlags), {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -163,19 +169,44 @@ try {
     const rows = [
       ['subscribers', String(N), `${topics} topics, random sets`],
       ['SEND_CONCURRENCY', concurrency, `sender runs: node ${NODE_FLAGS.join(' ')}`],
-      ['newsletter: messages sent', String(ours.sent), `sink counted ${oursAtSink.messages}, avg ${avgKb(oursAtSink).toFixed(1)} KB`],
+      [
+        'newsletter: messages sent',
+        String(ours.sent),
+        `sink counted ${oursAtSink.messages}, avg ${avgKb(oursAtSink).toFixed(1)} KB`,
+      ],
       ['newsletter: messages/s', ours.perSecond.toFixed(0), `${ours.seconds.toFixed(2)} s incl. planning and editions`],
-      ['baseline (plain nodemailer pool): messages/s', baseline.perSecond.toFixed(0), `${baseline.sent} messages in ${baseline.seconds.toFixed(2)} s, avg ${avgKb(baselineAtSink).toFixed(1)} KB`],
+      [
+        'baseline (plain nodemailer pool): messages/s',
+        baseline.perSecond.toFixed(0),
+        `${baseline.sent} messages in ${baseline.seconds.toFixed(2)} s, avg ${avgKb(baselineAtSink).toFixed(1)} KB`,
+      ],
       ['ratio to baseline', ratio.toFixed(2), 'target >= 0.85'],
-      ['baseline on TCP_NODELAY connections: messages/s', tuned.perSecond.toFixed(0), `ratio ${(ours.perSecond / tuned.perSecond).toFixed(2)} (same transport as ours: what the pipeline itself adds)`],
-      ['sender CPU per message', `${((ours.cpuSeconds * 1000) / Math.max(1, ours.sent)).toFixed(2)} ms`, `baseline: ${((baseline.cpuSeconds * 1000) / Math.max(1, baseline.sent)).toFixed(2)} ms, on TCP_NODELAY: ${((tuned.cpuSeconds * 1000) / Math.max(1, tuned.sent)).toFixed(2)} ms`],
-      ['editions built (distinct topic sets)', String(ours.editionsBuilt ?? '?'), `MJML compiles: ${ours.mjmlCompiles ?? '?'}`],
-      ['peak RSS of the sender', `${ours.peakRssMb} MB`, `heap ${ours.peakHeapTotalMb} MB, buffers ${ours.peakExternalMb} MB; baseline process: ${baseline.peakRssMb} MB; target <= 200 MB`],
+      [
+        'baseline on TCP_NODELAY connections: messages/s',
+        tuned.perSecond.toFixed(0),
+        `ratio ${(ours.perSecond / tuned.perSecond).toFixed(2)} (same transport as ours: what the pipeline itself adds)`,
+      ],
+      [
+        'sender CPU per message',
+        `${((ours.cpuSeconds * 1000) / Math.max(1, ours.sent)).toFixed(2)} ms`,
+        `baseline: ${((baseline.cpuSeconds * 1000) / Math.max(1, baseline.sent)).toFixed(2)} ms, on TCP_NODELAY: ${((tuned.cpuSeconds * 1000) / Math.max(1, tuned.sent)).toFixed(2)} ms`,
+      ],
+      [
+        'editions built (distinct topic sets)',
+        String(ours.editionsBuilt ?? '?'),
+        `MJML compiles: ${ours.mjmlCompiles ?? '?'}`,
+      ],
+      [
+        'peak RSS of the sender',
+        `${ours.peakRssMb} MB`,
+        `heap ${ours.peakHeapTotalMb} MB, buffers ${ours.peakExternalMb} MB; baseline process: ${baseline.peakRssMb} MB; target <= 200 MB`,
+      ],
       ['time to first message', `${ours.firstMessageMs ?? '?'} ms`, 'target < 2000 ms'],
     ];
     const width = Math.max(...rows.map((r) => (r[0] ?? '').length));
     process.stdout.write(`\nbench:send  N=${N}  (node ${process.version}, ${os.cpus().length} CPUs)\n`);
-    for (const [name, value, note] of rows) process.stdout.write(`  ${(name ?? '').padEnd(width)}  ${(value ?? '').padStart(10)}  ${note ?? ''}\n`);
+    for (const [name, value, note] of rows)
+      process.stdout.write(`  ${(name ?? '').padEnd(width)}  ${(value ?? '').padStart(10)}  ${note ?? ''}\n`);
     if (ours.outcome !== 'finished') process.stdout.write(`  WARNING: the send ended ${ours.outcome}\n`);
   } finally {
     await sink.stop();

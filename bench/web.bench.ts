@@ -51,11 +51,19 @@ async function runServer(): Promise<void> {
   const { listTopics } = await import('../src/content/content-repository.js');
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'newsletter-bench-'));
-  const config = loadConfig({ DATA_DIR: dir, SECRET_KEY: 'bench-secret-0123456789abcdef0123456789', BASE_URL: 'http://127.0.0.1' });
+  const config = loadConfig({
+    DATA_DIR: dir,
+    SECRET_KEY: 'bench-secret-0123456789abcdef0123456789',
+    BASE_URL: 'http://127.0.0.1',
+  });
   const services = await openServices(config, { logger: createLogger('silent') });
   const { slug } = await importFolder(services.db, SAMPLE_DIR);
   const now = new Date().toISOString();
-  await services.db.updateTable('issues').set({ status: 'sent', sent_at: now, updated_at: now }).where('slug', '=', slug).execute();
+  await services.db
+    .updateTable('issues')
+    .set({ status: 'sent', sent_at: now, updated_at: now })
+    .where('slug', '=', slug)
+    .execute();
   const topics = await listTopics(services.db);
   const topic = topics.find((t) => t.slug === 'big-data')?.slug ?? topics[0]?.slug ?? '';
 
@@ -68,7 +76,16 @@ async function runServer(): Promise<void> {
       for (let j = i; j < Math.min(i + 500, SUBSCRIBERS); j++) {
         const uid = newSubscriberUid();
         tokens.push(signer.sign('unsubscribe', uid));
-        rows.push({ uid, email: `reader${j}@bench.example`, name: `Reader ${j}`, status: 'active' as const, created_at: now, confirmed_at: now, unsubscribed_at: null, updated_at: now });
+        rows.push({
+          uid,
+          email: `reader${j}@bench.example`,
+          name: `Reader ${j}`,
+          status: 'active' as const,
+          created_at: now,
+          confirmed_at: now,
+          unsubscribed_at: null,
+          updated_at: now,
+        });
       }
       await trx.insertInto('subscribers').values(rows).execute();
     }
@@ -85,19 +102,40 @@ async function runServer(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
 
-  process.on('message', async (message: { type: string }) => {
-    if (message.type !== 'stop') return;
+  const stop = async () => {
     server.closeAllConnections();
     server.close();
-    const unsubscribed = await services.db.selectFrom('subscribers').select(({ fn }) => fn.countAll<number>().as('n')).where('status', '=', 'unsubscribed').executeTakeFirstOrThrow();
-    const consent = await services.db.selectFrom('consent_log').select(({ fn }) => fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const unsubscribed = await services.db
+      .selectFrom('subscribers')
+      .select(({ fn }) => fn.countAll<number>().as('n'))
+      .where('status', '=', 'unsubscribed')
+      .executeTakeFirstOrThrow();
+    const consent = await services.db
+      .selectFrom('consent_log')
+      .select(({ fn }) => fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     await services.close();
     rmSync(dir, { recursive: true, force: true });
-    const stopped: Stopped = { type: 'stopped', maxRssKb: process.resourceUsage().maxRSS, unsubscribed: Number(unsubscribed.n), consentEntries: Number(consent.n) };
+    const stopped: Stopped = {
+      type: 'stopped',
+      maxRssKb: process.resourceUsage().maxRSS,
+      unsubscribed: Number(unsubscribed.n),
+      consentEntries: Number(consent.n),
+    };
     process.send?.(stopped, () => process.exit(0));
+  };
+  process.on('message', (message: { type: string }) => {
+    if (message.type === 'stop') void stop();
   });
   global.gc?.();
-  const ready: Ready = { type: 'ready', port, slug, topic, tokens, rssAtReadyKb: Math.round(process.memoryUsage().rss / 1024) };
+  const ready: Ready = {
+    type: 'ready',
+    port,
+    slug,
+    topic,
+    tokens,
+    rssAtReadyKb: Math.round(process.memoryUsage().rss / 1024),
+  };
   process.send?.(ready);
 }
 
@@ -140,13 +178,18 @@ function waitFor<T extends { type: string }>(child: ChildProcess, type: T['type'
 }
 
 async function runBench(): Promise<void> {
-  console.log(`bench:web — ${os.cpus().length} CPUs, Node ${process.version}, ${CONNECTIONS} connections, ${DURATION}s per scenario, ${SUBSCRIBERS} subscribers`);
+  console.log(
+    `bench:web — ${os.cpus().length} CPUs, Node ${process.version}, ${CONNECTIONS} connections, ${DURATION}s per scenario, ${SUBSCRIBERS} subscribers`,
+  );
   // The server runs the built JavaScript with the service's V8 flags, as `npm start` does (this
   // file's built copy has no bin/ beside it, hence the imports here).
   const { ensureBuilt } = await import('../bin/build.js');
   const { NODE_FLAGS } = await import('../bin/node-flags.js');
   const { dir } = await ensureBuilt();
-  const child = fork(path.join(dir, 'bench', 'web.bench.js'), ['--server'], { execArgv: NODE_FLAGS, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(path.join(dir, 'bench', 'web.bench.js'), ['--server'], {
+    execArgv: NODE_FLAGS,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const ready = await waitFor<Ready>(child, 'ready');
   const base = `http://127.0.0.1:${ready.port}`;
   const issuePath = `/issues/${ready.slug}`;
@@ -164,7 +207,9 @@ async function runBench(): Promise<void> {
   rows.push(await measure('baseline (trivial route)', { url: `${base}/bench-baseline` }));
   rows.push(await measure('GET /healthz', { url: `${base}/healthz` }));
   rows.push(await measure(`GET ${issuePath}`, { url: base + issuePath }));
-  rows.push(await measure(`GET ${issuePath} (gzip)`, { url: base + issuePath, headers: { 'accept-encoding': 'gzip' } }));
+  rows.push(
+    await measure(`GET ${issuePath} (gzip)`, { url: base + issuePath, headers: { 'accept-encoding': 'gzip' } }),
+  );
   rows.push(await measure(`GET ${editionPath}`, { url: base + editionPath }));
   rows.push(
     await measure('POST /unsubscribe (one-click)', {
@@ -174,7 +219,10 @@ async function runBench(): Promise<void> {
           method: 'POST',
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
           body: 'List-Unsubscribe=One-Click',
-          setupRequest: (request) => ({ ...request, path: `/unsubscribe?token=${ready.tokens[next++ % ready.tokens.length]}` }),
+          setupRequest: (request) => ({
+            ...request,
+            path: `/unsubscribe?token=${ready.tokens[next++ % ready.tokens.length]}`,
+          }),
         },
       ],
     }),
@@ -186,7 +234,9 @@ async function runBench(): Promise<void> {
   const baseline = rows[0]?.rps ?? 1;
   const pad = (s: string, n: number) => s.padEnd(n);
   console.log('');
-  console.log(`${pad('scenario', 52)}${pad('req/s', 10)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('× baseline', 12)}non-2xx/errors`);
+  console.log(
+    `${pad('scenario', 52)}${pad('req/s', 10)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('× baseline', 12)}non-2xx/errors`,
+  );
   for (const r of rows) {
     console.log(
       `${pad(r.name, 52)}${pad(r.rps.toFixed(0), 10)}${pad(String(r.p50), 8)}${pad(String(r.p99), 8)}${pad((r.rps / baseline).toFixed(2), 12)}${r.non2xx}/${r.errors}`,
@@ -195,11 +245,17 @@ async function runBench(): Promise<void> {
   const issue = rows[2];
   console.log('');
   console.log(`web version: ${(pageBytes / 1024).toFixed(0)} KiB per page`);
-  console.log(`one-click: ${rows[5]?.total ?? 0} POSTs, ${stopped.unsubscribed} subscribers unsubscribed, ${stopped.consentEntries} consent-log entries`);
-  console.log(`server RSS when ready: ${(ready.rssAtReadyKb / 1024).toFixed(0)} MiB; server peak RSS: ${(stopped.maxRssKb / 1024).toFixed(0)} MiB; load generator peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+  console.log(
+    `one-click: ${rows[5]?.total ?? 0} POSTs, ${stopped.unsubscribed} subscribers unsubscribed, ${stopped.consentEntries} consent-log entries`,
+  );
+  console.log(
+    `server RSS when ready: ${(ready.rssAtReadyKb / 1024).toFixed(0)} MiB; server peak RSS: ${(stopped.maxRssKb / 1024).toFixed(0)} MiB; load generator peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
+  );
   if (issue) {
     const ok = issue.rps >= 1500 && issue.p99 < 50;
-    console.log(`target for /issues/:slug (≥ 1,500 req/s, p99 < 50 ms): ${ok ? 'met' : 'NOT met'} (${issue.rps.toFixed(0)} req/s, p99 ${issue.p99} ms)`);
+    console.log(
+      `target for /issues/:slug (≥ 1,500 req/s, p99 < 50 ms): ${ok ? 'met' : 'NOT met'} (${issue.rps.toFixed(0)} req/s, p99 ${issue.p99} ms)`,
+    );
   }
 }
 

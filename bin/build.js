@@ -58,7 +58,8 @@ export async function ensureBuilt(options = {}) {
   const files = sourceFiles(root);
   const wanted = fingerprint(root, files);
   const stampFile = path.join(distDir, FINGERPRINT_FILE);
-  if (!options.force && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === wanted) return { dir: distDir, built: false, files: files.length };
+  if (!options.force && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === wanted)
+    return { dir: distDir, built: false, files: files.length };
 
   // Loaded only when building: a process that runs an up-to-date build never carries esbuild.
   const { buildSync } = await import('esbuild');
@@ -93,5 +94,9 @@ export async function ensureBuilt(options = {}) {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const started = performance.now();
   const { dir, built, files } = await ensureBuilt({ force: process.argv.includes('--force') });
-  process.stdout.write(built ? `built ${files} files into ${dir} in ${Math.round(performance.now() - started)} ms\n` : `${dir} is up to date (${files} files)\n`);
+  process.stdout.write(
+    built
+      ? `built ${files} files into ${dir} in ${Math.round(performance.now() - started)} ms\n`
+      : `${dir} is up to date (${files} files)\n`,
+  );
 }

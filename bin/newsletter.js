@@ -8,5 +8,7 @@ import { ensureBuilt } from './build.js';
 
 const { dir } = await ensureBuilt();
 /** @type {{ main(argv: string[]): Promise<number> }} */
-const cli = await import(pathToFileURL(path.join(dir, 'src', 'cli', 'main.js')).href);
+const cli = await import(pathToFileURL(path.join(dir, 'src', 'cli', 'main.js')).href).then(
+  (/** @type {{ main(argv: string[]): Promise<number> }} */ module) => module,
+);
 process.exitCode = await cli.main(process.argv.slice(2));

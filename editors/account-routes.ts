@@ -20,7 +20,8 @@ export function createAccountRouter(ctx: AdminContext): Router {
     const repeat = field(req.body, 'repeat');
     const editor = await findEditorByEmail(ctx.services.db, session.editor.email);
     const errors: Record<string, string> = {};
-    if (!editor || !(await verifyPassword(current, editor.passwordHash))) errors.current = 'This is not your current password.';
+    if (!editor || !(await verifyPassword(current, editor.passwordHash)))
+      errors.current = 'This is not your current password.';
     const problem = passwordProblem(next);
     if (problem) errors.password = `The new password ${problem}.`;
     else if (next !== repeat) errors.repeat = 'The two new passwords differ.';

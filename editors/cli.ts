@@ -59,7 +59,9 @@ export async function readPassword(ctx: CliContext, prompt: string): Promise<str
 async function readCheckedPassword(ctx: CliContext): Promise<string> {
   const password = await readPassword(ctx, 'Password (at least 10 characters): ');
   if (password === '') {
-    throw new CliError('No password on stdin: pipe one in, e.g. `printf "%s\\n" "$PASSWORD" | newsletter editors add you@example.org`');
+    throw new CliError(
+      'No password on stdin: pipe one in, e.g. `printf "%s\\n" "$PASSWORD" | newsletter editors add you@example.org`',
+    );
   }
   const problem = passwordProblem(password);
   if (problem) throw new CliError(`The password ${problem}.`);
@@ -87,11 +89,18 @@ export const registerEditorCommands: RegisterCommands = (program, ctx) => {
       const address = checkedEmail(email);
       const services = await ctx.services();
       if (await findEditorByEmail(services.db, address)) {
-        throw new CliError(`${address.toLowerCase()} is already an editor (to set a new password: newsletter editors passwd ${address.toLowerCase()})`);
+        throw new CliError(
+          `${address.toLowerCase()} is already an editor (to set a new password: newsletter editors passwd ${address.toLowerCase()})`,
+        );
       }
       const password = await readCheckedPassword(ctx);
       try {
-        const editor = await insertEditor(services.db, address, options.role as EditorRole, await hashPassword(password));
+        const editor = await insertEditor(
+          services.db,
+          address,
+          options.role as EditorRole,
+          await hashPassword(password),
+        );
         ctx.stdout.write(`Created ${editor.role} ${editor.email}\n`);
       } catch (error) {
         if (error instanceof EditorExistsError) throw new CliError(error.message);

@@ -28,7 +28,10 @@ export class EditorExistsError extends Error {
 }
 
 export async function countEditors(db: Db): Promise<number> {
-  const row = await db.selectFrom('editors').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+  const row = await db
+    .selectFrom('editors')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirst();
   return Number(row?.n ?? 0);
 }
 
@@ -47,12 +50,20 @@ export async function listEditors(db: Db): Promise<Editor[]> {
 }
 
 export async function findEditorByEmail(db: Db, email: string): Promise<EditorWithHash | undefined> {
-  const r = await db.selectFrom('editors').selectAll().where('email', '=', normaliseEditorEmail(email)).executeTakeFirst();
+  const r = await db
+    .selectFrom('editors')
+    .selectAll()
+    .where('email', '=', normaliseEditorEmail(email))
+    .executeTakeFirst();
   return r && { id: r.id, email: r.email, role: r.role, createdAt: r.created_at, passwordHash: r.password_hash };
 }
 
 export async function findEditorById(db: Db, id: number): Promise<Editor | undefined> {
-  const r = await db.selectFrom('editors').select(['id', 'email', 'role', 'created_at']).where('id', '=', id).executeTakeFirst();
+  const r = await db
+    .selectFrom('editors')
+    .select(['id', 'email', 'role', 'created_at'])
+    .where('id', '=', id)
+    .executeTakeFirst();
   return r && { id: r.id, email: r.email, role: r.role, createdAt: r.created_at };
 }
 
@@ -69,11 +80,19 @@ export async function insertEditor(db: Db, email: string, role: EditorRole, pass
 }
 
 /** Inserts only when the table is empty, in one transaction, so two starting processes cannot both create one. */
-export async function insertFirstEditor(db: Db, email: string, role: EditorRole, passwordHash: string): Promise<boolean> {
+export async function insertFirstEditor(
+  db: Db,
+  email: string,
+  role: EditorRole,
+  passwordHash: string,
+): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const existing = await trx.selectFrom('editors').select('id').limit(1).executeTakeFirst();
     if (existing) return false;
-    await trx.insertInto('editors').values({ email, role, password_hash: passwordHash, created_at: nowIso() }).execute();
+    await trx
+      .insertInto('editors')
+      .values({ email, role, password_hash: passwordHash, created_at: nowIso() })
+      .execute();
     return true;
   });
 }
@@ -101,10 +120,22 @@ export interface SessionRecord {
   expiresAt: string;
 }
 
-export async function insertSession(db: Db, idHash: string, editorId: number, csrfSecret: string, expiresAt: string): Promise<void> {
+export async function insertSession(
+  db: Db,
+  idHash: string,
+  editorId: number,
+  csrfSecret: string,
+  expiresAt: string,
+): Promise<void> {
   await db
     .insertInto('sessions')
-    .values({ id_hash: idHash, editor_id: editorId, csrf_secret: csrfSecret, created_at: nowIso(), expires_at: expiresAt })
+    .values({
+      id_hash: idHash,
+      editor_id: editorId,
+      csrf_secret: csrfSecret,
+      created_at: nowIso(),
+      expires_at: expiresAt,
+    })
     .execute();
 }
 
@@ -112,7 +143,14 @@ export async function findSession(db: Db, idHash: string, now: string): Promise<
   const r = await db
     .selectFrom('sessions')
     .innerJoin('editors', 'editors.id', 'sessions.editor_id')
-    .select(['editors.id', 'editors.email', 'editors.role', 'editors.created_at', 'sessions.csrf_secret', 'sessions.expires_at'])
+    .select([
+      'editors.id',
+      'editors.email',
+      'editors.role',
+      'editors.created_at',
+      'sessions.csrf_secret',
+      'sessions.expires_at',
+    ])
     .where('sessions.id_hash', '=', idHash)
     .where('sessions.expires_at', '>', now)
     .executeTakeFirst();

@@ -20,7 +20,8 @@ export async function issueSlugTaken(db: Db, slug: string): Promise<boolean> {
 }
 
 export async function insertIssue(db: Db, slug: string, details: IssueDetails): Promise<number> {
-  if (await issueSlugTaken(db, slug)) throw new IssueSlugTakenError(`An issue with the address “${slug}” exists already.`);
+  if (await issueSlugTaken(db, slug))
+    throw new IssueSlugTakenError(`An issue with the address “${slug}” exists already.`);
   const now = nowIso();
   const { id } = await db
     .insertInto('issues')
@@ -74,7 +75,10 @@ export async function loadComposition(db: Db, issueId: number): Promise<Composit
     .where('issue_articles.issue_id', '=', issueId)
     .orderBy('issue_articles.position')
     .execute();
-  return { sections: sections.map((s) => s.topic_id), articles: articles.map((a) => ({ id: a.id, sectionId: a.section_topic_id })) };
+  return {
+    sections: sections.map((s) => s.topic_id),
+    articles: articles.map((a) => ({ id: a.id, sectionId: a.section_topic_id })),
+  };
 }
 
 /**
@@ -110,7 +114,11 @@ export async function saveComposition(db: Db, issueId: number, composition: Comp
 
 export async function articleSections(db: Db, articleIds: number[]): Promise<{ id: number; sectionId: number }[]> {
   if (articleIds.length === 0) return [];
-  const rows = await db.selectFrom('articles').select(['id', 'section_topic_id']).where('id', 'in', articleIds).execute();
+  const rows = await db
+    .selectFrom('articles')
+    .select(['id', 'section_topic_id'])
+    .where('id', 'in', articleIds)
+    .execute();
   const byId = new Map(rows.map((r) => [r.id, r.section_topic_id]));
   return articleIds.flatMap((id) => {
     const sectionId = byId.get(id);

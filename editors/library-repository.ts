@@ -80,7 +80,8 @@ export async function listLibrary(db: Db, filter: ArticleListFilter): Promise<Ar
   }
   if (filter.used) {
     const usedIds = db.selectFrom('issue_articles').select('issue_articles.article_id');
-    query = filter.used === 'yes' ? query.where('articles.id', 'in', usedIds) : query.where('articles.id', 'not in', usedIds);
+    query =
+      filter.used === 'yes' ? query.where('articles.id', 'in', usedIds) : query.where('articles.id', 'not in', usedIds);
   }
   const rows = await query.orderBy('articles.updated_at', 'desc').orderBy('articles.id', 'desc').limit(500).execute();
   const ids = rows.map((r) => r.id);
@@ -107,7 +108,9 @@ export async function listLibrary(db: Db, filter: ArticleListFilter): Promise<Ar
       tags: JSON.parse(r.tags_json) as string[],
       takeaway: r.takeaway,
       updatedAt: r.updated_at,
-      issues: usage.filter((u) => u.article_id === r.id).map((u) => ({ slug: u.slug, title: u.title, status: u.status })),
+      issues: usage
+        .filter((u) => u.article_id === r.id)
+        .map((u) => ({ slug: u.slug, title: u.title, status: u.status })),
     }))
     .filter((a) => !wantedTag || a.tags.some((t) => t.toLowerCase() === wantedTag));
 }
@@ -115,7 +118,8 @@ export async function listLibrary(db: Db, filter: ArticleListFilter): Promise<Ar
 export async function listAllTags(db: Db): Promise<string[]> {
   const rows = await db.selectFrom('articles').select('tags_json').execute();
   const tags = new Map<string, string>();
-  for (const r of rows) for (const t of JSON.parse(r.tags_json) as string[]) tags.set(t.toLowerCase(), tags.get(t.toLowerCase()) ?? t);
+  for (const r of rows)
+    for (const t of JSON.parse(r.tags_json) as string[]) tags.set(t.toLowerCase(), tags.get(t.toLowerCase()) ?? t);
   return [...tags.values()].sort((a, b) => a.localeCompare(b));
 }
 
@@ -150,7 +154,11 @@ export async function insertArticle(db: Db, input: ArticleInput): Promise<{ id: 
       .returning('id')
       .executeTakeFirstOrThrow();
     const extra = input.extraTopicIds.filter((t) => t !== input.sectionTopicId);
-    if (extra.length) await trx.insertInto('article_topics').values(extra.map((topic_id) => ({ article_id: id, topic_id }))).execute();
+    if (extra.length)
+      await trx
+        .insertInto('article_topics')
+        .values(extra.map((topic_id) => ({ article_id: id, topic_id })))
+        .execute();
     return { id, slug };
   });
 }
@@ -159,10 +167,18 @@ export async function insertArticle(db: Db, input: ArticleInput): Promise<{ id: 
 export async function updateArticle(db: Db, id: number, input: ArticleInput): Promise<string[]> {
   const now = nowIso();
   return db.transaction().execute(async (trx) => {
-    await trx.updateTable('articles').set({ ...articleValues(input), updated_at: now }).where('id', '=', id).execute();
+    await trx
+      .updateTable('articles')
+      .set({ ...articleValues(input), updated_at: now })
+      .where('id', '=', id)
+      .execute();
     await trx.deleteFrom('article_topics').where('article_id', '=', id).execute();
     const extra = [...new Set(input.extraTopicIds)].filter((t) => t !== input.sectionTopicId);
-    if (extra.length) await trx.insertInto('article_topics').values(extra.map((topic_id) => ({ article_id: id, topic_id }))).execute();
+    if (extra.length)
+      await trx
+        .insertInto('article_topics')
+        .values(extra.map((topic_id) => ({ article_id: id, topic_id })))
+        .execute();
     return touchIssuesHolding(trx, [id], now);
   });
 }
@@ -185,12 +201,28 @@ export async function touchIssuesHolding(db: Db, articleIds: number[], now = now
     .where('issue_articles.article_id', 'in', articleIds)
     .distinct()
     .execute();
-  if (issues.length) await db.updateTable('issues').set({ updated_at: now }).where('id', 'in', issues.map((i) => i.id)).execute();
+  if (issues.length)
+    await db
+      .updateTable('issues')
+      .set({ updated_at: now })
+      .where(
+        'id',
+        'in',
+        issues.map((i) => i.id),
+      )
+      .execute();
   return issues.map((i) => i.slug);
 }
 
 export async function articleIsUsed(db: Db, id: number): Promise<boolean> {
-  return (await db.selectFrom('issue_articles').select('article_id').where('article_id', '=', id).limit(1).executeTakeFirst()) !== undefined;
+  return (
+    (await db
+      .selectFrom('issue_articles')
+      .select('article_id')
+      .where('article_id', '=', id)
+      .limit(1)
+      .executeTakeFirst()) !== undefined
+  );
 }
 
 export async function deleteArticle(db: Db, id: number): Promise<void> {
@@ -206,7 +238,14 @@ export async function insertMedia(
 ): Promise<void> {
   await db
     .insertInto('media')
-    .values({ filename: media.filename, original_name: media.originalName, mime: media.mime, size: media.size, alt: media.alt, created_at: nowIso() })
+    .values({
+      filename: media.filename,
+      original_name: media.originalName,
+      mime: media.mime,
+      size: media.size,
+      alt: media.alt,
+      created_at: nowIso(),
+    })
     .execute();
 }
 
@@ -216,7 +255,10 @@ export async function findOrCreateTopic(db: Db, name: string): Promise<number> {
   return db.transaction().execute(async (trx) => {
     const existing = await trx.selectFrom('topics').select('id').where('slug', '=', slug).executeTakeFirst();
     if (existing) return existing.id;
-    const max = await trx.selectFrom('topics').select((eb) => eb.fn.max('position').as('p')).executeTakeFirst();
+    const max = await trx
+      .selectFrom('topics')
+      .select((eb) => eb.fn.max('position').as('p'))
+      .executeTakeFirst();
     const { id } = await trx
       .insertInto('topics')
       .values({ slug, name: name.trim(), description: '', position: Number(max?.p ?? 0) + 1 })

@@ -75,5 +75,11 @@ export async function renderPublicAdminPage(
   res
     .status(options.status ?? 200)
     .type('html')
-    .send(ctx.services.views.render(`admin/${page}`, { ...data, title: options.title, publicationName: publication.name }, 'admin'));
+    .send(
+      ctx.services.views.render(
+        `admin/${page}`,
+        { ...data, title: options.title, publicationName: publication.name },
+        'admin',
+      ),
+    );
 }

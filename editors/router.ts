@@ -59,20 +59,34 @@ export function createAdminRouter(services: Services): Router {
   router.use(createSettingsRouter(ctx));
 
   router.use(async (req: Request, res: Response) => {
-    await renderAdminPage(ctx, req, res, 'message', { heading: 'Not found', message: 'There is nothing at this address.' }, {
-      title: 'Not found',
-      section: 'home',
-      status: 404,
-    });
+    await renderAdminPage(
+      ctx,
+      req,
+      res,
+      'message',
+      { heading: 'Not found', message: 'There is nothing at this address.' },
+      {
+        title: 'Not found',
+        section: 'home',
+        status: 404,
+      },
+    );
   });
   const onError: ErrorRequestHandler = async (error: unknown, req, res, next) => {
     if (!(error instanceof HttpError) || res.headersSent) return next(error);
     try {
-      await renderAdminPage(ctx, req, res, 'message', { heading: error.status === 403 ? 'Not allowed' : 'Cannot do that', message: error.message }, {
-        title: 'Problem',
-        section: 'home',
-        status: error.status,
-      });
+      await renderAdminPage(
+        ctx,
+        req,
+        res,
+        'message',
+        { heading: error.status === 403 ? 'Not allowed' : 'Cannot do that', message: error.message },
+        {
+          title: 'Problem',
+          section: 'home',
+          status: error.status,
+        },
+      );
     } catch {
       // No session state (e.g. a refusal before sign-in): plain text is enough.
       res.status(error.status).type('text/plain').send(error.message);

@@ -4,7 +4,13 @@ import type { GlossaryEntry, Publication } from '../src/content/types.js';
 // All SQL of the admin settings: publication, glossary and topics.
 
 export async function savePublication(db: Db, p: Publication): Promise<void> {
-  const values = { name: p.name, publisher: p.publisher, cadence: p.cadence, contact: p.contact, about_markdown: p.aboutMarkdown };
+  const values = {
+    name: p.name,
+    publisher: p.publisher,
+    cadence: p.cadence,
+    contact: p.contact,
+    about_markdown: p.aboutMarkdown,
+  };
   await db
     .insertInto('publication')
     .values({ id: 1, ...values })
@@ -32,14 +38,22 @@ export async function topicSlugOwner(db: Db, slug: string): Promise<number | und
  * Renames and describes a topic in place. Subscribers' choices and articles reference the topic's
  * id, so they all follow the new name; only the slug in URLs changes.
  */
-export async function updateTopic(db: Db, id: number, values: { name: string; slug: string; description: string }): Promise<void> {
+export async function updateTopic(
+  db: Db,
+  id: number,
+  values: { name: string; slug: string; description: string },
+): Promise<void> {
   await db.updateTable('topics').set(values).where('id', '=', id).execute();
 }
 
 export async function saveTopicOrder(db: Db, orderedIds: number[]): Promise<void> {
   await db.transaction().execute(async (trx) => {
     for (const [position, id] of orderedIds.entries()) {
-      await trx.updateTable('topics').set({ position: position + 1 }).where('id', '=', id).execute();
+      await trx
+        .updateTable('topics')
+        .set({ position: position + 1 })
+        .where('id', '=', id)
+        .execute();
     }
   });
 }

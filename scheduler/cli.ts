@@ -56,11 +56,22 @@ function isTty(stream: NodeJS.WritableStream): boolean {
 }
 
 /** Follows a send another process is running (e.g. `newsletter serve`), until it stops. */
-async function follow(services: Services, slug: string, reporter: ProgressReporter, signal: AbortSignal): Promise<IssueSendStatus> {
+async function follow(
+  services: Services,
+  slug: string,
+  reporter: ProgressReporter,
+  signal: AbortSignal,
+): Promise<IssueSendStatus> {
   const startedAt = new Date();
   for (;;) {
     const status = await sendStatus(services, slug);
-    reporter.update({ counts: status.counts, sentThisRun: status.counts.sent, startedAt, firstSentAt: null, waitingUntil: null });
+    reporter.update({
+      counts: status.counts,
+      sentThisRun: status.counts.sent,
+      startedAt,
+      firstSentAt: null,
+      waitingUntil: null,
+    });
     if (status.status !== 'sending' || !status.sender || signal.aborted) return status;
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
@@ -80,7 +91,9 @@ async function printSummary(ctx: CliContext, services: Services, report: SendRep
       break;
     case 'paused':
       out.write(`Paused ${report.slug}: ${report.reason ?? ''}\n  ${countsLine(report)}\n`);
-      out.write(`  Fix the cause, then \`newsletter resume ${report.slug}\` (with \`newsletter serve\` running) or \`newsletter send ${report.slug}\`.\n`);
+      out.write(
+        `  Fix the cause, then \`newsletter resume ${report.slug}\` (with \`newsletter serve\` running) or \`newsletter send ${report.slug}\`.\n`,
+      );
       break;
     case 'cancelled':
       out.write(`Cancelled ${report.slug}: ${countsLine(report)}\n`);
@@ -100,7 +113,9 @@ async function printSummary(ctx: CliContext, services: Services, report: SendRep
       break;
   }
   if (report.recoveredInFlight > 0) {
-    out.write(`  Resumed an interrupted send: ${report.recoveredInFlight} messages that were in flight were sent again (same Message-ID).\n`);
+    out.write(
+      `  Resumed an interrupted send: ${report.recoveredInFlight} messages that were in flight were sent again (same Message-ID).\n`,
+    );
   }
   if (c.failed > 0 && report.outcome !== 'already-sent') {
     const issue = await requireIssue(services.db, report.slug);
@@ -113,7 +128,8 @@ async function printSummary(ctx: CliContext, services: Services, report: SendRep
 async function runSendCommand(ctx: CliContext, slug: string): Promise<void> {
   const services = await ctx.services();
   const before = await sendStatus(services, slug);
-  if (before.status === 'cancelled') throw new CliError(`${slug} was cancelled; nothing to send (${countsLine(before)})`);
+  if (before.status === 'cancelled')
+    throw new CliError(`${slug} was cancelled; nothing to send (${countsLine(before)})`);
 
   const reporter = createProgressReporter({ stream: ctx.stderr, label: slug, tty: isTty(ctx.stderr) });
   const controller = new AbortController();
@@ -141,8 +157,16 @@ async function runSendCommand(ctx: CliContext, slug: string): Promise<void> {
       const now = new Date();
       report = {
         ...report,
-        outcome: status.status === 'sent' ? 'finished' : status.status === 'paused' ? 'paused' : status.status === 'cancelled' ? 'cancelled' : 'stopped',
-        reason: status.pauseReason ?? (controller.signal.aborted ? 'stopped watching; the other process goes on' : null),
+        outcome:
+          status.status === 'sent'
+            ? 'finished'
+            : status.status === 'paused'
+              ? 'paused'
+              : status.status === 'cancelled'
+                ? 'cancelled'
+                : 'stopped',
+        reason:
+          status.pauseReason ?? (controller.signal.aborted ? 'stopped watching; the other process goes on' : null),
         counts: status.counts,
         finishedAt: now,
       };
@@ -158,12 +182,19 @@ async function runSendCommand(ctx: CliContext, slug: string): Promise<void> {
   else if (report.outcome !== 'finished' && report.outcome !== 'already-sent') ctx.setExitCode(EXIT_NOT_FINISHED);
 }
 
-async function runTestSend(ctx: CliContext, slug: string, email: string, topicsOption: string | undefined): Promise<void> {
+async function runTestSend(
+  ctx: CliContext,
+  slug: string,
+  email: string,
+  topicsOption: string | undefined,
+): Promise<void> {
   const services = await ctx.services();
   const topics = parseTopicList(topicsOption);
   if (topics) assertKnownTopics(topics, await listTopics(services.db));
   const result = await sendTest(services, slug, email, topics);
-  ctx.stdout.write(`Sent a [TEST] copy of ${slug} (edition ${result.editionKey === '*' ? 'all topics' : result.editionKey}) to ${result.to}\n`);
+  ctx.stdout.write(
+    `Sent a [TEST] copy of ${slug} (edition ${result.editionKey === '*' ? 'all topics' : result.editionKey}) to ${result.to}\n`,
+  );
   ctx.stderr.write(`  Message-ID ${result.messageId}; ${result.response}\n`);
 }
 
@@ -171,7 +202,10 @@ export const registerSchedulerCommands: RegisterCommands = (program, ctx) => {
   program
     .command('schedule')
     .argument('<issue>', 'issue slug')
-    .requiredOption('--at <time>', 'ISO-8601 time with offset (2026-03-02T09:00+01:00) or zone ("2026-03-02 09:00 Europe/Brussels"); without either, SCHEDULE_TZ applies')
+    .requiredOption(
+      '--at <time>',
+      'ISO-8601 time with offset (2026-03-02T09:00+01:00) or zone ("2026-03-02 09:00 Europe/Brussels"); without either, SCHEDULE_TZ applies',
+    )
     .description('set the time the issue is sent (by `newsletter serve`)')
     .action((slug: string, options: { at: string }) =>
       userErrors(async () => {
@@ -196,12 +230,16 @@ export const registerSchedulerCommands: RegisterCommands = (program, ctx) => {
     .argument('<issue>', 'issue slug')
     .option('--test <email>', 'send one [TEST] copy to this address instead, outside the delivery records')
     .option('--topics <slugs>', 'with --test: the edition for these comma-separated topic slugs')
-    .description('send the issue now to every active subscriber, with progress; run again after an interruption to resume')
+    .description(
+      'send the issue now to every active subscriber, with progress; run again after an interruption to resume',
+    )
     .action((slug: string, options: { test?: string; topics?: string }) =>
       userErrors(async () => {
         if (options.test !== undefined) return runTestSend(ctx, slug, options.test, options.topics);
         if (options.topics !== undefined) {
-          throw new CliError('--topics only goes with --test: a real send gives each subscriber the edition of their own topics');
+          throw new CliError(
+            '--topics only goes with --test: a real send gives each subscriber the edition of their own topics',
+          );
         }
         return runSendCommand(ctx, slug);
       }),
@@ -238,7 +276,9 @@ export const registerSchedulerCommands: RegisterCommands = (program, ctx) => {
         const status = await resumeSend(await ctx.services(), slug);
         ctx.stdout.write(
           `Resumed ${slug}: ${countsLine(status)}\n` +
-            (status.sender ? '' : `  The scheduler of \`newsletter serve\` continues it within a minute, or run \`newsletter send ${slug}\` now.\n`),
+            (status.sender
+              ? ''
+              : `  The scheduler of \`newsletter serve\` continues it within a minute, or run \`newsletter send ${slug}\` now.\n`),
         );
       }),
     );

@@ -122,7 +122,11 @@ export async function planIssueDeliveries(db: Db, issueId: number, now: string):
 }
 
 /** The INSERT…SELECT of planning; idempotent on its own (ON CONFLICT DO NOTHING). */
-export async function insertPlannedDeliveries(db: Db | Transaction<Database>, issueId: number, now: string): Promise<number> {
+export async function insertPlannedDeliveries(
+  db: Db | Transaction<Database>,
+  issueId: number,
+  now: string,
+): Promise<number> {
   // Topics this issue's articles carry: their section, plus any extra topics.
   const issueTopicIds = db
     .selectFrom('issue_articles as ia')
@@ -292,7 +296,13 @@ export async function insertSendLease(db: Db, issueId: number, owner: string, no
 }
 
 /** Compare-and-swap takeover of a lease whose owner is gone; false when someone else got there first. */
-export async function takeOverSendLease(db: Db, issueId: number, previous: SendLease, owner: string, now: string): Promise<boolean> {
+export async function takeOverSendLease(
+  db: Db,
+  issueId: number,
+  previous: SendLease,
+  owner: string,
+  now: string,
+): Promise<boolean> {
   const result = await withLeases(db)
     .updateTable('send_leases')
     .set({ owner, heartbeat_at: now })
@@ -392,7 +402,13 @@ export class SqlDeliveryStore {
   async markRetry(id: number, attempts: number, nextAttemptAt: Date, error: string): Promise<void> {
     await this.db
       .updateTable('deliveries')
-      .set({ status: 'pending', attempts, next_attempt_at: nextAttemptAt.toISOString(), last_error: error, claimed_at: null })
+      .set({
+        status: 'pending',
+        attempts,
+        next_attempt_at: nextAttemptAt.toISOString(),
+        last_error: error,
+        claimed_at: null,
+      })
       .where('id', '=', id)
       .execute();
   }
@@ -447,8 +463,14 @@ export class SqlDeliveryStore {
   }
 
   async control(): Promise<{ status: IssueStatus; pauseReason: string | null }> {
-    const row = await this.db.selectFrom('issues').select(['status', 'pause_reason']).where('id', '=', this.issueId).executeTakeFirst();
-    return row ? { status: row.status, pauseReason: row.pause_reason } : { status: 'cancelled', pauseReason: 'issue deleted' };
+    const row = await this.db
+      .selectFrom('issues')
+      .select(['status', 'pause_reason'])
+      .where('id', '=', this.issueId)
+      .executeTakeFirst();
+    return row
+      ? { status: row.status, pauseReason: row.pause_reason }
+      : { status: 'cancelled', pauseReason: 'issue deleted' };
   }
 
   async pause(reason: string): Promise<void> {

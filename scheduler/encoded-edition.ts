@@ -17,7 +17,6 @@ import type { QuotedPrintableBody } from '../src/mail/messenger.js';
 
 type FieldName = (typeof PERSONAL_FIELD_NAMES)[number];
 
-
 export interface EncodedEdition {
   fill(fields: PersonalFields): { html: QuotedPrintableBody; text: QuotedPrintableBody };
 }
@@ -33,7 +32,10 @@ const MARKER_PATTERN = new RegExp(`NLQP${NONCE}M(${PERSONAL_FIELD_NAMES.join('|'
 
 /** The renderer's own treatment of one field value (HTML escaping, the default name). */
 const fieldTemplates = (escape: boolean) =>
-  Object.fromEntries(PERSONAL_FIELD_NAMES.map((n) => [n, new FillTemplate(fieldToken(n), escape)])) as Record<FieldName, FillTemplate>;
+  Object.fromEntries(PERSONAL_FIELD_NAMES.map((n) => [n, new FillTemplate(fieldToken(n), escape)])) as Record<
+    FieldName,
+    FillTemplate
+  >;
 const HTML_FIELDS = fieldTemplates(true);
 const TEXT_FIELDS = fieldTemplates(false);
 
@@ -71,7 +73,10 @@ function joinEncoded(pieces: Piece[]): Buffer[] {
 }
 
 export function decodeQuotedPrintable(encoded: string | Buffer | Buffer[]): string {
-  const text = typeof encoded === 'string' ? encoded : Buffer.concat(Array.isArray(encoded) ? encoded : [encoded]).toString('latin1');
+  const text =
+    typeof encoded === 'string'
+      ? encoded
+      : Buffer.concat(Array.isArray(encoded) ? encoded : [encoded]).toString('latin1');
   const body = text.replace(/=\r?\n/g, '');
   const bytes = Buffer.alloc(body.length);
   let n = 0;

@@ -24,7 +24,13 @@ export function mailFromDomain(mailFrom: string): string {
   const parsed = addressparser(mailFrom, { flatten: true });
   const address = parsed[0]?.address ?? mailFrom;
   const at = address.lastIndexOf('@');
-  const domain = at >= 0 ? address.slice(at + 1).trim().toLowerCase() : '';
+  const domain =
+    at >= 0
+      ? address
+          .slice(at + 1)
+          .trim()
+          .toLowerCase()
+      : '';
   return domain !== '' ? domain : 'localhost';
 }
 
@@ -100,7 +106,11 @@ export class MessageBuilder {
   }
 
   /** A `[TEST]` copy for one address: outside delivery records, with its own random Message-ID. */
-  buildTest(edition: CompiledEdition, to: string, fields: { name: string; manageUrl: string; unsubscribeUrl: string }): OutgoingMessage {
+  buildTest(
+    edition: CompiledEdition,
+    to: string,
+    fields: { name: string; manageUrl: string; unsubscribeUrl: string },
+  ): OutgoingMessage {
     const body = edition.fill({
       name: fields.name,
       email: to,

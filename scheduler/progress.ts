@@ -64,7 +64,7 @@ class BarReporter implements ProgressReporter {
   constructor(options: ProgressOptions) {
     this.bar = new cliProgress.SingleBar(
       {
-        stream: options.stream as NodeJS.WriteStream,
+        stream: options.stream,
         format: `${options.label} {bar} {percentage}% | {value}/{total} | {rate} msg/s | ETA {etaText} | {failed} failed{waiting}`,
         hideCursor: true,
         clearOnComplete: false,
@@ -87,7 +87,9 @@ class BarReporter implements ProgressReporter {
       rate: rate.toFixed(0),
       etaText: etaText(rate, total - value),
       failed: progress.counts.failed,
-      waiting: progress.waitingUntil ? ` | waiting for retries until ${progress.waitingUntil.toLocaleTimeString()}` : '',
+      waiting: progress.waitingUntil
+        ? ` | waiting for retries until ${progress.waitingUntil.toLocaleTimeString()}`
+        : '',
     };
     if (!this.started) {
       this.bar.start(total, value, payload);

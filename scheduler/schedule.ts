@@ -65,7 +65,9 @@ function fromWallClock(wall: number, zone: string, input: string): Date {
   let instant = wall - zoneOffsetMs(wall, zone);
   instant = wall - zoneOffsetMs(instant, zone);
   if (wallClockMs(instant, zone) !== wall) {
-    throw new ScheduleTimeError(`"${input}" does not exist in ${zone} (the clocks skip it for daylight saving time); pick another time`);
+    throw new ScheduleTimeError(
+      `"${input}" does not exist in ${zone} (the clocks skip it for daylight saving time); pick another time`,
+    );
   }
   return new Date(instant);
 }

@@ -42,10 +42,16 @@ export async function startScheduler(services: Services, options: SchedulerOptio
         const status = await startSend(services, issue.slug, { resumePaused: false });
         if (status.sender?.thisProcess) {
           started.push(issue.slug);
-          logger.info({ issue: issue.slug, sendAt: issue.send_at, resumed: issue.status === 'sending' }, 'send started by the scheduler');
+          logger.info(
+            { issue: issue.slug, sendAt: issue.send_at, resumed: issue.status === 'sending' },
+            'send started by the scheduler',
+          );
         }
       } catch (error) {
-        logger.error({ issue: issue.slug, err: error instanceof Error ? error.message : String(error) }, 'could not start a send');
+        logger.error(
+          { issue: issue.slug, err: error instanceof Error ? error.message : String(error) },
+          'could not start a send',
+        );
       }
     }
     return started;

@@ -133,7 +133,11 @@ function ownerIsGone(lease: SendLease): boolean {
 }
 
 /** Takes the issue's send lease: free, or held by a process that is gone (kill -9, power loss). */
-async function acquireLease(services: Services, issueId: number, owner: string): Promise<{ ok: true } | { ok: false; holder: string }> {
+async function acquireLease(
+  services: Services,
+  issueId: number,
+  owner: string,
+): Promise<{ ok: true } | { ok: false; holder: string }> {
   for (let tries = 0; tries < 3; tries++) {
     if (await insertSendLease(services.db, issueId, owner, nowIso())) return { ok: true };
     const lease = await getSendLease(services.db, issueId);
@@ -148,7 +152,12 @@ async function acquireLease(services: Services, issueId: number, owner: string):
   return { ok: false, holder: lease?.owner ?? 'unknown' };
 }
 
-function emptyReport(slug: string, outcome: SendReport['outcome'], reason: string | null, counts: DeliveryCounts): SendReport {
+function emptyReport(
+  slug: string,
+  outcome: SendReport['outcome'],
+  reason: string | null,
+  counts: DeliveryCounts,
+): SendReport {
   const now = new Date();
   return {
     slug,
@@ -187,7 +196,13 @@ function launch(services: Services, issue: IssueRow, options: SendOptions): Acti
     done: Promise.resolve(emptyReport(issue.slug, 'not-started', null, EMPTY_COUNTS)),
   };
   registry.active.set(issue.id, entry);
-  entry.done = runIssue(services, issue, { ...options, tuning: { ...registry.tuning, ...options.tuning } }, entry, markStarted)
+  entry.done = runIssue(
+    services,
+    issue,
+    { ...options, tuning: { ...registry.tuning, ...options.tuning } },
+    entry,
+    markStarted,
+  )
     .then((report) => {
       markStarted(report);
       return report;
@@ -213,7 +228,10 @@ async function runIssue(
   const lease = await acquireLease(services, issue.id, owner);
   if (!lease.ok) {
     const counts = await countDeliveries(db, issue.id);
-    return { ...emptyReport(issue.slug, 'busy', `being sent by another process (${lease.holder})`, counts), owner: lease.holder };
+    return {
+      ...emptyReport(issue.slug, 'busy', `being sent by another process (${lease.holder})`, counts),
+      owner: lease.holder,
+    };
   }
   liveOwners.add(owner);
   let heartbeat: NodeJS.Timeout | undefined;
@@ -221,7 +239,12 @@ async function runIssue(
     const row = (await getIssueById(db, issue.id)) ?? issue;
     const counts = () => countDeliveries(db, issue.id);
     if (row.status === 'sent') {
-      return emptyReport(issue.slug, 'already-sent', `already sent${row.sent_at ? ` on ${row.sent_at}` : ''}`, await counts());
+      return emptyReport(
+        issue.slug,
+        'already-sent',
+        `already sent${row.sent_at ? ` on ${row.sent_at}` : ''}`,
+        await counts(),
+      );
     }
     if (row.status === 'cancelled') {
       return emptyReport(issue.slug, 'not-started', 'the send was cancelled', await counts());
@@ -336,7 +359,9 @@ export async function scheduleIssue(services: Services, slug: string, at: string
   const when = typeof at === 'string' ? parseScheduleTime(at, services.config.scheduleTz) : at;
   if (Number.isNaN(when.getTime())) throw new SendControlError('The send time is not a valid date');
   if (row.started_at !== null || !['draft', 'scheduled', 'cancelled'].includes(row.status)) {
-    throw new SendControlError(`Issue "${slug}" is ${row.status}; only an issue that has not started sending can be scheduled`);
+    throw new SendControlError(
+      `Issue "${slug}" is ${row.status}; only an issue that has not started sending can be scheduled`,
+    );
   }
   if (when.getTime() < Date.now() - 60_000) {
     throw new SendControlError(
@@ -364,7 +389,11 @@ export async function unscheduleIssue(services: Services, slug: string): Promise
  * or automatically), cancelled, stopped (`signal`, e.g. SIGTERM: in-flight messages are drained
  * first) or not started (already sent, cancelled, or another process is sending it: `busy`).
  */
-export async function sendIssue(services: Services, slug: string, options: SendOptions & { signal?: AbortSignal } = {}): Promise<SendReport> {
+export async function sendIssue(
+  services: Services,
+  slug: string,
+  options: SendOptions & { signal?: AbortSignal } = {},
+): Promise<SendReport> {
   const row = await requireIssue(services.db, slug);
   const entry = launch(services, row, { resumePaused: true, ...options });
   const abort = () => entry.controller.abort();
@@ -388,15 +417,21 @@ export async function startSend(services: Services, slug: string, options: SendO
     services.logger.error({ issue: slug, err: error instanceof Error ? error.stack : String(error) }, 'send failed');
   });
   const early = await entry.started.catch(() => null);
-  if (early && early.outcome === 'not-started') throw new SendControlError(`Issue "${slug}" cannot be sent: ${early.reason ?? ''}`);
+  if (early && early.outcome === 'not-started')
+    throw new SendControlError(`Issue "${slug}" cannot be sent: ${early.reason ?? ''}`);
   return sendStatus(services, slug);
 }
 
 /** Pauses a send: in-flight messages finish, the rest waits for resume. */
-export async function pauseSend(services: Services, slug: string, reason = 'paused by an editor'): Promise<IssueSendStatus> {
+export async function pauseSend(
+  services: Services,
+  slug: string,
+  reason = 'paused by an editor',
+): Promise<IssueSendStatus> {
   const row = await requireIssue(services.db, slug);
   if (row.status === 'paused') return statusOf(services, row);
-  if (row.status !== 'sending') throw new SendControlError(`Issue "${slug}" is not sending (it is ${row.status}); nothing to pause`);
+  if (row.status !== 'sending')
+    throw new SendControlError(`Issue "${slug}" is not sending (it is ${row.status}); nothing to pause`);
   await setIssueStatus(services.db, row.id, 'paused', { pauseReason: reason });
   registryFor(services).active.get(row.id)?.stop?.('paused', reason);
   services.logger.info({ issue: slug, reason }, 'send paused');
@@ -411,7 +446,8 @@ export async function pauseSend(services: Services, slug: string, reason = 'paus
 export async function resumeSend(services: Services, slug: string): Promise<IssueSendStatus> {
   const row = await requireIssue(services.db, slug);
   if (row.status === 'sending') return statusOf(services, row);
-  if (row.status !== 'paused') throw new SendControlError(`Issue "${slug}" is not paused (it is ${row.status}); nothing to resume`);
+  if (row.status !== 'paused')
+    throw new SendControlError(`Issue "${slug}" is not paused (it is ${row.status}); nothing to resume`);
   await setIssueStatus(services.db, row.id, 'sending', { pauseReason: null });
   await clearRetryWaits(services.db, row.id);
   services.logger.info({ issue: slug }, 'send resumed');
@@ -424,7 +460,9 @@ export async function cancelSend(services: Services, slug: string): Promise<Issu
   const row = await requireIssue(services.db, slug);
   if (row.status === 'cancelled') return statusOf(services, row);
   if (!['scheduled', 'sending', 'paused'].includes(row.status)) {
-    throw new SendControlError(`Issue "${slug}" is ${row.status}; only a scheduled, sending or paused issue can be cancelled`);
+    throw new SendControlError(
+      `Issue "${slug}" is ${row.status}; only a scheduled, sending or paused issue can be cancelled`,
+    );
   }
   await setIssueStatus(services.db, row.id, 'cancelled', { pauseReason: null });
   await skipUnsent(services.db, row.id, 'send cancelled', ['pending']);
@@ -445,13 +483,20 @@ export interface TestSendResult {
 }
 
 /** One `[TEST]` copy of an edition to one address, outside the delivery records. */
-export async function sendTest(services: Services, slug: string, email: string, topicSlugs: readonly string[] | null): Promise<TestSendResult> {
+export async function sendTest(
+  services: Services,
+  slug: string,
+  email: string,
+  topicSlugs: readonly string[] | null,
+): Promise<TestSendResult> {
   const to = parseEmail(email);
   if (!to) throw new SendControlError(`"${email}" is not an email address`);
   await requireIssue(services.db, slug);
   const edition = await services.renderer.edition(slug, topicSlugs);
   if (edition.empty) {
-    throw new SendControlError(`The edition for ${topicSlugs?.join(', ') ?? 'all topics'} holds no article of "${slug}"; nothing to send`);
+    throw new SendControlError(
+      `The edition for ${topicSlugs?.join(', ') ?? 'all topics'} holds no article of "${slug}"; nothing to send`,
+    );
   }
   const publication = await getPublication(services.db);
   const builder = new MessageBuilder({ config: services.config, publicationName: publication.name });
@@ -464,9 +509,16 @@ export async function sendTest(services: Services, slug: string, email: string, 
   try {
     const result = await services.messenger.send(message);
     services.logger.info({ issue: slug, edition: edition.key, messageId: result.messageId }, 'test copy sent');
-    return { to, subject: message.subject, editionKey: edition.key, messageId: result.messageId, response: result.response };
+    return {
+      to,
+      subject: message.subject,
+      editionKey: edition.key,
+      messageId: result.messageId,
+      response: result.response,
+    };
   } catch (error) {
-    if (error instanceof SendError) throw new SendControlError(`The mail server refused the test copy: ${error.response}`);
+    if (error instanceof SendError)
+      throw new SendControlError(`The mail server refused the test copy: ${error.response}`);
     throw error;
   }
 }

@@ -345,7 +345,8 @@ export class SendManager {
       this.editionKeys.add(key);
     }
     this.editionCache.set(key, edition);
-    while (this.editionCache.size > EDITIONS_KEPT) this.editionCache.delete(this.editionCache.keys().next().value as string);
+    while (this.editionCache.size > EDITIONS_KEPT)
+      this.editionCache.delete(this.editionCache.keys().next().value as string);
     return edition;
   }
 
@@ -366,7 +367,9 @@ export class SendManager {
       await this.deps.transport.send(message);
     } catch (error) {
       const sendError =
-        error instanceof SendError ? error : new SendError(error instanceof Error ? error.message : String(error), undefined, String(error));
+        error instanceof SendError
+          ? error
+          : new SendError(error instanceof Error ? error.message : String(error), undefined, String(error));
       return this.failed(job, attempts, classifySendFailure(sendError));
     }
     // The server has it: record at once (see the header comment).
@@ -400,7 +403,8 @@ export class SendManager {
       this.counts.failed++;
       this.logger.warn(fields, 'delivery bounced: subscriber marked bounced');
     } else {
-      const reason = verdict.action === 'retry' ? `gave up after ${attempts} attempts: ${verdict.reason}` : verdict.reason;
+      const reason =
+        verdict.action === 'retry' ? `gave up after ${attempts} attempts: ${verdict.reason}` : verdict.reason;
       await this.store.markFailed(job.id, attempts, reason);
       this.counts.failed++;
       this.logger.warn({ ...fields, reply: reason }, 'delivery failed');
@@ -455,7 +459,10 @@ export class SendManager {
       else if (status === 'cancelled') this.requestStop('cancelled', 'send cancelled');
       else if (status !== 'sending') this.requestStop('stopped', `the issue is ${status}`);
     } catch (error) {
-      this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not read the issue status');
+      this.logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        'could not read the issue status',
+      );
     }
   }
 

@@ -33,7 +33,8 @@ const CONNECTION_CODES = new Set([
 
 /** RFC 3463 enhanced status 5.1.x: bad destination mailbox, system or address syntax. */
 const NO_SUCH_USER_STATUS = /(?:^|\D)5\.1\.\d{1,3}(?:\D|$)/;
-const NO_SUCH_USER_TEXT = /no such (?:user|mailbox|recipient)|user unknown|unknown (?:user|recipient|mailbox)|mailbox (?:does not exist|not found)|recipient address rejected: user unknown/i;
+const NO_SUCH_USER_TEXT =
+  /no such (?:user|mailbox|recipient)|user unknown|unknown (?:user|recipient|mailbox)|mailbox (?:does not exist|not found)|recipient address rejected: user unknown/i;
 
 export function classifySendFailure(error: SendError): FailureVerdict {
   const code = error.responseCode;

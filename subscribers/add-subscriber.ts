@@ -52,9 +52,18 @@ export async function addSubscriber(
     const existing = await findSubscriberByEmail(trx, email);
     if (!existing) {
       if (await isAddressErased(trx, erasedAddressHash(secretKey, email))) {
-        throw new AddSubscriberError(`${email} was erased at the owner's request and cannot be added back; the owner can sign up again at /subscribe`);
+        throw new AddSubscriberError(
+          `${email} was erased at the owner's request and cannot be added back; the owner can sign up again at /subscribe`,
+        );
       }
-      await createSubscriber(trx, { email, name: name ?? '', status: 'active', topicIds: topicIds ?? [], action: 'subscribe', context });
+      await createSubscriber(trx, {
+        email,
+        name: name ?? '',
+        status: 'active',
+        topicIds: topicIds ?? [],
+        action: 'subscribe',
+        context,
+      });
       return { outcome: 'added' as const, email };
     }
     if (WITHDRAWN_STATUSES.includes(existing.status)) {
@@ -62,7 +71,8 @@ export async function addSubscriber(
         `${email} is ${existing.status}${existing.unsubscribedAt ? ` since ${existing.unsubscribedAt.slice(0, 10)}` : ''}; it is not reactivated by an operator. The owner can sign up again at /subscribe`,
       );
     }
-    const activated = existing.status === 'pending' && (await activateSubscriber(trx, existing.id, ['pending'], 'subscribe', context));
+    const activated =
+      existing.status === 'pending' && (await activateSubscriber(trx, existing.id, ['pending'], 'subscribe', context));
     const changed = await updateSubscriberProfile(trx, existing, { name, topicIds }, 'profile-changed', context);
     return { outcome: activated || changed ? ('updated' as const) : ('unchanged' as const), email };
   });

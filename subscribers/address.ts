@@ -22,5 +22,7 @@ export function parseEmail(raw: string): string | null {
  * address without storing it. Changing SECRET_KEY makes old hashes unrecognisable.
  */
 export function erasedAddressHash(secretKey: string, email: string): string {
-  return createHmac('sha256', secretKey).update(`erased-address:v1|${normaliseEmail(email)}`).digest('hex');
+  return createHmac('sha256', secretKey)
+    .update(`erased-address:v1|${normaliseEmail(email)}`)
+    .digest('hex');
 }

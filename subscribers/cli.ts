@@ -20,10 +20,16 @@ export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
         const result = await addSubscriber(
           services.db,
           services.config.secretKey,
-          { email, name: options.name, topics: options.topics === undefined ? undefined : (parseTopicList(options.topics) ?? []) },
+          {
+            email,
+            name: options.name,
+            topics: options.topics === undefined ? undefined : (parseTopicList(options.topics) ?? []),
+          },
           { source: 'cli' },
         );
-        const verb = { added: 'Added', updated: 'Updated', unchanged: 'Already subscribed, unchanged:' }[result.outcome];
+        const verb = { added: 'Added', updated: 'Updated', unchanged: 'Already subscribed, unchanged:' }[
+          result.outcome
+        ];
         ctx.stdout.write(`${verb} ${result.email}\n`);
       } catch (error) {
         if (error instanceof AddSubscriberError) throw new CliError(error.message);
@@ -47,7 +53,9 @@ export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
         throw error;
       }
       const { added, updated, unchanged, rejected } = report;
-      ctx.stdout.write(`${file}: ${added} added, ${updated} updated, ${unchanged} unchanged, ${rejected.length} rejected\n`);
+      ctx.stdout.write(
+        `${file}: ${added} added, ${updated} updated, ${unchanged} unchanged, ${rejected.length} rejected\n`,
+      );
       if (rejected.length > 0) {
         ctx.stderr.write(`Rejected rows of ${file} (the other rows were imported):\n`);
         for (const r of rejected) ctx.stderr.write(`  line ${r.line}: ${r.reason}\n`);

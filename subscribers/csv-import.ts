@@ -63,7 +63,9 @@ function readRecords(text: string): ParsedRecord[] {
   } catch (error) {
     if (error instanceof CsvError) {
       const line = (error as CsvError & { lines?: number }).lines;
-      throw new CsvImportError(`${line !== undefined ? `line ${line}: ` : ''}${error.message}. Nothing was imported; fix the file and run the import again.`);
+      throw new CsvImportError(
+        `${line !== undefined ? `line ${line}: ` : ''}${error.message}. Nothing was imported; fix the file and run the import again.`,
+      );
     }
     throw error;
   }
@@ -87,7 +89,8 @@ function readHeader(record: string[] | undefined): Map<Column, number> {
     if (columns.has(name as Column)) throw new CsvImportError(`Line 1: column "${name}" appears twice`);
     columns.set(name as Column, index);
   });
-  if (!columns.has('email')) throw new CsvImportError('Line 1: the header has no "email" column. The header must be: email,name,topics');
+  if (!columns.has('email'))
+    throw new CsvImportError('Line 1: the header has no "email" column. The header must be: email,name,topics');
   return columns;
 }
 
@@ -137,11 +140,20 @@ export async function importSubscribersCsv(db: Db, secretKey: string, text: stri
     const rawTopics = cell(record, 'topics');
     let topicSlugs: string[] | undefined;
     if (rawTopics !== undefined) {
-      topicSlugs = [...new Set(rawTopics.split(';').map((s) => s.trim()).filter((s) => s !== ''))];
+      topicSlugs = [
+        ...new Set(
+          rawTopics
+            .split(';')
+            .map((s) => s.trim())
+            .filter((s) => s !== ''),
+        ),
+      ];
       const unknown = topicSlugs.filter((s) => !knownTopics.has(s));
       if (unknown.length > 0) {
         const list = known.length > 0 ? known.join(', ') : 'none yet (import an issue first)';
-        reject(`${email}: unknown topic${unknown.length > 1 ? 's' : ''} ${unknown.map((s) => `"${s}"`).join(', ')} (topics: ${list})`);
+        reject(
+          `${email}: unknown topic${unknown.length > 1 ? 's' : ''} ${unknown.map((s) => `"${s}"`).join(', ')} (topics: ${list})`,
+        );
         continue;
       }
     }
@@ -186,8 +198,16 @@ export async function importSubscribersCsv(db: Db, secretKey: string, text: stri
         });
         continue;
       }
-      const activated = existing.status === 'pending' && (await activateSubscriber(trx, existing.id, ['pending'], 'subscribe', context, detail));
-      const changed = await updateSubscriberProfile(trx, existing, { name: row.name, topicIds }, 'import-update', context);
+      const activated =
+        existing.status === 'pending' &&
+        (await activateSubscriber(trx, existing.id, ['pending'], 'subscribe', context, detail));
+      const changed = await updateSubscriberProfile(
+        trx,
+        existing,
+        { name: row.name, topicIds },
+        'import-update',
+        context,
+      );
       if (activated || changed) report.updated++;
       else report.unchanged++;
     }

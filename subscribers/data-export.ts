@@ -1,6 +1,12 @@
 import type { Db } from '../src/db/database.js';
 import { getPublication, listTopics } from '../src/content/content-repository.js';
-import { listConsentLog, listDeliveriesOf, type ConsentEntry, type DeliveryRecord, type Subscriber } from './subscriber-repository.js';
+import {
+  listConsentLog,
+  listDeliveriesOf,
+  type ConsentEntry,
+  type DeliveryRecord,
+  type Subscriber,
+} from './subscriber-repository.js';
 
 /** Everything the service holds about one subscriber, as offered for download on the preferences page. */
 export interface SubscriberDataExport {

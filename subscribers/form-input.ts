@@ -24,8 +24,13 @@ export function readForm(body: unknown): SubscriberForm | null {
 
 /** Trimmed, control characters and line breaks removed (names end up in mail headers and CSV). */
 export function cleanName(raw: string | undefined): string {
-  // eslint-disable-next-line no-control-regex
-  return (raw ?? '').replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return (
+    (raw ?? '')
+      // eslint-disable-next-line no-control-regex -- control characters are what this removes
+      .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim()
+  );
 }
 
 export function topicList(raw: string | string[] | undefined): string[] {

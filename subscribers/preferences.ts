@@ -31,7 +31,8 @@ const STATUS_TEXT: Record<SubscriberStatus, string> = {
   active: 'You receive the newsletter.',
   unsubscribed: 'You are unsubscribed and receive no issues.',
   bounced: 'Mail to this address bounced, so we stopped sending. Sign up again to start receiving it.',
-  complained: 'An issue was reported as spam from this address, so we stopped sending. Sign up again to start receiving it.',
+  complained:
+    'An issue was reported as spam from this address, so we stopped sending. Sign up again to start receiving it.',
 };
 
 interface PageState {
@@ -99,9 +100,19 @@ export function createPreferencesRouter(web: SubscriberWeb): Router {
         }
         if (resolved.unknown.length > 0) errors.push({ field: 'topics', message: 'Choose topics from the list.' });
         if (errors.length > 0) {
-          return renderPreferences(web, req, res, 400, subscriber, { errors, name: name.slice(0, MAX_NAME_LENGTH * 2), topics });
+          return renderPreferences(web, req, res, 400, subscriber, {
+            errors,
+            name: name.slice(0, MAX_NAME_LENGTH * 2),
+            topics,
+          });
         }
-        const changed = await updateSubscriberProfile(db, subscriber, { name, topicIds: resolved.ids }, 'preferences-changed', context);
+        const changed = await updateSubscriberProfile(
+          db,
+          subscriber,
+          { name, topicIds: resolved.ids },
+          'preferences-changed',
+          context,
+        );
         const updated = (await findSubscriberByUid(db, subscriber.uid)) ?? subscriber;
         return renderPreferences(web, req, res, 200, updated, {
           notice: changed ? 'Your choices are saved.' : 'Nothing to save: your choices were already like this.',
@@ -118,7 +129,9 @@ export function createPreferencesRouter(web: SubscriberWeb): Router {
         const done = await activateSubscriber(db, subscriber.id, ['unsubscribed'], 'resubscribe', context);
         const updated = (await findSubscriberByUid(db, subscriber.uid)) ?? subscriber;
         return renderPreferences(web, req, res, done ? 200 : 409, updated, {
-          notice: done ? 'Welcome back: you receive the newsletter again.' : 'Only an unsubscribed address can subscribe again here.',
+          notice: done
+            ? 'Welcome back: you receive the newsletter again.'
+            : 'Only an unsubscribed address can subscribe again here.',
         });
       }
       case 'export': {

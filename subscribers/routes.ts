@@ -14,7 +14,11 @@ export function createSubscriberRouter(services: Services): Router {
   const web: SubscriberWeb = {
     services,
     tokens: createTokens(config.secretKey),
-    mail: new SubscriberMail({ templatesDir: config.templatesDir, mjml: services.mjml, send: (message) => services.messenger.send(message) }),
+    mail: new SubscriberMail({
+      templatesDir: config.templatesDir,
+      mjml: services.mjml,
+      send: (message) => services.messenger.send(message),
+    }),
     csrf: createCsrf({
       secretKey: config.secretKey,
       secure: config.baseUrl.startsWith('https://'),

@@ -119,7 +119,12 @@ async function registerSignup(
     });
     const url = confirmUrl(config, created.uid);
     web.sendInBackground('confirmation mail', () =>
-      web.mail.sendConfirmation(input.email, publication, { name: input.name, confirmUrl: url, returning: false, expiresDays: CONFIRM_DAYS }),
+      web.mail.sendConfirmation(input.email, publication, {
+        name: input.name,
+        confirmUrl: url,
+        returning: false,
+        expiresDays: CONFIRM_DAYS,
+      }),
     );
     return;
   }
@@ -127,10 +132,21 @@ async function registerSignup(
   await logConsent(db, existing.id, 'signup-repeated', context, detail);
   if (existing.status === 'pending') {
     // Still unconfirmed: the latest choice wins, and a fresh link is sent.
-    await updateSubscriberProfile(db, existing, { name: input.name, topicIds: input.topicIds }, 'signup-changed', context);
+    await updateSubscriberProfile(
+      db,
+      existing,
+      { name: input.name, topicIds: input.topicIds },
+      'signup-changed',
+      context,
+    );
     const url = confirmUrl(config, existing.uid);
     web.sendInBackground('confirmation mail', () =>
-      web.mail.sendConfirmation(input.email, publication, { name: input.name, confirmUrl: url, returning: false, expiresDays: CONFIRM_DAYS }),
+      web.mail.sendConfirmation(input.email, publication, {
+        name: input.name,
+        confirmUrl: url,
+        returning: false,
+        expiresDays: CONFIRM_DAYS,
+      }),
     );
   } else if (existing.status === 'active') {
     const links = subscriberLinks(config, existing.uid);
@@ -142,7 +158,12 @@ async function registerSignup(
     // Withdrawn before: nothing changes until the owner confirms from their inbox.
     const url = confirmUrl(config, existing.uid);
     web.sendInBackground('re-confirmation mail', () =>
-      web.mail.sendConfirmation(input.email, publication, { name: existing.name, confirmUrl: url, returning: true, expiresDays: CONFIRM_DAYS }),
+      web.mail.sendConfirmation(input.email, publication, {
+        name: existing.name,
+        confirmUrl: url,
+        returning: true,
+        expiresDays: CONFIRM_DAYS,
+      }),
     );
   }
 }
@@ -161,37 +182,44 @@ export function createSignupRouter(web: SubscriberWeb): Router {
     await renderSignupForm(web, req, res, 200, { email: '', name: '', topics: topicList(preset), errors: [] });
   });
 
-  router.post('/subscribe', limiters.perIp, web.csrf.cookies, web.csrf.protect, limiters.perAddress, async (req, res) => {
-    const form = readForm(req.body);
-    const rawEmail = form?.email ?? '';
-    const name = cleanName(form?.name);
-    const topics = topicList(form?.topics);
-    const errors: FieldError[] = [];
-    const email = parseEmail(rawEmail);
-    if (!form) errors.push({ field: 'email', message: 'The form could not be read. Fill it in again.' });
-    else if (rawEmail.trim() === '') errors.push({ field: 'email', message: 'Enter your email address.' });
-    else if (!email) errors.push({ field: 'email', message: 'Enter an email address in the form name@example.org.' });
-    if (name.length > MAX_NAME_LENGTH) {
-      errors.push({ field: 'name', message: `Your name can be at most ${MAX_NAME_LENGTH} characters long.` });
-    }
-    const resolved = await resolveTopicSlugs(web.services.db, topics);
-    if (resolved.unknown.length > 0) {
-      errors.push({ field: 'topics', message: 'Choose topics from the list below.' });
-    }
-    if (errors.length > 0 || !email) {
-      await renderSignupForm(web, req, res, 400, {
-        email: rawEmail.slice(0, 320),
-        name: name.slice(0, MAX_NAME_LENGTH * 2),
-        topics,
-        errors,
-      });
-      return;
-    }
-    const known = topics.filter((t) => !resolved.unknown.includes(t));
-    await registerSignup(web, req, { email, name, topicIds: resolved.ids, topicSlugs: known });
-    res.set('Cache-Control', 'no-store');
-    await renderPage(web, res, 200, 'subscribe-sent', { title: 'Check your inbox', confirmDays: CONFIRM_DAYS });
-  });
+  router.post(
+    '/subscribe',
+    limiters.perIp,
+    web.csrf.cookies,
+    web.csrf.protect,
+    limiters.perAddress,
+    async (req, res) => {
+      const form = readForm(req.body);
+      const rawEmail = form?.email ?? '';
+      const name = cleanName(form?.name);
+      const topics = topicList(form?.topics);
+      const errors: FieldError[] = [];
+      const email = parseEmail(rawEmail);
+      if (!form) errors.push({ field: 'email', message: 'The form could not be read. Fill it in again.' });
+      else if (rawEmail.trim() === '') errors.push({ field: 'email', message: 'Enter your email address.' });
+      else if (!email) errors.push({ field: 'email', message: 'Enter an email address in the form name@example.org.' });
+      if (name.length > MAX_NAME_LENGTH) {
+        errors.push({ field: 'name', message: `Your name can be at most ${MAX_NAME_LENGTH} characters long.` });
+      }
+      const resolved = await resolveTopicSlugs(web.services.db, topics);
+      if (resolved.unknown.length > 0) {
+        errors.push({ field: 'topics', message: 'Choose topics from the list below.' });
+      }
+      if (errors.length > 0 || !email) {
+        await renderSignupForm(web, req, res, 400, {
+          email: rawEmail.slice(0, 320),
+          name: name.slice(0, MAX_NAME_LENGTH * 2),
+          topics,
+          errors,
+        });
+        return;
+      }
+      const known = topics.filter((t) => !resolved.unknown.includes(t));
+      await registerSignup(web, req, { email, name, topicIds: resolved.ids, topicSlugs: known });
+      res.set('Cache-Control', 'no-store');
+      await renderPage(web, res, 200, 'subscribe-sent', { title: 'Check your inbox', confirmDays: CONFIRM_DAYS });
+    },
+  );
 
   router.get('/confirm', async (req, res) => {
     const check = await requireToken(web, req, res, 'confirm');
@@ -208,7 +236,14 @@ export function createSignupRouter(web: SubscriberWeb): Router {
       // A link mailed after the withdrawal (a sign-up again) brings the subscriber back; an older one does not.
       const withdrawnAt = Date.parse(subscriber.unsubscribedAt ?? subscriber.updatedAt);
       if (issuedAt >= withdrawnAt) {
-        confirmed = await activateSubscriber(db, subscriber.id, [subscriber.status], 'confirm', context, 'subscribed again');
+        confirmed = await activateSubscriber(
+          db,
+          subscriber.id,
+          [subscriber.status],
+          'confirm',
+          context,
+          'subscribed again',
+        );
       }
     }
     if (!confirmed) {

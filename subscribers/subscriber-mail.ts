@@ -52,7 +52,10 @@ export class SubscriberMail {
       const dir = path.join(this.deps.templatesDir, 'email', 'subscriber');
       compiled = {
         mjml: this.hbs.compile(readFileSync(path.join(dir, `${name}.mjml.hbs`), 'utf8'), { strict: false }),
-        text: this.hbs.compile(readFileSync(path.join(dir, `${name}.txt.hbs`), 'utf8'), { noEscape: true, strict: false }),
+        text: this.hbs.compile(readFileSync(path.join(dir, `${name}.txt.hbs`), 'utf8'), {
+          noEscape: true,
+          strict: false,
+        }),
       };
       this.cache.set(name, compiled);
     }
@@ -63,8 +66,16 @@ export class SubscriberMail {
   async render(name: SubscriberMailName, data: Record<string, unknown>): Promise<{ html: string; text: string }> {
     const t = this.templates(name);
     const result = await this.deps.mjml.compile(t.mjml(data));
-    if (result.errors.length > 0) throw new MailTemplateError(`templates/email/subscriber/${name}.mjml.hbs: ${result.errors.join('; ')}`);
-    return { html: result.html, text: t.text(data).replace(/\n{3,}/g, '\n\n').trim() + '\n' };
+    if (result.errors.length > 0)
+      throw new MailTemplateError(`templates/email/subscriber/${name}.mjml.hbs: ${result.errors.join('; ')}`);
+    return {
+      html: result.html,
+      text:
+        t
+          .text(data)
+          .replace(/\n{3,}/g, '\n\n')
+          .trim() + '\n',
+    };
   }
 
   async sendConfirmation(to: string, publication: Publication, data: ConfirmMailData): Promise<SendResult> {
@@ -75,7 +86,11 @@ export class SubscriberMail {
     return this.deps.send({ to, subject, ...parts });
   }
 
-  async sendAlreadySubscribed(to: string, publication: Publication, data: AlreadySubscribedMailData): Promise<SendResult> {
+  async sendAlreadySubscribed(
+    to: string,
+    publication: Publication,
+    data: AlreadySubscribedMailData,
+  ): Promise<SendResult> {
     const subject = `You already receive ${publication.name}`;
     const parts = await this.render('already-subscribed', { ...data, publication, subject });
     return this.deps.send({ to, subject, ...parts });

@@ -307,7 +307,14 @@ export async function markSubscriberUndeliverable(
   status: 'bounced' | 'complained',
   detail: string | null = null,
 ): Promise<boolean> {
-  return withdrawSubscriber(db, subscriberId, status, status === 'bounced' ? 'bounce' : 'complaint', { source: 'system' }, detail);
+  return withdrawSubscriber(
+    db,
+    subscriberId,
+    status,
+    status === 'bounced' ? 'bounce' : 'complaint',
+    { source: 'system' },
+    detail,
+  );
 }
 
 /**
@@ -380,7 +387,13 @@ export async function countSubscribersByStatus(db: Db): Promise<Record<Subscribe
     .select(['status', db.fn.countAll<number>().as('n')])
     .groupBy('status')
     .execute();
-  const counts: Record<SubscriberStatus, number> = { pending: 0, active: 0, unsubscribed: 0, bounced: 0, complained: 0 };
+  const counts: Record<SubscriberStatus, number> = {
+    pending: 0,
+    active: 0,
+    unsubscribed: 0,
+    bounced: 0,
+    complained: 0,
+  };
   for (const r of rows) counts[r.status] = Number(r.n);
   return counts;
 }
@@ -413,7 +426,12 @@ export async function listDeliveriesOf(db: Db, subscriberId: number): Promise<De
   const rows = await db
     .selectFrom('deliveries')
     .innerJoin('issues', 'issues.id', 'deliveries.issue_id')
-    .select(['issues.slug as issue', 'deliveries.status as status', 'deliveries.sent_at as sentAt', 'deliveries.created_at as createdAt'])
+    .select([
+      'issues.slug as issue',
+      'deliveries.status as status',
+      'deliveries.sent_at as sentAt',
+      'deliveries.created_at as createdAt',
+    ])
     .where('deliveries.subscriber_id', '=', subscriberId)
     .orderBy('deliveries.id')
     .execute();

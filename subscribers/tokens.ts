@@ -30,13 +30,13 @@ const TOKEN_PATTERN = /^([cmu])\.([A-Za-z0-9_-]{8,64})\.([0-9a-z]{1,12})\.([A-Za
 export type TokenFailure = 'malformed' | 'bad-signature' | 'wrong-purpose' | 'expired';
 
 export type TokenCheck =
-  | { ok: true; purpose: TokenPurpose; uid: string; expiresAt: Date | null }
-  | { ok: false; reason: TokenFailure };
+  { ok: true; purpose: TokenPurpose; uid: string; expiresAt: Date | null } | { ok: false; reason: TokenFailure };
 
 /** A human sentence for each failure, shown on the 4xx page. */
 export const TOKEN_FAILURE_MESSAGES: Record<TokenFailure, string> = {
   malformed: 'This link is incomplete or damaged. Copy the whole link from the email and try again.',
-  'bad-signature': 'This link is not valid: it was changed after we sent it. Use the link exactly as it came in the email.',
+  'bad-signature':
+    'This link is not valid: it was changed after we sent it. Use the link exactly as it came in the email.',
   'wrong-purpose': 'This link is meant for a different page. Use the link that belongs to what you want to do.',
   expired: 'This link has expired. Sign up again to get a fresh confirmation email.',
 };

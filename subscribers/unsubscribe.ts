@@ -1,7 +1,16 @@
 import { Router, type RequestHandler } from 'express';
 import multer from 'multer';
 import { findSubscriberByUid, withdrawSubscriber } from './subscriber-repository.js';
-import { consentContext, managePath, renderMessage, renderPage, renderUnknownSubscriber, requireToken, tokenFromQuery, type SubscriberWeb } from './web-context.js';
+import {
+  consentContext,
+  managePath,
+  renderMessage,
+  renderPage,
+  renderUnknownSubscriber,
+  requireToken,
+  tokenFromQuery,
+  type SubscriberWeb,
+} from './web-context.js';
 
 // GET /unsubscribe?token=… shows one button; POST unsubscribes at once.
 // The POST is the RFC 8058 one-click target named in every issue's List-Unsubscribe header: mail

@@ -5,7 +5,13 @@ import type { Csrf } from '../src/http/csrf.js';
 import type { ConsentSource } from '../src/db/schema.js';
 import type { ConsentContext } from './subscriber-repository.js';
 import type { SubscriberMail } from './subscriber-mail.js';
-import { TOKEN_FAILURE_MESSAGES, type TokenCheck, type TokenFailure, type TokenPurpose, type TokenSigner } from './tokens.js';
+import {
+  TOKEN_FAILURE_MESSAGES,
+  type TokenCheck,
+  type TokenFailure,
+  type TokenPurpose,
+  type TokenSigner,
+} from './tokens.js';
 
 /** Everything the subscriber pages share, passed to each router as one object. */
 export interface SubscriberWeb {
@@ -33,10 +39,18 @@ export async function renderPage(
   data: Record<string, unknown>,
 ): Promise<void> {
   const publication = await getPublication(web.services.db);
-  res.status(status).type('html').send(web.services.views.render(page, { ...data, publication }));
+  res
+    .status(status)
+    .type('html')
+    .send(web.services.views.render(page, { ...data, publication }));
 }
 
-export async function renderMessage(web: SubscriberWeb, res: Response, status: number, page: MessagePage): Promise<void> {
+export async function renderMessage(
+  web: SubscriberWeb,
+  res: Response,
+  status: number,
+  page: MessagePage,
+): Promise<void> {
   await renderPage(web, res, status, 'message', { ...page, noindex: true });
 }
 
@@ -89,7 +103,8 @@ export async function renderUnknownSubscriber(web: SubscriberWeb, res: Response)
   await renderMessage(web, res, 404, {
     title: 'Subscription not found',
     heading: 'We hold no subscription for this link',
-    message: 'The data behind this link has been erased, so there is nothing to show or change. You can sign up again at any time.',
+    message:
+      'The data behind this link has been erased, so there is nothing to show or change. You can sign up again at any time.',
     link: { href: '/subscribe', label: 'Sign up' },
   });
 }

@@ -19,7 +19,17 @@ export interface ArticleFormValues {
 export type ArticleFormErrors = Partial<Record<keyof ArticleFormValues | 'image', string>>;
 
 export function emptyArticleForm(): ArticleFormValues {
-  return { title: '', sectionTopicId: '', newSection: '', extraTopicIds: [], tags: '', takeaway: '', sources: '', body: '', imageAlt: '' };
+  return {
+    title: '',
+    sectionTopicId: '',
+    newSection: '',
+    extraTopicIds: [],
+    tags: '',
+    takeaway: '',
+    sources: '',
+    body: '',
+    imageAlt: '',
+  };
 }
 
 export function formFromBody(body: unknown): ArticleFormValues {
@@ -60,7 +70,10 @@ export function parseSources(text: string): { sources: Source[]; error?: string 
     if (line === '') continue;
     const [url = '', ...label] = line.split(/\s+/);
     if (!httpUrl.safeParse(url).success) {
-      return { sources, error: `Line ${i + 1} must start with an http(s) address, then an optional label (got “${line.slice(0, 60)}”).` };
+      return {
+        sources,
+        error: `Line ${i + 1} must start with an http(s) address, then an optional label (got “${line.slice(0, 60)}”).`,
+      };
     }
     sources.push({ url, label: label.join(' ') || url });
   }
@@ -111,7 +124,8 @@ export function validateArticleForm(
   const extraTopicIds = values.extraTopicIds.map(Number).filter((id) => topics.some((t) => t.id === id));
 
   const tags = parseTags(values.tags);
-  if (tags.some((t) => t.length > 60)) errors.tags = 'Each tag must be at most 60 characters (separate tags with commas).';
+  if (tags.some((t) => t.length > 60))
+    errors.tags = 'Each tag must be at most 60 characters (separate tags with commas).';
 
   const parsedSources = parseSources(values.sources);
   if (parsedSources.error) errors.sources = parsedSources.error;
@@ -124,10 +138,20 @@ export function validateArticleForm(
     errors.body = `Every image needs alt text for readers who cannot see it: add it inside ![…] for ${missing.join(', ')}.`;
   }
   const takeaway = values.takeaway.trim();
-  if (takeaway.length > 2000) errors.takeaway = 'The takeaway is longer than 2,000 characters; keep it to a short highlight.';
+  if (takeaway.length > 2000)
+    errors.takeaway = 'The takeaway is longer than 2,000 characters; keep it to a short highlight.';
 
   return {
-    input: { title, sectionTopicId, extraTopicIds, tags, takeaway: takeaway === '' ? null : takeaway, sources: parsedSources.sources, bodyMarkdown, images },
+    input: {
+      title,
+      sectionTopicId,
+      extraTopicIds,
+      tags,
+      takeaway: takeaway === '' ? null : takeaway,
+      sources: parsedSources.sources,
+      bodyMarkdown,
+      images,
+    },
     errors,
   };
 }

@@ -59,7 +59,10 @@ export function createArticleRouter(ctx: AdminContext): Router {
       {
         filter: { q, topic: topicParam, tag, used: filter.used ?? '' },
         topics: topics.map((t) => ({ id: t.id, name: t.name, selected: String(t.id) === topicParam })),
-        tags: (await listAllTags(services.db)).map((t) => ({ name: t, selected: t.toLowerCase() === tag.toLowerCase() })),
+        tags: (await listAllTags(services.db)).map((t) => ({
+          name: t,
+          selected: t.toLowerCase() === tag.toLowerCase(),
+        })),
         usedOptions: [
           { value: '', label: 'Any', selected: !filter.used },
           { value: 'no', label: 'Not in any issue', selected: filter.used === 'no' },
@@ -79,7 +82,13 @@ export function createArticleRouter(ctx: AdminContext): Router {
   const showForm = async (
     req: Request,
     res: Response,
-    options: { articleId?: number; values: ArticleFormValues; errors?: ArticleFormErrors; status?: number; usedIn?: string[] },
+    options: {
+      articleId?: number;
+      values: ArticleFormValues;
+      errors?: ArticleFormErrors;
+      status?: number;
+      usedIn?: string[];
+    },
   ) => {
     const topics = await listTopics(services.db);
     const errors = options.errors ?? {};
@@ -96,8 +105,16 @@ export function createArticleRouter(ctx: AdminContext): Router {
         errors,
         hasErrors: Object.keys(errors).length > 0,
         usedIn: options.usedIn ?? [],
-        sectionOptions: topics.map((t: Topic) => ({ id: t.id, name: t.name, selected: String(t.id) === v.sectionTopicId })),
-        topicOptions: topics.map((t: Topic) => ({ id: t.id, name: t.name, checked: v.extraTopicIds.includes(String(t.id)) })),
+        sectionOptions: topics.map((t: Topic) => ({
+          id: t.id,
+          name: t.name,
+          selected: String(t.id) === v.sectionTopicId,
+        })),
+        topicOptions: topics.map((t: Topic) => ({
+          id: t.id,
+          name: t.name,
+          checked: v.extraTopicIds.includes(String(t.id)),
+        })),
         previewHtml: markdownToSafeHtml(v.body.slice(0, MAX_PREVIEW_CHARS)),
         takeawayHtml: v.takeaway.trim() ? inlineMarkdownToSafeHtml(v.takeaway) : '',
       },
@@ -121,7 +138,10 @@ export function createArticleRouter(ctx: AdminContext): Router {
     const markdown = field(req.body, 'markdown');
     if (markdown.length > MAX_PREVIEW_CHARS) throw new HttpError(413, 'The text is too long to preview.');
     const takeaway = field(req.body, 'takeaway');
-    res.json({ html: markdownToSafeHtml(markdown), takeawayHtml: takeaway.trim() ? inlineMarkdownToSafeHtml(takeaway) : '' });
+    res.json({
+      html: markdownToSafeHtml(markdown),
+      takeawayHtml: takeaway.trim() ? inlineMarkdownToSafeHtml(takeaway) : '',
+    });
   });
 
   const submit = async (req: Request, res: Response, articleId?: number) => {
@@ -135,7 +155,8 @@ export function createArticleRouter(ctx: AdminContext): Router {
     if (file && !uploadError) {
       const alt = values.imageAlt.trim();
       if (alt === '') {
-        errors.imageAlt = 'Describe the image for readers who cannot see it (alt text is required), then choose the file again.';
+        errors.imageAlt =
+          'Describe the image for readers who cannot see it (alt text is required), then choose the file again.';
       } else {
         try {
           const image = await storeImage(services, file, alt);
@@ -150,7 +171,7 @@ export function createArticleRouter(ctx: AdminContext): Router {
       errors.image = 'Choose an image file to upload.';
     }
 
-    const usedIn = articleId ? (await loadUsage(articleId)) : [];
+    const usedIn = articleId ? await loadUsage(articleId) : [];
     if (intent !== 'save') {
       return showForm(req, res, { articleId, values, errors, status: Object.keys(errors).length ? 400 : 200, usedIn });
     }

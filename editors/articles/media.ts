@@ -26,7 +26,11 @@ export class MediaRejected extends Error {}
  * from the file's first bytes (file-type), never from its name or the browser's claimed type.
  * Returns the site-relative URL (`/media/…`); the email renderer makes it absolute with BASE_URL.
  */
-export async function storeImage(services: Services, file: UploadedFile, alt: string): Promise<{ url: string; alt: string }> {
+export async function storeImage(
+  services: Services,
+  file: UploadedFile,
+  alt: string,
+): Promise<{ url: string; alt: string }> {
   const detected = await fileTypeFromBuffer(file.buffer);
   const ext = detected ? ALLOWED[detected.mime] : undefined;
   if (!detected || !ext) {
@@ -37,7 +41,13 @@ export async function storeImage(services: Services, file: UploadedFile, alt: st
   const filename = `${new Date().toISOString().slice(0, 10)}-${randomBytes(8).toString('hex')}.${ext}`;
   mkdirSync(services.config.mediaDir, { recursive: true });
   writeFileSync(path.join(services.config.mediaDir, filename), file.buffer, { flag: 'wx' });
-  await insertMedia(services.db, { filename, originalName: file.originalname.slice(0, 200), mime: detected.mime, size: file.size, alt });
+  await insertMedia(services.db, {
+    filename,
+    originalName: file.originalname.slice(0, 200),
+    mime: detected.mime,
+    size: file.size,
+    alt,
+  });
   return { url: `/media/${filename}`, alt };
 }
 

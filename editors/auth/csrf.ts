@@ -36,5 +36,10 @@ export function loginCsrfToken(secretKey: string, nonce: string): string {
 }
 
 export function verifyLoginCsrfToken(secretKey: string, nonce: unknown, token: unknown): boolean {
-  return typeof nonce === 'string' && typeof token === 'string' && nonce !== '' && same(token, loginCsrfToken(secretKey, nonce));
+  return (
+    typeof nonce === 'string' &&
+    typeof token === 'string' &&
+    nonce !== '' &&
+    same(token, loginCsrfToken(secretKey, nonce))
+  );
 }

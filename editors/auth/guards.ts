@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { readCookie } from '../../src/http/cookies.js';
 import multer from 'multer';
 import type { EditorRole } from '../../src/db/schema.js';
 import type { AdminContext } from '../context.js';
@@ -15,7 +16,7 @@ function wantsHtml(req: Request): boolean {
 /** Everything under /admin except the sign-in routes needs a live session. */
 export function requireSession(ctx: AdminContext): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
-    const session = await ctx.sessions.lookup(req.cookies?.[SESSION_COOKIE] as string | undefined);
+    const session = await ctx.sessions.lookup(readCookie(req, SESSION_COOKIE));
     if (!session) {
       if (wantsHtml(req)) {
         res.redirect(303, `/admin/login?next=${encodeURIComponent(req.originalUrl)}`);
@@ -44,10 +45,12 @@ export function parseMultipart(): RequestHandler {
   return (req, res, next) => {
     parser(req, res, (error?: unknown) => {
       if (error instanceof multer.MulterError && error.code === 'LIMIT_FILE_SIZE') {
-        adminState(req).uploadError = `The file is larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MB; choose a smaller one.`;
+        adminState(req).uploadError =
+          `The file is larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MB; choose a smaller one.`;
         return next();
       }
-      if (error instanceof multer.MulterError) return next(new HttpError(400, `The upload was refused: ${error.message}.`));
+      if (error instanceof multer.MulterError)
+        return next(new HttpError(400, `The upload was refused: ${error.message}.`));
       next(error);
     });
   };
@@ -57,13 +60,16 @@ export function parseMultipart(): RequestHandler {
 export function requireCsrf(ctx: AdminContext): RequestHandler {
   return (req, res, next) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
-    const fromBody: unknown = typeof req.body === 'object' && req.body !== null ? (req.body as Record<string, unknown>)[CSRF_FIELD] : undefined;
+    const fromBody: unknown =
+      typeof req.body === 'object' && req.body !== null ? (req.body as Record<string, unknown>)[CSRF_FIELD] : undefined;
     const token = fromBody ?? req.get(CSRF_HEADER);
     if (!verifySessionCsrfToken(ctx.services.config.secretKey, adminState(req).session.csrfSecret, token)) {
       res
         .status(403)
         .type('text/plain')
-        .send('This form was missing its security token or it belongs to another session. Go back, reload the page and try again.');
+        .send(
+          'This form was missing its security token or it belongs to another session. Go back, reload the page and try again.',
+        );
       return;
     }
     next();

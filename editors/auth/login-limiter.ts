@@ -19,7 +19,9 @@ function submittedEmail(req: Request): string {
  * IP; past the limit every attempt, right or wrong, is answered 429 until the window passes. Each
  * failed attempt also costs a full scrypt verification, so guessing is slow from the first try.
  */
-export function createLoginLimiters(onLimited: (req: Request, res: Response, retryAfterSeconds: number) => void): RequestHandler[] {
+export function createLoginLimiters(
+  onLimited: (req: Request, res: Response, retryAfterSeconds: number) => void,
+): RequestHandler[] {
   const common = {
     windowMs: LOGIN_WINDOW_MS,
     skipSuccessfulRequests: true,

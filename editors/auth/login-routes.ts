@@ -1,11 +1,19 @@
 import { Router, type Request, type Response } from 'express';
+import { readCookie } from '../../src/http/cookies.js';
 import { z } from 'zod';
 import type { AdminContext } from '../context.js';
 import { field, redirectSeeOther } from '../context.js';
 import { renderPublicAdminPage } from '../page.js';
 import { findEditorByEmail } from '../editor-repository.js';
 import { decoyHash, verifyPassword } from './passwords.js';
-import { LOGIN_NONCE_COOKIE, loginCsrfToken, newLoginNonce, verifyLoginCsrfToken, verifySessionCsrfToken, CSRF_FIELD } from './csrf.js';
+import {
+  LOGIN_NONCE_COOKIE,
+  loginCsrfToken,
+  newLoginNonce,
+  verifyLoginCsrfToken,
+  verifySessionCsrfToken,
+  CSRF_FIELD,
+} from './csrf.js';
 import { createLoginLimiters } from './login-limiter.js';
 import { SESSION_COOKIE } from './session-store.js';
 
@@ -52,7 +60,7 @@ export function createLoginRouter(ctx: AdminContext): Router {
   };
 
   router.get('/login', async (req, res) => {
-    if (await ctx.sessions.lookup(req.cookies?.[SESSION_COOKIE] as string | undefined)) return redirectSeeOther(res, '/admin');
+    if (await ctx.sessions.lookup(readCookie(req, SESSION_COOKIE))) return redirectSeeOther(res, '/admin');
     await showForm(req, res, {});
   });
 
@@ -69,7 +77,7 @@ export function createLoginRouter(ctx: AdminContext): Router {
   router.post('/login', ...limiters, async (req, res) => {
     const email = field(req.body, 'email');
     const next = field(req.body, 'next');
-    if (!verifyLoginCsrfToken(config.secretKey, req.cookies?.[LOGIN_NONCE_COOKIE], field(req.body, CSRF_FIELD))) {
+    if (!verifyLoginCsrfToken(config.secretKey, readCookie(req, LOGIN_NONCE_COOKIE), field(req.body, CSRF_FIELD))) {
       return showForm(req, res, {
         status: 403,
         email,
@@ -79,7 +87,12 @@ export function createLoginRouter(ctx: AdminContext): Router {
     }
     const parsed = loginSchema.safeParse({ email, password: field(req.body, 'password') });
     if (!parsed.success) {
-      return showForm(req, res, { status: 400, email, next, error: parsed.error.issues.map((i) => i.message).join('. ') });
+      return showForm(req, res, {
+        status: 400,
+        email,
+        next,
+        error: parsed.error.issues.map((i) => i.message).join('. '),
+      });
     }
     const editor = await findEditorByEmail(ctx.services.db, parsed.data.email);
     // Verify against a decoy when the account does not exist, so timing does not reveal who is an editor.
@@ -96,10 +109,13 @@ export function createLoginRouter(ctx: AdminContext): Router {
   });
 
   router.post('/logout', async (req, res) => {
-    const session = await ctx.sessions.lookup(req.cookies?.[SESSION_COOKIE] as string | undefined);
+    const session = await ctx.sessions.lookup(readCookie(req, SESSION_COOKIE));
     if (session) {
       if (!verifySessionCsrfToken(config.secretKey, session.csrfSecret, field(req.body, CSRF_FIELD))) {
-        res.status(403).type('text/plain').send('The form was missing its security token; reload the page and try again.');
+        res
+          .status(403)
+          .type('text/plain')
+          .send('The form was missing its security token; reload the page and try again.');
         return;
       }
       await ctx.sessions.destroy(session);

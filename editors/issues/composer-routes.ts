@@ -17,7 +17,7 @@ import {
   saveComposition,
   updateIssueDetails,
 } from '../issue-repository.js';
-import { addArticles, moveArticle, moveSection, removeArticle, reorderArticles, type Direction } from './composition.js';
+import { addArticles, moveArticle, moveSection, removeArticle, reorderArticles } from './composition.js';
 import { issueFormFromBody, validateIssueForm, type IssueFormErrors, type IssueFormValues } from './issue-form.js';
 
 export async function issueBySlug(ctx: AdminContext, req: Request): Promise<IssueRow> {
@@ -61,10 +61,25 @@ export function createComposerRouter(ctx: AdminContext): Router {
     );
   });
 
-  const showNewForm = (req: Request, res: Response, values: IssueFormValues, errors: IssueFormErrors = {}, status = 200) =>
-    renderAdminPage(ctx, req, res, 'issues/new', { values, errors, hasErrors: Object.keys(errors).length > 0 }, { title: 'New issue', section: 'issues', status });
+  const showNewForm = (
+    req: Request,
+    res: Response,
+    values: IssueFormValues,
+    errors: IssueFormErrors = {},
+    status = 200,
+  ) =>
+    renderAdminPage(
+      ctx,
+      req,
+      res,
+      'issues/new',
+      { values, errors, hasErrors: Object.keys(errors).length > 0 },
+      { title: 'New issue', section: 'issues', status },
+    );
 
-  router.get('/issues/new', (req, res) => showNewForm(req, res, { slug: '', title: '', edition: '', period: '', note: '' }));
+  router.get('/issues/new', (req, res) =>
+    showNewForm(req, res, { slug: '', title: '', edition: '', period: '', note: '' }),
+  );
 
   router.post('/issues', async (req, res) => {
     const values = issueFormFromBody(req.body);
@@ -79,7 +94,12 @@ export function createComposerRouter(ctx: AdminContext): Router {
     redirectSeeOther(res, `/admin/issues/${slug}?notice=created`);
   });
 
-  const showComposer = async (req: Request, res: Response, issue: IssueRow, extra: { detailErrors?: IssueFormErrors; detailValues?: IssueFormValues; status?: number } = {}) => {
+  const showComposer = async (
+    req: Request,
+    res: Response,
+    issue: IssueRow,
+    extra: { detailErrors?: IssueFormErrors; detailValues?: IssueFormValues; status?: number } = {},
+  ) => {
     const doc = await loadIssueDocument(services.db, issue.slug);
     const edition = buildEdition(doc, null);
     const topics = await listTopics(services.db);
@@ -95,7 +115,10 @@ export function createComposerRouter(ctx: AdminContext): Router {
           title: a.title,
           number: numberOf.get(a.id),
           takeaway: a.takeaway ?? '',
-          extraTopics: a.topics.slice(1).map((t) => t.name).join(', '),
+          extraTopics: a.topics
+            .slice(1)
+            .map((t) => t.name)
+            .join(', '),
           first: ai === 0,
           last: ai === articles.length - 1,
         })),
@@ -104,7 +127,12 @@ export function createComposerRouter(ctx: AdminContext): Router {
     const q = field(req.query, 'q').trim();
     const topicParam = field(req.query, 'topic');
     const inIssue = new Set(doc.articles.map((a) => a.id));
-    const candidates = (await listLibrary(services.db, { q: q || undefined, topicId: topics.find((t) => String(t.id) === topicParam)?.id }))
+    const candidates = (
+      await listLibrary(services.db, {
+        q: q || undefined,
+        topicId: topics.find((t) => String(t.id) === topicParam)?.id,
+      })
+    )
       .filter((a) => !inIssue.has(a.id))
       .slice(0, 200);
     await renderAdminPage(
@@ -115,20 +143,44 @@ export function createComposerRouter(ctx: AdminContext): Router {
       {
         issue: { ...issue, sendAtText: formatTime(issue.send_at, tz) },
         editable: EDITABLE_STATUSES.includes(issue.status),
-        details: extra.detailValues ?? { slug: issue.slug, title: issue.title, edition: issue.edition, period: issue.period, note: issue.editor_note_markdown },
+        details: extra.detailValues ?? {
+          slug: issue.slug,
+          title: issue.title,
+          edition: issue.edition,
+          period: issue.period,
+          note: issue.editor_note_markdown,
+        },
         detailErrors: extra.detailErrors ?? {},
         sections,
         articleCount: doc.articles.length,
         index: {
           noteHtml: markdownToSafeHtml(doc.editorNoteMarkdown),
-          sections: edition.sections.map((s) => ({ name: s.topic.name, start: s.articles[0]?.number ?? 1, titles: s.articles.map((a) => a.article.title) })),
-          takeaways: edition.takeaways.map((t) => ({ number: t.number, title: t.article.title, html: inlineMarkdownToSafeHtml(t.article.takeaway ?? '') })),
+          sections: edition.sections.map((s) => ({
+            name: s.topic.name,
+            start: s.articles[0]?.number ?? 1,
+            titles: s.articles.map((a) => a.article.title),
+          })),
+          takeaways: edition.takeaways.map((t) => ({
+            number: t.number,
+            title: t.article.title,
+            html: inlineMarkdownToSafeHtml(t.article.takeaway ?? ''),
+          })),
         },
         search: { q, topic: topicParam },
         topics: topics.map((t) => ({ id: t.id, name: t.name, selected: String(t.id) === topicParam })),
-        candidates: candidates.map((c) => ({ id: c.id, title: c.title, sectionName: c.sectionName, issues: c.issues.map((i) => i.slug).join(', ') })),
+        candidates: candidates.map((c) => ({
+          id: c.id,
+          title: c.title,
+          sectionName: c.sectionName,
+          issues: c.issues.map((i) => i.slug).join(', '),
+        })),
       },
-      { title: `Compose: ${issue.title} ${issue.period}`, section: 'issues', status: extra.status, scripts: ['reorder.js'] },
+      {
+        title: `Compose: ${issue.title} ${issue.period}`,
+        section: 'issues',
+        status: extra.status,
+        scripts: ['reorder.js'],
+      },
     );
   };
 
@@ -141,7 +193,8 @@ export function createComposerRouter(ctx: AdminContext): Router {
     assertEditable(issue);
     const values = { ...issueFormFromBody(req.body), slug: issue.slug };
     const { details, errors } = validateIssueForm(values, { needSlug: false });
-    if (Object.keys(errors).length > 0) return showComposer(req, res, issue, { detailErrors: errors, detailValues: values, status: 400 });
+    if (Object.keys(errors).length > 0)
+      return showComposer(req, res, issue, { detailErrors: errors, detailValues: values, status: 400 });
     await updateIssueDetails(services.db, issue.id, details);
     changed(issue);
     redirectSeeOther(res, `/admin/issues/${issue.slug}?notice=saved`);
@@ -150,7 +203,9 @@ export function createComposerRouter(ctx: AdminContext): Router {
   router.post('/issues/:slug/add', async (req, res) => {
     const issue = await issueBySlug(ctx, req);
     assertEditable(issue);
-    const ids = fieldList(req.body, 'add').filter((v) => /^\d+$/.test(v)).map(Number);
+    const ids = fieldList(req.body, 'add')
+      .filter((v) => /^\d+$/.test(v))
+      .map(Number);
     if (ids.length === 0) throw new HttpError(400, 'Tick at least one article to add.');
     const composition = await loadComposition(services.db, issue.id);
     await saveComposition(services.db, issue.id, addArticles(composition, await articleSections(services.db, ids)));
@@ -168,7 +223,7 @@ export function createComposerRouter(ctx: AdminContext): Router {
     const id = Number(idText);
     let composition = await loadComposition(services.db, issue.id);
     let anchor = `article-${id}`;
-    if (action === 'up' || action === 'down') composition = moveArticle(composition, id, action as Direction);
+    if (action === 'up' || action === 'down') composition = moveArticle(composition, id, action);
     else if (action === 'remove') {
       composition = removeArticle(composition, id);
       anchor = 'arrangement';

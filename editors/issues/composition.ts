@@ -52,7 +52,9 @@ export function addArticles(c: Composition, added: { id: number; sectionId: numb
 export function reorderArticles(c: Composition, order: number[]): Composition {
   const listed = order.filter((id, i) => order.indexOf(id) === i && c.articles.some((a) => a.id === id));
   const articles = [
-    ...listed.map((id) => c.articles.find((a) => a.id === id)).filter((a): a is { id: number; sectionId: number } => a !== undefined),
+    ...listed
+      .map((id) => c.articles.find((a) => a.id === id))
+      .filter((a): a is { id: number; sectionId: number } => a !== undefined),
     ...c.articles.filter((a) => !listed.includes(a.id)),
   ];
   return { ...c, articles };

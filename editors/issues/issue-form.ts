@@ -24,10 +24,15 @@ export function issueFormFromBody(body: unknown): IssueFormValues {
 
 /** The issue's address in the archive: typed, or made from the period (else the title). */
 export function suggestedIssueSlug(values: IssueFormValues): string {
-  return topicSlug(values.period.trim() || values.title.trim()).slice(0, 80).replace(/-+$/, '');
+  return topicSlug(values.period.trim() || values.title.trim())
+    .slice(0, 80)
+    .replace(/-+$/, '');
 }
 
-export function validateIssueForm(values: IssueFormValues, options: { needSlug: boolean }): { details: IssueDetails; slug: string; errors: IssueFormErrors } {
+export function validateIssueForm(
+  values: IssueFormValues,
+  options: { needSlug: boolean },
+): { details: IssueDetails; slug: string; errors: IssueFormErrors } {
   const errors: IssueFormErrors = {};
   const title = values.title.trim().replace(/\s+/g, ' ');
   if (title === '') errors.title = 'Give the issue a title (e.g. the newsletter’s name).';
@@ -41,8 +46,10 @@ export function validateIssueForm(values: IssueFormValues, options: { needSlug: 
   let slug = '';
   if (options.needSlug) {
     slug = values.slug === '' ? suggestedIssueSlug(values) : values.slug;
-    if (slug === '') errors.slug = 'Give the issue an address (letters a–z, digits and -), or a period to make one from.';
-    else if (!/^[a-z0-9][a-z0-9-]{0,79}$/.test(slug)) errors.slug = 'Use only lower-case letters a–z, digits and - (at most 80), starting with a letter or digit.';
+    if (slug === '')
+      errors.slug = 'Give the issue an address (letters a–z, digits and -), or a period to make one from.';
+    else if (!/^[a-z0-9][a-z0-9-]{0,79}$/.test(slug))
+      errors.slug = 'Use only lower-case letters a–z, digits and - (at most 80), starting with a letter or digit.';
   }
   return { details: { title, edition, period, editorNoteMarkdown: note }, slug, errors };
 }

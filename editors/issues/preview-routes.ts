@@ -1,5 +1,11 @@
 import { Router, type Request, type Response } from 'express';
-import { buildEdition, editionKey, FULL_EDITION_KEY, topicSlugsFromKey, UnknownTopicError } from '../../src/content/editions.js';
+import {
+  buildEdition,
+  editionKey,
+  FULL_EDITION_KEY,
+  topicSlugsFromKey,
+  UnknownTopicError,
+} from '../../src/content/editions.js';
 import { listTopics, loadIssueDocument } from '../../src/content/content-repository.js';
 import type { Topic } from '../../src/content/types.js';
 import { listActiveSubscribers } from '../../subscribers/subscriber-repository.js';
@@ -29,11 +35,20 @@ export const EMAIL_FRAME_CSP = [
 
 /** Topics from `?topics=a,b` (or checkbox `topic` fields); unknown slugs are a 400 naming the valid ones. */
 export function requestedTopics(req: Request, known: Topic[]): string[] | null {
-  const list = [...field(req.query, 'topics').split(','), ...fieldList(req.query, 'topic')].map((s) => s.trim()).filter((s) => s !== '');
+  const list = [...field(req.query, 'topics').split(','), ...fieldList(req.query, 'topic')]
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const key = editionKey(list);
   const slugs = topicSlugsFromKey(key);
   const unknown = (slugs ?? []).filter((s) => !known.some((t) => t.slug === s));
-  if (unknown.length) throw new HttpError(400, new UnknownTopicError(unknown, known.map((t) => t.slug)).message);
+  if (unknown.length)
+    throw new HttpError(
+      400,
+      new UnknownTopicError(
+        unknown,
+        known.map((t) => t.slug),
+      ).message,
+    );
   return slugs;
 }
 
@@ -61,10 +76,25 @@ export function createPreviewRouter(ctx: AdminContext): Router {
       'issues/preview',
       {
         issue,
-        editionLabel: slugs ? topics.filter((t) => slugs.includes(t.slug)).map((t) => t.name).join(', ') : 'Whole issue (readers with no topic chosen)',
+        editionLabel: slugs
+          ? topics
+              .filter((t) => slugs.includes(t.slug))
+              .map((t) => t.name)
+              .join(', ')
+          : 'Whole issue (readers with no topic chosen)',
         isWhole: slugs === null,
-        topicChoices: topics.map((t) => ({ slug: t.slug, name: t.name, checked: slugs?.includes(t.slug) ?? false, inIssue: inIssue.has(t.id) })),
-        edition: { empty: edition.empty, articleCount: edition.articleCount, subject: edition.subject, key: edition.key },
+        topicChoices: topics.map((t) => ({
+          slug: t.slug,
+          name: t.name,
+          checked: slugs?.includes(t.slug) ?? false,
+          inIssue: inIssue.has(t.id),
+        })),
+        edition: {
+          empty: edition.empty,
+          articleCount: edition.articleCount,
+          subject: edition.subject,
+          key: edition.key,
+        },
         emailUrl: `/admin/issues/${issue.slug}/preview/email${q}`,
         webUrl: `/admin/issues/${issue.slug}/preview/web${q}`,
         text,
@@ -79,7 +109,11 @@ export function createPreviewRouter(ctx: AdminContext): Router {
     const edition = await services.renderer.edition(issue.slug, slugs);
     res.setHeader('Content-Security-Policy', EMAIL_FRAME_CSP);
     if (edition.empty) {
-      res.type('html').send('<!doctype html><meta charset="utf-8"><title>Empty edition</title><p>This edition holds no article; it is not sent.</p>');
+      res
+        .type('html')
+        .send(
+          '<!doctype html><meta charset="utf-8"><title>Empty edition</title><p>This edition holds no article; it is not sent.</p>',
+        );
       return;
     }
     res.type('html').send(edition.fill(services.renderer.previewFields(issue.slug, slugs)).html);
@@ -89,7 +123,9 @@ export function createPreviewRouter(ctx: AdminContext): Router {
     const issue = await issueBySlug(ctx, req);
     const slugs = requestedTopics(req, await listTopics(services.db));
     const edition = await services.renderer.edition(issue.slug, slugs);
-    res.type('text/plain; charset=utf-8').send(edition.empty ? '' : edition.fill(services.renderer.previewFields(issue.slug, slugs)).text);
+    res
+      .type('text/plain; charset=utf-8')
+      .send(edition.empty ? '' : edition.fill(services.renderer.previewFields(issue.slug, slugs)).text);
   });
 
   router.get('/issues/:slug/preview/web', async (req, res) => {

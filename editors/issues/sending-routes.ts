@@ -59,7 +59,10 @@ export async function dashboardData(ctx: AdminContext, issue: IssueRow): Promise
   const rate = Number.isFinite(elapsed) && elapsed > 0 && c.sent > 0 ? c.sent / elapsed : null;
   const remaining = c.pending + c.sending;
   const etaSeconds = rate && remaining > 0 && status.status === 'sending' ? remaining / rate : null;
-  const failures = (await listFailedDeliveries(ctx.services.db, issue.id, FAILURES_SHOWN)).map((f) => ({ email: f.email, error: f.error ?? '' }));
+  const failures = (await listFailedDeliveries(ctx.services.db, issue.id, FAILURES_SHOWN)).map((f) => ({
+    email: f.email,
+    error: f.error ?? '',
+  }));
   return {
     status: status.status,
     pauseReason: status.pauseReason,
@@ -108,7 +111,13 @@ export function createSendingRouter(ctx: AdminContext): Router {
   const showPage = async (req: Request, res: Response, issue: IssueRow, state: SendPageState = {}) => {
     const dashboard = await dashboardData(ctx, issue);
     const slot = suggestedSlot(tz);
-    const values = { testEmail: adminState(req).session.editor.email, date: slot.date, time: slot.time, zone: tz, ...state.values };
+    const values = {
+      testEmail: adminState(req).session.editor.email,
+      date: slot.date,
+      time: slot.time,
+      zone: tz,
+      ...state.values,
+    };
     const topics = await listTopics(services.db);
     await renderAdminPage(
       ctx,
@@ -118,13 +127,19 @@ export function createSendingRouter(ctx: AdminContext): Router {
       {
         issue,
         dashboard,
-        counts: Object.fromEntries(Object.entries(dashboard.counts).map(([k, v]) => [k, formatCount(v)])),
+        counts: Object.fromEntries(
+          (Object.entries(dashboard.counts) as [string, number][]).map(([k, v]) => [k, formatCount(v)]),
+        ),
         errors: state.errors ?? {},
         values,
         result: state.result,
         serviceZone: tz,
         zones: timeZones(tz).map((z) => ({ name: z, selected: z === values.zone })),
-        topicChoices: topics.map((t) => ({ slug: t.slug, name: t.name, checked: state.testTopics?.includes(t.slug) ?? false })),
+        topicChoices: topics.map((t) => ({
+          slug: t.slug,
+          name: t.name,
+          checked: state.testTopics?.includes(t.slug) ?? false,
+        })),
         canSchedule: issue.started_at === null && ['draft', 'scheduled', 'cancelled'].includes(issue.status),
         canSendNow: issue.started_at === null && ['draft', 'scheduled'].includes(issue.status),
         isScheduled: issue.status === 'scheduled',
@@ -134,7 +149,12 @@ export function createSendingRouter(ctx: AdminContext): Router {
         hasHistory: dashboard.counts.planned > 0,
         mailMode: services.config.smtpUrl ? 'smtp' : 'outbox',
       },
-      { title: `Send: ${issue.title} ${issue.period}`, section: 'issues', status: state.status, scripts: ['send-dashboard.js'] },
+      {
+        title: `Send: ${issue.title} ${issue.period}`,
+        section: 'issues',
+        status: state.status,
+        scripts: ['send-dashboard.js'],
+      },
     );
   };
 
@@ -179,18 +199,28 @@ export function createSendingRouter(ctx: AdminContext): Router {
       });
     } catch (error) {
       if (!(error instanceof SendControlError)) throw error;
-      await showPage(req, res, issue, { errors: { testEmail: error.message }, values: { testEmail: email }, testTopics: topicSlugs, status: 400 });
+      await showPage(req, res, issue, {
+        errors: { testEmail: error.message },
+        values: { testEmail: email },
+        testTopics: topicSlugs,
+        status: 400,
+      });
     }
   });
 
   router.post('/issues/:slug/send/schedule', async (req, res) => {
-    const values = { date: field(req.body, 'date').trim(), time: field(req.body, 'time').trim(), zone: field(req.body, 'zone').trim() || tz };
+    const values = {
+      date: field(req.body, 'date').trim(),
+      time: field(req.body, 'time').trim(),
+      zone: field(req.body, 'zone').trim() || tz,
+    };
     await control(
       req,
       res,
       async (issue) => {
         if (!/^\d{4}-\d{2}-\d{2}$/.test(values.date)) throw new ScheduleTimeError('Give the date as YYYY-MM-DD.');
-        if (!/^\d{2}:\d{2}(:\d{2})?$/.test(values.time)) throw new ScheduleTimeError('Give the time as HH:MM (24-hour clock).');
+        if (!/^\d{2}:\d{2}(:\d{2})?$/.test(values.time))
+          throw new ScheduleTimeError('Give the time as HH:MM (24-hour clock).');
         const when = parseScheduleTime(`${values.date} ${values.time} ${values.zone}`, tz);
         await scheduleIssue(services, issue.slug, when);
       },
@@ -199,11 +229,21 @@ export function createSendingRouter(ctx: AdminContext): Router {
     );
   });
 
-  router.post('/issues/:slug/send/unschedule', (req, res) => control(req, res, (i) => unscheduleIssue(services, i.slug), 'unscheduled', generalError));
-  router.post('/issues/:slug/send/now', (req, res) => control(req, res, (i) => startSend(services, i.slug), 'started', generalError));
-  router.post('/issues/:slug/send/pause', (req, res) => control(req, res, (i) => pauseSend(services, i.slug), 'paused', generalError));
-  router.post('/issues/:slug/send/resume', (req, res) => control(req, res, (i) => resumeSend(services, i.slug), 'resumed', generalError));
-  router.post('/issues/:slug/send/cancel', (req, res) => control(req, res, (i) => cancelSend(services, i.slug), 'cancelled', generalError));
+  router.post('/issues/:slug/send/unschedule', (req, res) =>
+    control(req, res, (i) => unscheduleIssue(services, i.slug), 'unscheduled', generalError),
+  );
+  router.post('/issues/:slug/send/now', (req, res) =>
+    control(req, res, (i) => startSend(services, i.slug), 'started', generalError),
+  );
+  router.post('/issues/:slug/send/pause', (req, res) =>
+    control(req, res, (i) => pauseSend(services, i.slug), 'paused', generalError),
+  );
+  router.post('/issues/:slug/send/resume', (req, res) =>
+    control(req, res, (i) => resumeSend(services, i.slug), 'resumed', generalError),
+  );
+  router.post('/issues/:slug/send/cancel', (req, res) =>
+    control(req, res, (i) => cancelSend(services, i.slug), 'cancelled', generalError),
+  );
 
   return router;
 }

@@ -55,7 +55,19 @@ function addresses(value: AddressObject | AddressObject[] | undefined): string {
   return (Array.isArray(value) ? value : [value]).map((a) => a.text).join(', ');
 }
 
-const SHOWN_HEADERS = ['from', 'to', 'subject', 'date', 'message-id', 'list-id', 'list-unsubscribe', 'list-unsubscribe-post', 'dkim-signature', 'mime-version', 'content-type'];
+const SHOWN_HEADERS = [
+  'from',
+  'to',
+  'subject',
+  'date',
+  'message-id',
+  'list-id',
+  'list-unsubscribe',
+  'list-unsubscribe-post',
+  'dkim-signature',
+  'mime-version',
+  'content-type',
+];
 
 export async function readOutboxMessage(outboxDir: string, name: string): Promise<OutboxMessage | undefined> {
   if (!isOutboxName(name)) return undefined;
@@ -71,7 +83,13 @@ export async function readOutboxMessage(outboxDir: string, name: string): Promis
     .filter((h) => SHOWN_HEADERS.includes(h.key))
     .map((h) => {
       const colon = h.line.indexOf(':');
-      return { name: h.line.slice(0, colon), value: h.line.slice(colon + 1).replace(/\r?\n\s+/g, ' ').trim() };
+      return {
+        name: h.line.slice(0, colon),
+        value: h.line
+          .slice(colon + 1)
+          .replace(/\r?\n\s+/g, ' ')
+          .trim(),
+      };
     });
   return {
     name,

@@ -21,7 +21,13 @@ export function createOutboxRouter(ctx: AdminContext): Router {
     const messages = await Promise.all(
       shown.map(async (entry) => {
         const m = await readOutboxMessage(dir, entry.name);
-        return { name: entry.name, to: m?.to ?? '', subject: m?.subject ?? '', when: formatTime(entry.modifiedAt, tz), size: formatCount(Math.ceil(entry.size / 1024)) };
+        return {
+          name: entry.name,
+          to: m?.to ?? '',
+          subject: m?.subject ?? '',
+          when: formatTime(entry.modifiedAt, tz),
+          size: formatCount(Math.ceil(entry.size / 1024)),
+        };
       }),
     );
     await renderAdminPage(
@@ -49,7 +55,10 @@ export function createOutboxRouter(ctx: AdminContext): Router {
       req,
       res,
       'outbox/message',
-      { message: { ...message, when: formatTime(message.date, tz) }, htmlUrl: `/admin/outbox/${encodeURIComponent(message.name)}/html` },
+      {
+        message: { ...message, when: formatTime(message.date, tz) },
+        htmlUrl: `/admin/outbox/${encodeURIComponent(message.name)}/html`,
+      },
       { title: message.subject || message.name, section: 'outbox' },
     );
   });
@@ -58,7 +67,12 @@ export function createOutboxRouter(ctx: AdminContext): Router {
     const message = await readOutboxMessage(dir, req.params.name ?? '');
     if (!message) throw notFound('This message');
     res.setHeader('Content-Security-Policy', EMAIL_FRAME_CSP);
-    res.type('html').send(message.html ?? '<!doctype html><meta charset="utf-8"><title>No HTML</title><p>This message has no HTML part.</p>');
+    res
+      .type('html')
+      .send(
+        message.html ??
+          '<!doctype html><meta charset="utf-8"><title>No HTML</title><p>This message has no HTML part.</p>',
+      );
   });
 
   router.get('/outbox/:name/raw', async (req, res) => {

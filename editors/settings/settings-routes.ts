@@ -8,7 +8,15 @@ import type { AdminContext } from '../context.js';
 import { adminState, field, HttpError, redirectSeeOther } from '../context.js';
 import { renderAdminPage } from '../page.js';
 import { formatCount, formatTime } from '../format.js';
-import { countTopicUse, issuesInFlight, replaceGlossary, savePublication, saveTopicOrder, topicSlugOwner, updateTopic } from '../settings-repository.js';
+import {
+  countTopicUse,
+  issuesInFlight,
+  replaceGlossary,
+  savePublication,
+  saveTopicOrder,
+  topicSlugOwner,
+  updateTopic,
+} from '../settings-repository.js';
 import {
   countAdmins,
   deleteEditor,
@@ -32,7 +40,17 @@ export function createSettingsRouter(ctx: AdminContext): Router {
   const { services } = ctx;
   const afterChange = () => services.renderer.invalidate();
 
-  const showGeneral = async (req: Request, res: Response, state: { publication?: Publication; pubErrors?: Errors; glossary?: GlossaryEntry[]; glossaryError?: string; status?: number } = {}) => {
+  const showGeneral = async (
+    req: Request,
+    res: Response,
+    state: {
+      publication?: Publication;
+      pubErrors?: Errors;
+      glossary?: GlossaryEntry[];
+      glossaryError?: string;
+      status?: number;
+    } = {},
+  ) => {
     const glossary = state.glossary ?? (await listGlossary(services.db));
     await renderAdminPage(
       ctx,
@@ -43,7 +61,10 @@ export function createSettingsRouter(ctx: AdminContext): Router {
         tab: 'general',
         publication: state.publication ?? (await getPublication(services.db)),
         pubErrors: state.pubErrors ?? {},
-        glossaryRows: [...glossary, ...Array.from({ length: GLOSSARY_BLANK_ROWS }, () => ({ abbreviation: '', english: '', chinese: '' }))].map((g, i) => ({ ...g, i })),
+        glossaryRows: [
+          ...glossary,
+          ...Array.from({ length: GLOSSARY_BLANK_ROWS }, () => ({ abbreviation: '', english: '', chinese: '' })),
+        ].map((g, i) => ({ ...g, i })),
         glossaryCount: glossary.length + GLOSSARY_BLANK_ROWS,
         glossaryError: state.glossaryError,
       },
@@ -64,7 +85,11 @@ export function createSettingsRouter(ctx: AdminContext): Router {
     const errors: Errors = {};
     if (publication.name === '') errors.name = 'The publication needs a name (it heads every email and page).';
     if (publication.name.length > 200) errors.name = 'The name is longer than 200 characters.';
-    if (publication.contact && !emailSchema.safeParse(publication.contact).success && !/^https?:\/\//.test(publication.contact)) {
+    if (
+      publication.contact &&
+      !emailSchema.safeParse(publication.contact).success &&
+      !/^https?:\/\//.test(publication.contact)
+    ) {
       errors.contact = 'Give an email address or an http(s) address people can reach you at.';
     }
     if (publication.aboutMarkdown.length > 20_000) errors.about = 'The about text is longer than 20,000 characters.';
@@ -87,7 +112,8 @@ export function createSettingsRouter(ctx: AdminContext): Router {
       if (!abbreviation && !english && !chinese) continue;
       if (!abbreviation) error ??= `Row ${i + 1}: give the abbreviation, or clear the row.`;
       const key = abbreviation.toLowerCase();
-      if (abbreviation && seen.has(key)) error ??= `Row ${i + 1}: “${abbreviation}” is already on row ${(seen.get(key) ?? 0) + 1}.`;
+      if (abbreviation && seen.has(key))
+        error ??= `Row ${i + 1}: “${abbreviation}” is already on row ${(seen.get(key) ?? 0) + 1}.`;
       seen.set(key, i);
       entries.push({ abbreviation, english, chinese });
     }
@@ -99,7 +125,11 @@ export function createSettingsRouter(ctx: AdminContext): Router {
 
   // --- topics -----------------------------------------------------------------------------------
 
-  const showTopics = async (req: Request, res: Response, state: { errors?: Errors; values?: Record<string, { name: string; description: string }>; status?: number } = {}) => {
+  const showTopics = async (
+    req: Request,
+    res: Response,
+    state: { errors?: Errors; values?: Record<string, { name: string; description: string }>; status?: number } = {},
+  ) => {
     const topics = await listTopics(services.db);
     const use = await countTopicUse(services.db);
     await renderAdminPage(
@@ -156,7 +186,8 @@ export function createSettingsRouter(ctx: AdminContext): Router {
     else if (description.length > 1000) error = 'The description is longer than 1,000 characters.';
     else if (slug !== topic.slug) {
       const owner = await topicSlugOwner(services.db, slug);
-      if (owner !== undefined && owner !== id) error = `Another topic already has the address “${slug}”; choose a different name.`;
+      if (owner !== undefined && owner !== id)
+        error = `Another topic already has the address “${slug}”; choose a different name.`;
       const sending = await issuesInFlight(services.db);
       if (!error && sending.length) {
         error = `Issue ${sending.join(', ')} is being sent with the current topic addresses; rename after it finishes (the description can change now).`;
@@ -170,7 +201,16 @@ export function createSettingsRouter(ctx: AdminContext): Router {
 
   // --- editors ----------------------------------------------------------------------------------
 
-  const showEditors = async (req: Request, res: Response, state: { errors?: Errors; invite?: { email: string; role: string }; created?: { email: string; password: string; role: string }; status?: number } = {}) => {
+  const showEditors = async (
+    req: Request,
+    res: Response,
+    state: {
+      errors?: Errors;
+      invite?: { email: string; role: string };
+      created?: { email: string; password: string; role: string };
+      status?: number;
+    } = {},
+  ) => {
     const me = adminState(req).session.editor;
     const invite = state.invite ?? { email: '', role: 'editor' };
     await renderAdminPage(
@@ -203,8 +243,10 @@ export function createSettingsRouter(ctx: AdminContext): Router {
     const email = field(req.body, 'email').trim();
     const role = field(req.body, 'role');
     const invite = { email, role };
-    if (!emailSchema.safeParse(email).success) return showEditors(req, res, { errors: { email: 'Give the new editor’s email address.' }, invite, status: 400 });
-    if (!EDITOR_ROLES.includes(role as EditorRole)) return showEditors(req, res, { errors: { role: 'Choose admin or editor.' }, invite, status: 400 });
+    if (!emailSchema.safeParse(email).success)
+      return showEditors(req, res, { errors: { email: 'Give the new editor’s email address.' }, invite, status: 400 });
+    if (!EDITOR_ROLES.includes(role as EditorRole))
+      return showEditors(req, res, { errors: { role: 'Choose admin or editor.' }, invite, status: 400 });
     const password = generatePassword();
     try {
       const editor = await insertEditor(services.db, email, role as EditorRole, await hashPassword(password));
@@ -224,8 +266,16 @@ export function createSettingsRouter(ctx: AdminContext): Router {
     const action = field(req.body, 'op');
     const lastAdmin = editor.role === 'admin' && (await countAdmins(services.db)) <= 1;
     if (action === 'remove') {
-      if (editor.id === me.id) return showEditors(req, res, { errors: { [`editor-${id}`]: 'You cannot remove yourself; ask another admin.' }, status: 400 });
-      if (lastAdmin) return showEditors(req, res, { errors: { [`editor-${id}`]: 'This is the last admin; make someone else admin first.' }, status: 400 });
+      if (editor.id === me.id)
+        return showEditors(req, res, {
+          errors: { [`editor-${id}`]: 'You cannot remove yourself; ask another admin.' },
+          status: 400,
+        });
+      if (lastAdmin)
+        return showEditors(req, res, {
+          errors: { [`editor-${id}`]: 'This is the last admin; make someone else admin first.' },
+          status: 400,
+        });
       await deleteEditor(services.db, editor.id);
       return redirectSeeOther(res, '/admin/settings/editors?notice=removed');
     }
@@ -233,7 +283,10 @@ export function createSettingsRouter(ctx: AdminContext): Router {
       const role = field(req.body, 'role');
       if (!EDITOR_ROLES.includes(role as EditorRole)) throw new HttpError(400, 'Choose admin or editor.');
       if (lastAdmin && role !== 'admin') {
-        return showEditors(req, res, { errors: { [`editor-${id}`]: 'This is the last admin; make someone else admin first.' }, status: 400 });
+        return showEditors(req, res, {
+          errors: { [`editor-${id}`]: 'This is the last admin; make someone else admin first.' },
+          status: 400,
+        });
       }
       await updateEditorRole(services.db, editor.id, role as EditorRole);
       return redirectSeeOther(res, '/admin/settings/editors?notice=saved');

@@ -23,7 +23,11 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
   const { services } = ctx;
   const tz = services.config.scheduleTz;
 
-  const showList = async (req: Request, res: Response, extra: { importReport?: CsvImportReport; importError?: string; status?: number } = {}) => {
+  const showList = async (
+    req: Request,
+    res: Response,
+    extra: { importReport?: CsvImportReport; importError?: string; status?: number } = {},
+  ) => {
     const topics = await listTopics(services.db);
     const all = await listAllSubscribers(services.db);
     const q = field(req.query, 'q').trim().toLowerCase();
@@ -54,8 +58,14 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
         statusCounts: STATUSES.map((s) => ({ status: s, count: formatCount(byStatus[s]) })),
         total: formatCount(all.length),
         topicCounts: [
-          ...topics.map((t) => ({ name: t.name, count: formatCount(active.filter((s) => s.topicSlugs.includes(t.slug)).length) })),
-          { name: 'No topic chosen (everything)', count: formatCount(active.filter((s) => s.topicSlugs.length === 0).length) },
+          ...topics.map((t) => ({
+            name: t.name,
+            count: formatCount(active.filter((s) => s.topicSlugs.includes(t.slug)).length),
+          })),
+          {
+            name: 'No topic chosen (everything)',
+            count: formatCount(active.filter((s) => s.topicSlugs.length === 0).length),
+          },
         ],
         matchCount: formatCount(matches.length),
         subscribers: shown.map((s) => ({
@@ -96,11 +106,22 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
     const pasted = field(req.body, 'csvText');
     const text = file ? file.buffer.toString('utf8') : pasted;
     if (text.trim() === '') {
-      return showList(req, res, { importError: 'Choose a CSV file (header email,name,topics) or paste its content.', status: 400 });
+      return showList(req, res, {
+        importError: 'Choose a CSV file (header email,name,topics) or paste its content.',
+        status: 400,
+      });
     }
     try {
       const report = await importSubscribersCsv(services.db, services.config.secretKey, text);
-      services.logger.info({ editor: state.session.editor.id, added: report.added, updated: report.updated, rejected: report.rejected.length }, 'subscribers imported');
+      services.logger.info(
+        {
+          editor: state.session.editor.id,
+          added: report.added,
+          updated: report.updated,
+          rejected: report.rejected.length,
+        },
+        'subscribers imported',
+      );
       await showList(req, res, { importReport: report, status: report.rejected.length ? 422 : 200 });
     } catch (error) {
       if (!(error instanceof CsvImportError)) throw error;
@@ -122,13 +143,18 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
       {
         subscriber: {
           ...subscriber,
-          topics: subscriber.topicSlugs.length ? subscriber.topicSlugs.map((t) => name.get(t) ?? t).join(', ') : 'everything (no topic chosen)',
+          topics: subscriber.topicSlugs.length
+            ? subscriber.topicSlugs.map((t) => name.get(t) ?? t).join(', ')
+            : 'everything (no topic chosen)',
           created: formatTime(subscriber.createdAt, tz),
           confirmed: formatTime(subscriber.confirmedAt, tz),
           unsubscribed: formatTime(subscriber.unsubscribedAt, tz),
         },
         consent: (await listConsentLog(services.db, subscriber.id)).map((e) => ({ ...e, when: formatTime(e.at, tz) })),
-        deliveries: (await listDeliveriesOf(services.db, subscriber.id)).map((d) => ({ ...d, when: formatTime(d.sentAt ?? d.createdAt, tz) })),
+        deliveries: (await listDeliveriesOf(services.db, subscriber.id)).map((d) => ({
+          ...d,
+          when: formatTime(d.sentAt ?? d.createdAt, tz),
+        })),
       },
       { title: subscriber.email, section: 'subscribers' },
     );

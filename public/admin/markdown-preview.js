@@ -27,7 +27,9 @@
       // Safe: the server sanitised this HTML (no script, no event handler, no style).
       bodyPreview.innerHTML = data.html;
       if (takeawayPreview) {
-        takeawayPreview.innerHTML = data.takeawayHtml ? '<p><strong>Takeaway:</strong> ' + data.takeawayHtml + '</p>' : '';
+        takeawayPreview.innerHTML = data.takeawayHtml
+          ? '<p><strong>Takeaway:</strong> ' + data.takeawayHtml + '</p>'
+          : '';
       }
       form.dataset.previewed = String(mine);
     } catch {

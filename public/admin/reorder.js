@@ -25,7 +25,8 @@
   let dragged = null;
 
   function clearMarks() {
-    for (const li of form.querySelectorAll('li.drop-before, li.drop-after')) li.classList.remove('drop-before', 'drop-after');
+    for (const li of form.querySelectorAll('li.drop-before, li.drop-after'))
+      li.classList.remove('drop-before', 'drop-after');
   }
 
   async function save() {

@@ -24,7 +24,8 @@
     }
     const status = set('status', data.status);
     if (status) status.className = 'status status-' + data.status;
-    for (const key of ['planned', 'sent', 'pending', 'sending', 'skipped', 'failed']) set(key, number.format(data.counts[key]));
+    for (const key of ['planned', 'sent', 'pending', 'sending', 'skipped', 'failed'])
+      set(key, number.format(data.counts[key]));
     set('rateText', data.rateText);
     set('etaText', data.etaText);
     const progress = panel.querySelector('[data-field="percent"]');

@@ -19,7 +19,10 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export async function openServices(config: Config, options: { logger?: Logger; mjml?: MjmlCompiler } = {}): Promise<Services> {
+export async function openServices(
+  config: Config,
+  options: { logger?: Logger; mjml?: MjmlCompiler } = {},
+): Promise<Services> {
   const db = openDatabase(config.databaseUrl);
   await migrate(db);
   const logger = options.logger ?? createLogger(config.logLevel);

@@ -98,7 +98,12 @@ function buildProgram(ctx: CliContext): Command {
   return program;
 }
 
-async function renderFormat(services: Services, slug: string, topics: string[] | null, format: Format): Promise<string> {
+async function renderFormat(
+  services: Services,
+  slug: string,
+  topics: string[] | null,
+  format: Format,
+): Promise<string> {
   const r = services.renderer;
   switch (format) {
     case 'web':

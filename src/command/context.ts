@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { loadConfig, type Config } from '../config/config.js';
-import { openServices, type Services } from '../app/services.js';
+import type { Config } from '../config/config.js';
+import type { Services } from '../app/services.js';
 
 /** Output streams and lazy service access for CLI commands (tests pass their own). */
 export interface CliContext {

@@ -17,7 +17,11 @@ export class ImportError extends Error {
   }
 }
 
-const text = (what: string) => z.string({ error: `${what} must be text` }).trim().min(1, `${what} must not be empty`);
+const text = (what: string) =>
+  z
+    .string({ error: `${what} must be text` })
+    .trim()
+    .min(1, `${what} must not be empty`);
 
 const issueSchema = z.object({
   slug: text('slug').regex(/^[a-z0-9][a-z0-9-]*$/, 'slug may hold only a-z, 0-9 and -'),
@@ -89,7 +93,8 @@ function validate<T>(schema: z.ZodType<T>, data: unknown, label: string): T {
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const field = issue && issue.path.length > 0 ? issue.path.join('.') : 'front matter';
-  const reason = issue?.code === 'invalid_type' && issue.input === undefined ? 'is missing' : (issue?.message ?? 'is invalid');
+  const reason =
+    issue?.code === 'invalid_type' && issue.input === undefined ? 'is missing' : (issue?.message ?? 'is invalid');
   throw new ImportError(label, field, reason);
 }
 
@@ -102,7 +107,9 @@ function imagesOf(markdown: string): { src: string; alt: string }[] {
 
 function readGlossary(file: string): ImportBundle['glossary'] {
   const label = path.basename(file);
-  const lines = readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  const lines = readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '');
   const header = (lines.shift() ?? '').split('\t').map((h) => h.trim().toLowerCase());
   const col = (name: string) => {
     const i = header.indexOf(name);
@@ -132,7 +139,8 @@ export function readImportFolder(dir: string): ImportBundle {
     const field = `articles[${i}]`;
     if (seen.has(name)) throw new ImportError('issue.md', field, `lists "${name}" twice`);
     seen.add(name);
-    if (name.includes('/') || name.includes('\\')) throw new ImportError('issue.md', field, `"${name}" must be a file name inside articles/`);
+    if (name.includes('/') || name.includes('\\'))
+      throw new ImportError('issue.md', field, `"${name}" must be a file name inside articles/`);
     const file = path.join(dir, 'articles', name);
     if (!existsSync(file)) {
       const present = existsSync(path.join(dir, 'articles')) ? readdirSync(path.join(dir, 'articles')).length : 0;
@@ -142,7 +150,11 @@ export function readImportFolder(dir: string): ImportBundle {
     const raw = readFrontMatter(file, label);
     const data = validate(articleSchema, raw.data, label);
     if (!sectionSlugs.has(topicSlug(data.section))) {
-      throw new ImportError(label, 'section', `"${data.section}" is not one of the issue's sections (${issue.sections.join(', ')})`);
+      throw new ImportError(
+        label,
+        'section',
+        `"${data.section}" is not one of the issue's sections (${issue.sections.join(', ')})`,
+      );
     }
     if (raw.body === '') throw new ImportError(label, 'body', 'is empty');
     return { slug: name.replace(/\.md$/i, ''), file, data, body: raw.body, images: imagesOf(raw.body) };
@@ -161,7 +173,10 @@ export function readImportFolder(dir: string): ImportBundle {
 }
 
 /** Writes a validated bundle in one transaction: re-import updates in place and never duplicates. */
-export async function writeImportBundle(db: Db, bundle: ImportBundle): Promise<{ slug: string; articles: number; topics: number }> {
+export async function writeImportBundle(
+  db: Db,
+  bundle: ImportBundle,
+): Promise<{ slug: string; articles: number; topics: number }> {
   const now = nowIso();
   return db.transaction().execute(async (trx) => {
     const topicIds = new Map<string, number>();
@@ -174,7 +189,10 @@ export async function writeImportBundle(db: Db, bundle: ImportBundle): Promise<{
       if (existing) {
         id = existing.id;
       } else {
-        const max = await trx.selectFrom('topics').select((eb) => eb.fn.max('position').as('p')).executeTakeFirst();
+        const max = await trx
+          .selectFrom('topics')
+          .select((eb) => eb.fn.max('position').as('p'))
+          .executeTakeFirst();
         const inserted = await trx
           .insertInto('topics')
           .values({ slug, name: name.trim(), description: '', position: Number(max?.p ?? 0) + 1 })
@@ -266,7 +284,13 @@ export async function writeImportBundle(db: Db, bundle: ImportBundle): Promise<{
 
     if (bundle.publication) {
       const p = bundle.publication;
-      const values = { name: p.name, publisher: p.publisher, cadence: p.cadence, contact: p.contact, about_markdown: p.about };
+      const values = {
+        name: p.name,
+        publisher: p.publisher,
+        cadence: p.cadence,
+        contact: p.contact,
+        about_markdown: p.about,
+      };
       await trx
         .insertInto('publication')
         .values({ id: 1, ...values })
@@ -278,7 +302,9 @@ export async function writeImportBundle(db: Db, bundle: ImportBundle): Promise<{
         await trx
           .insertInto('glossary')
           .values({ ...g, position })
-          .onConflict((oc) => oc.column('abbreviation').doUpdateSet({ english: g.english, chinese: g.chinese, position }))
+          .onConflict((oc) =>
+            oc.column('abbreviation').doUpdateSet({ english: g.english, chinese: g.chinese, position }),
+          )
           .execute();
       }
     }

@@ -3,6 +3,18 @@ import net from 'node:net';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Transporter } from 'nodemailer';
+
+/** What nodemailer's SMTP transport resolves with (its types leave it `any`). */
+interface SmtpSentInfo {
+  messageId: string;
+  response: string;
+}
+
+/** What its stream transport resolves with: a Buffer when `buffer: true`. */
+interface StreamSentInfo {
+  messageId: string;
+  message: Buffer | NodeJS.ReadableStream;
+}
 import type DKIM from 'nodemailer/lib/dkim/index.js';
 import type Mail from 'nodemailer/lib/mailer/index.js';
 import type { Config } from '../config/config.js';
@@ -95,7 +107,11 @@ function toSendError(error: unknown): SendError {
 
 export function createMessenger(config: Config, options: MessengerOptions = {}): Messenger {
   if (!config.smtpUrl) return new OutboxMessenger(config);
-  return new SmtpMessenger(config, options.connections ?? config.sendConcurrency, options.rateLimit ?? config.sendRateLimit);
+  return new SmtpMessenger(
+    config,
+    options.connections ?? config.sendConcurrency,
+    options.rateLimit ?? config.sendRateLimit,
+  );
 }
 
 function dkimOptions(config: Config): DKIM.Options | undefined {
@@ -129,7 +145,10 @@ function recipientText(to: Recipient): string {
 /** A prepared body becomes a raw MIME part: nodemailer writes it as it is instead of encoding it again. */
 function bodyPart(body: string | QuotedPrintableBody, contentType: string): string | Mail.Attachment {
   if (typeof body === 'string') return body;
-  const head = Buffer.from(`Content-Type: ${contentType}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`, 'latin1');
+  const head = Buffer.from(
+    `Content-Type: ${contentType}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`,
+    'latin1',
+  );
   return { raw: Buffer.concat([head, ...body.quotedPrintable]) };
 }
 
@@ -151,7 +170,7 @@ function baseMail(config: Config, message: OutgoingMessage): nodemailer.SendMail
 
 class SmtpMessenger implements Messenger {
   readonly kind = 'smtp' as const;
-  private readonly transporter: Transporter;
+  private readonly transporter: Transporter<SmtpSentInfo>;
 
   constructor(
     private readonly config: Config,
@@ -174,7 +193,9 @@ class SmtpMessenger implements Messenger {
       host: url.hostname,
       port: url.port ? Number(url.port) : url.protocol === 'smtps:' ? 465 : 587,
       secure: url.protocol === 'smtps:',
-      auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
+      auth: url.username
+        ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }
+        : undefined,
       // A loopback or private relay often has a self-signed certificate; STARTTLS is still used when offered.
       tls: { rejectUnauthorized: url.searchParams.get('tls_verify') !== 'false' },
     });
@@ -197,7 +218,7 @@ class SmtpMessenger implements Messenger {
 /** The embedded default: each message becomes an RFC 5322 `.eml` file in DATA_DIR/outbox. */
 class OutboxMessenger implements Messenger {
   readonly kind = 'outbox' as const;
-  private readonly transporter: Transporter;
+  private readonly transporter: Transporter<StreamSentInfo>;
   private sequence = 0;
 
   constructor(private readonly config: Config) {
@@ -215,7 +236,9 @@ class OutboxMessenger implements Messenger {
     const safeTo = recipientText(message.to).replace(/[^a-zA-Z0-9@._-]/g, '_');
     const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${++this.sequence}-${safeTo}.eml`;
     const file = path.join(this.config.outboxDir, name);
-    writeFileSync(file, info.message as Buffer);
+    if (!Buffer.isBuffer(info.message))
+      throw new Error('outbox: nodemailer gave a stream where a Buffer was asked for');
+    writeFileSync(file, info.message);
     return { messageId: info.messageId, response: `written to ${file}` };
   }
 

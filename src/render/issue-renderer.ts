@@ -204,9 +204,9 @@ export class IssueRenderer {
       edition: this.viewModel(version, edition),
       isEdition: key !== '*',
       editionTopics: edition.topicSlugs
-        ? doc.sections.concat(doc.articles.flatMap((a) => a.topics)).filter(
-            (t, i, all) => edition.topicSlugs?.includes(t.slug) && all.findIndex((x) => x.id === t.id) === i,
-          )
+        ? doc.sections
+            .concat(doc.articles.flatMap((a) => a.topics))
+            .filter((t, i, all) => edition.topicSlugs?.includes(t.slug) && all.findIndex((x) => x.id === t.id) === i)
         : [],
       fullUrl: `/issues/${encodeURIComponent(doc.slug)}`,
       editorNoteHtml: markdownToSafeHtml(doc.editorNoteMarkdown),
@@ -308,7 +308,9 @@ export class IssueRenderer {
       for (const slot of SLOTS) {
         const pieces = rest.split(slotToken(slot));
         if (pieces.length !== 2) {
-          throw new TemplateError(`templates/email/issue.mjml.hbs must use {{> ${slot}}} exactly once, alone inside an <mj-text>`);
+          throw new TemplateError(
+            `templates/email/issue.mjml.hbs must use {{> ${slot}}} exactly once, alone inside an <mj-text>`,
+          );
         }
         parts.push(pieces[0] as string);
         rest = pieces[1] as string;
@@ -335,7 +337,9 @@ export class IssueRenderer {
     });
     const htmlTemplate = new FillTemplate(html, true);
     // Template conditionals leave runs of blank lines; a reader needs at most two.
-    const text = this.textTemplate(data).replace(/[ \t]+\n/g, '\n').replace(/\n{4,}/g, '\n\n\n');
+    const text = this.textTemplate(data)
+      .replace(/[ \t]+\n/g, '\n')
+      .replace(/\n{4,}/g, '\n\n\n');
     const textTemplate = new FillTemplate(text, false);
     return {
       issueSlug: doc.slug,

@@ -11,15 +11,19 @@ const port = parentPort;
 function messagesOf(error) {
   // Strict validation throws a ValidationError listing every problem in `errors`.
   const listed = /** @type {{ errors?: { formattedMessage?: string; message?: string }[] }} */ (error).errors;
-  if (Array.isArray(listed) && listed.length > 0) return listed.map((e) => e.formattedMessage ?? e.message ?? String(e));
+  if (Array.isArray(listed) && listed.length > 0)
+    return listed.map((e) => e.formattedMessage ?? e.message ?? JSON.stringify(e));
   return [error instanceof Error ? error.message : String(error)];
 }
 
-port.on('message', async (/** @type {{ id: number; mjml: string }} */ request) => {
+/** @param {{ id: number; mjml: string }} request */
+async function compile(request) {
   try {
     const result = await mjml2html(request.mjml, { validationLevel: 'strict', keepComments: false });
     port.postMessage({ id: request.id, html: result.html, errors: result.errors.map((e) => e.formattedMessage) });
   } catch (error) {
     port.postMessage({ id: request.id, html: '', errors: messagesOf(error) });
   }
-});
+}
+
+port.on('message', (/** @type {{ id: number; mjml: string }} */ request) => void compile(request));

@@ -19,7 +19,8 @@ export class Views {
     const partials = path.join(this.root, 'partials');
     if (existsSync(partials)) {
       for (const file of readdirSync(partials)) {
-        if (file.endsWith('.hbs')) this.hbs.registerPartial(file.slice(0, -4), readFileSync(path.join(partials, file), 'utf8'));
+        if (file.endsWith('.hbs'))
+          this.hbs.registerPartial(file.slice(0, -4), readFileSync(path.join(partials, file), 'utf8'));
       }
     }
     this.hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);

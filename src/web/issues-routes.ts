@@ -80,7 +80,12 @@ function issueHeading(issue: Pick<IssueRow, 'edition' | 'period' | 'title'>): st
   return [issue.edition, issue.period].filter((s) => s !== '').join(' · ') || issue.title;
 }
 
-const DATE_FORMAT = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+const DATE_FORMAT = new Intl.DateTimeFormat('en-GB', {
+  day: 'numeric',
+  month: 'long',
+  year: 'numeric',
+  timeZone: 'UTC',
+});
 
 export function createIssuesRouter(services: Services): Router {
   const router = Router();
@@ -88,15 +93,18 @@ export function createIssuesRouter(services: Services): Router {
   const encoded = new EncodedPages();
 
   const notFound = async (res: Response, message: string) => {
-    res.status(404).type('html').send(
-      views.render('message', {
-        title: 'Not found',
-        heading: 'Issue not found',
-        message,
-        link: { href: '/issues', label: 'All issues' },
-        publication: await getPublication(db),
-      }),
-    );
+    res
+      .status(404)
+      .type('html')
+      .send(
+        views.render('message', {
+          title: 'Not found',
+          heading: 'Issue not found',
+          message,
+          link: { href: '/issues', label: 'All issues' },
+          publication: await getPublication(db),
+        }),
+      );
   };
 
   router.get('/issues', async (_req, res) => {
@@ -123,7 +131,10 @@ export function createIssuesRouter(services: Services): Router {
       sendPage(req, res, encoded.get(`${issue.slug}?${editionKey(topics)}`, html));
     } catch (error) {
       if (error instanceof UnknownTopicError) {
-        return notFound(res, `This issue has no edition for ${error.unknown.join(', ')}. Topics: ${error.known.join(', ')}.`);
+        return notFound(
+          res,
+          `This issue has no edition for ${error.unknown.join(', ')}. Topics: ${error.known.join(', ')}.`,
+        );
       }
       if (error instanceof UnknownIssueError) return notFound(res, 'There is no published issue at this address.');
       throw error;

@@ -13,12 +13,16 @@ beforeAll(() => {
   mkdirSync(path.join(root, 'scheduler'));
   writeFileSync(path.join(root, 'package.json'), '{ "type": "module" }\n');
   writeFileSync(path.join(root, 'src', 'render', 'greeting.ts'), "export const greeting: string = 'hello';\n");
-  writeFileSync(path.join(root, 'scheduler', 'main.ts'), "import { greeting } from '../src/render/greeting.js';\nexport const shout = (): string => greeting.toUpperCase();\n");
+  writeFileSync(
+    path.join(root, 'scheduler', 'main.ts'),
+    "import { greeting } from '../src/render/greeting.js';\nexport const shout = (): string => greeting.toUpperCase();\n",
+  );
   writeFileSync(path.join(root, 'src', 'render', 'plain.js'), "export const plain = 'copied';\n");
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const load = async (file: string, stamp: number) => (await import(`${pathToFileURL(path.join(root, 'dist', file)).href}?v=${stamp}`)) as Record<string, unknown>;
+const load = async (file: string, stamp: number) =>
+  (await import(`${pathToFileURL(path.join(root, 'dist', file)).href}?v=${stamp}`)) as Record<string, unknown>;
 
 describe('bin/build.js', () => {
   it('strips the types of every source into dist/, same folders, imports intact, JavaScript files included', async () => {

@@ -40,7 +40,10 @@ describe('newsletter command line', () => {
     expect(mjml.stdout).toMatch(/^<mjml/);
 
     const out = path.join(env.dir, 'web.html');
-    const web = await runCli(['render', 'welcome', '--format', 'web', '--topics', 'sending,privacy', '--out', out], env.env);
+    const web = await runCli(
+      ['render', 'welcome', '--format', 'web', '--topics', 'sending,privacy', '--out', out],
+      env.env,
+    );
     expect(web.code).toBe(0);
     const page = readFileSync(out, 'utf8');
     expect(page).toContain('1.</span> Reliable Sending');

@@ -24,7 +24,9 @@ describe("the service's V8 flags (bin/node-flags.js)", () => {
   });
 
   it('are passed by the npm scripts that start the service', () => {
-    const scripts = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    const scripts = (
+      JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
     const launch = `node ${NODE_FLAGS.join(' ')} bin/newsletter.js`;
     expect(scripts.start).toBe(`${launch} serve`);
     expect(scripts.newsletter).toBe(launch);

@@ -41,7 +41,9 @@ describe.runIf(sampleAvailable)('editions of the sample issue', () => {
     const edition = buildEdition(doc, null);
     expect(edition.articles.map((a) => a.article.title)).toEqual(sample.articles.map((a) => a.title));
     expect(edition.articles.map((a) => a.number)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-    expect(edition.takeaways.map((t) => t.article.title)).toEqual(sample.articles.filter((a) => a.takeaway).map((a) => a.title));
+    expect(edition.takeaways.map((t) => t.article.title)).toEqual(
+      sample.articles.filter((a) => a.takeaway).map((a) => a.title),
+    );
   });
 
   it('each one-topic edition holds exactly that section, renumbered from 1', () => {
@@ -77,6 +79,8 @@ describe.runIf(sampleAvailable)('editions of the sample issue', () => {
   it('an unknown topic is an error that lists the topics that exist', async () => {
     const topics = await listTopics(services.db);
     expect(() => assertKnownTopics(['gardening'], topics)).toThrow(UnknownTopicError);
-    expect(() => assertKnownTopics(['gardening'], topics)).toThrow(/gardening.*Topics: horizontal-issues, information-security/);
+    expect(() => assertKnownTopics(['gardening'], topics)).toThrow(
+      /gardening.*Topics: horizontal-issues, information-security/,
+    );
   });
 });

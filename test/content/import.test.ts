@@ -24,8 +24,21 @@ afterEach(async () => {
 async function counts() {
   const db = services.db;
   const one = async (table: 'articles' | 'topics' | 'issues' | 'glossary' | 'issue_articles') =>
-    Number((await db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
-  return { articles: await one('articles'), topics: await one('topics'), issues: await one('issues'), glossary: await one('glossary'), links: await one('issue_articles') };
+    Number(
+      (
+        await db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  return {
+    articles: await one('articles'),
+    topics: await one('topics'),
+    issues: await one('issues'),
+    glossary: await one('glossary'),
+    links: await one('issue_articles'),
+  };
 }
 
 describe.runIf(sampleAvailable)('import of the real sample issue', () => {
@@ -64,14 +77,35 @@ describe('import errors: the file and field are named and nothing is written', (
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   const article = (name: string) => path.join(dir, 'articles', name);
-  const edit = (file: string, from: string | RegExp, to: string) => writeFileSync(file, readFileSync(file, 'utf8').replace(from, to));
+  const edit = (file: string, from: string | RegExp, to: string) =>
+    writeFileSync(file, readFileSync(file, 'utf8').replace(from, to));
 
   const cases: [string, () => void, RegExp][] = [
-    ['missing title', () => edit(article('03-one-issue-many-editions.md'), /^title: .*$/m, ''), /articles\/03-one-issue-many-editions\.md: title: is missing/],
-    ['unknown section', () => edit(article('04-reliable-sending.md'), 'section: "Sending"', 'section: "Gardening"'), /articles\/04-reliable-sending\.md: section: "Gardening" is not one of the issue's sections/],
-    ['broken front matter', () => edit(article('02-import-an-issue.md'), 'tags: ["Import", "Markdown"]', 'tags: ["Import", "Markdown"'), /articles\/02-import-an-issue\.md: front matter: is not valid YAML/],
-    ['listed article missing', () => rmSync(article('05-withdraw-as-easily-as-you-subscribe.md')), /issue\.md: articles\[4\]: "05-withdraw-as-easily-as-you-subscribe\.md" does not exist/],
-    ['bad source url', () => edit(article('02-import-an-issue.md'), 'https://commonmark.org/', 'javascript:alert(1)'), /articles\/02-import-an-issue\.md: sources\.0\.url/],
+    [
+      'missing title',
+      () => edit(article('03-one-issue-many-editions.md'), /^title: .*$/m, ''),
+      /articles\/03-one-issue-many-editions\.md: title: is missing/,
+    ],
+    [
+      'unknown section',
+      () => edit(article('04-reliable-sending.md'), 'section: "Sending"', 'section: "Gardening"'),
+      /articles\/04-reliable-sending\.md: section: "Gardening" is not one of the issue's sections/,
+    ],
+    [
+      'broken front matter',
+      () => edit(article('02-import-an-issue.md'), 'tags: ["Import", "Markdown"]', 'tags: ["Import", "Markdown"'),
+      /articles\/02-import-an-issue\.md: front matter: is not valid YAML/,
+    ],
+    [
+      'listed article missing',
+      () => rmSync(article('05-withdraw-as-easily-as-you-subscribe.md')),
+      /issue\.md: articles\[4\]: "05-withdraw-as-easily-as-you-subscribe\.md" does not exist/,
+    ],
+    [
+      'bad source url',
+      () => edit(article('02-import-an-issue.md'), 'https://commonmark.org/', 'javascript:alert(1)'),
+      /articles\/02-import-an-issue\.md: sources\.0\.url/,
+    ],
   ];
 
   for (const [name, breakIt, message] of cases) {

@@ -30,7 +30,12 @@ export async function startApp(services: Services, port = 0): Promise<RunningApp
   };
 }
 
-export async function addEditor(services: Services, email: string, password: string, role: EditorRole = 'editor'): Promise<void> {
+export async function addEditor(
+  services: Services,
+  email: string,
+  password: string,
+  role: EditorRole = 'editor',
+): Promise<void> {
   await insertEditor(services.db, email, role, await hashPassword(password));
 }
 
@@ -57,14 +62,29 @@ export class Client {
   }
 
   async get(path: string, headers: Record<string, string> = {}): Promise<Response> {
-    const res = await fetch(this.base + path, { redirect: 'manual', headers: { cookie: this.cookieHeader(), accept: 'text/html', ...headers } });
+    const res = await fetch(this.base + path, {
+      redirect: 'manual',
+      headers: { cookie: this.cookieHeader(), accept: 'text/html', ...headers },
+    });
     this.remember(res);
     return res;
   }
 
-  async post(path: string, body: Record<string, string> | FormData | URLSearchParams | string, headers: Record<string, string> = {}): Promise<Response> {
-    const payload = typeof body === 'string' || body instanceof FormData || body instanceof URLSearchParams ? body : new URLSearchParams(body);
-    const res = await fetch(this.base + path, { method: 'POST', redirect: 'manual', body: payload, headers: { cookie: this.cookieHeader(), ...headers } });
+  async post(
+    path: string,
+    body: Record<string, string> | FormData | URLSearchParams | string,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
+    const payload =
+      typeof body === 'string' || body instanceof FormData || body instanceof URLSearchParams
+        ? body
+        : new URLSearchParams(body);
+    const res = await fetch(this.base + path, {
+      method: 'POST',
+      redirect: 'manual',
+      body: payload,
+      headers: { cookie: this.cookieHeader(), ...headers },
+    });
     this.remember(res);
     return res;
   }

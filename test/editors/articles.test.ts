@@ -87,7 +87,15 @@ describe('article library over HTTP', () => {
   it('refuses an upload that is not an image, keeping everything typed, and stores nothing', async () => {
     const before = readdirSync(env.config.mediaDir, { withFileTypes: true }).length;
     const form = articleForm(
-      { title: 'Kept title', sectionTopicId: '', newSection: 'Quantum', tags: 'kept-tag', body: 'Kept **body**', imageAlt: 'x', intent: 'save' },
+      {
+        title: 'Kept title',
+        sectionTopicId: '',
+        newSection: 'Quantum',
+        tags: 'kept-tag',
+        body: 'Kept **body**',
+        imageAlt: 'x',
+        intent: 'save',
+      },
       { name: 'evil.png', type: 'image/png', data: Buffer.from('<script>alert(1)</script> not a png') },
     );
     const res = await client.post('/admin/articles', form);
@@ -99,13 +107,21 @@ describe('article library over HTTP', () => {
     expect(html).toContain('value="kept-tag"');
     expect(html).toContain('Kept **body**');
     expect(readdirSync(env.config.mediaDir, { withFileTypes: true }).length).toBe(before);
-    expect(await services.db.selectFrom('articles').select('id').where('title', '=', 'Kept title').executeTakeFirst()).toBeUndefined();
+    expect(
+      await services.db.selectFrom('articles').select('id').where('title', '=', 'Kept title').executeTakeFirst(),
+    ).toBeUndefined();
   });
 
   it('shows each error beside its field and requires alt text for images', async () => {
     const res = await client.post(
       '/admin/articles',
-      articleForm({ title: '', sectionTopicId: '', body: 'Text ![](/media/x.png)', sources: 'not a url', intent: 'save' }),
+      articleForm({
+        title: '',
+        sectionTopicId: '',
+        body: 'Text ![](/media/x.png)',
+        sources: 'not a url',
+        intent: 'save',
+      }),
     );
     expect(res.status).toBe(400);
     const html = await res.text();
@@ -118,7 +134,10 @@ describe('article library over HTTP', () => {
   it('previews Markdown through the sanitising renderer', async () => {
     const res = await client.post(
       '/admin/articles/preview',
-      new URLSearchParams({ markdown: '### Heading\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) <a href="javascript:alert(2)" onclick="x()">y</a> **bold**' }),
+      new URLSearchParams({
+        markdown:
+          '### Heading\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) <a href="javascript:alert(2)" onclick="x()">y</a> **bold**',
+      }),
       { 'x-csrf-token': token },
     );
     expect(res.status).toBe(200);

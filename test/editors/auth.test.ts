@@ -84,16 +84,30 @@ describe('admin sign-in over HTTP', () => {
   it('refuses a state-changing post without the session CSRF token, and accepts it with one', async () => {
     const client = new Client(app.url);
     await client.login('ed@example.org', PASSWORD);
-    const forged = await client.post('/admin/account/password', { current: PASSWORD, password: 'a new password 1', repeat: 'a new password 1' });
+    const forged = await client.post('/admin/account/password', {
+      current: PASSWORD,
+      password: 'a new password 1',
+      repeat: 'a new password 1',
+    });
     expect(forged.status).toBe(403);
     expect(await forged.text()).toContain('security token');
     const token = await client.csrfToken('/admin/account');
     const other = new Client(app.url);
     await other.login('boss@example.org', PASSWORD);
     // A token from another session is refused too.
-    const wrongSession = await other.post('/admin/account/password', { _csrf: token, current: PASSWORD, password: 'x'.repeat(12), repeat: 'x'.repeat(12) });
+    const wrongSession = await other.post('/admin/account/password', {
+      _csrf: token,
+      current: PASSWORD,
+      password: 'x'.repeat(12),
+      repeat: 'x'.repeat(12),
+    });
     expect(wrongSession.status).toBe(403);
-    const ok = await client.post('/admin/account/password', { _csrf: token, current: PASSWORD, password: 'a new password 1', repeat: 'a new password 1' });
+    const ok = await client.post('/admin/account/password', {
+      _csrf: token,
+      current: PASSWORD,
+      password: 'a new password 1',
+      repeat: 'a new password 1',
+    });
     expect(ok.status).toBe(303);
     expect((await new Client(app.url).login('ed@example.org', 'a new password 1')).status).toBe(303);
   });
@@ -105,9 +119,15 @@ describe('admin sign-in over HTTP', () => {
       expect((await editor.get(path)).status, path).toBe(403);
     }
     const token = await editor.csrfToken();
-    const post = await editor.post('/admin/settings/editors', { _csrf: token, email: 'new@example.org', role: 'admin' });
+    const post = await editor.post('/admin/settings/editors', {
+      _csrf: token,
+      email: 'new@example.org',
+      role: 'admin',
+    });
     expect(post.status).toBe(403);
-    expect(await services.db.selectFrom('editors').select('email').where('email', '=', 'new@example.org').executeTakeFirst()).toBeUndefined();
+    expect(
+      await services.db.selectFrom('editors').select('email').where('email', '=', 'new@example.org').executeTakeFirst(),
+    ).toBeUndefined();
 
     const admin = new Client(app.url);
     await admin.login('boss@example.org', PASSWORD);
@@ -123,7 +143,10 @@ describe('admin sign-in over HTTP', () => {
     expect(out.status).toBe(303);
     expect(out.headers.get('location')).toBe('/admin/login?notice=signed-out');
     expect(await services.db.selectFrom('sessions').selectAll().execute()).toHaveLength(0);
-    const replay = await fetch(`${app.url}/admin`, { redirect: 'manual', headers: { cookie: `${SESSION_COOKIE}=${cookie}`, accept: 'text/html' } });
+    const replay = await fetch(`${app.url}/admin`, {
+      redirect: 'manual',
+      headers: { cookie: `${SESSION_COOKIE}=${cookie}`, accept: 'text/html' },
+    });
     expect(replay.status).toBe(303);
   });
 });

@@ -27,7 +27,11 @@ describe('`newsletter editors` and the first admin', () => {
   afterEach(() => env.cleanup());
 
   it('adds an editor with the password read from stdin, hashed with scrypt', async () => {
-    const run = await runCli(['editors', 'add', 'Ana@Example.org', '--role', 'admin'], env.env, 'a long enough password\n');
+    const run = await runCli(
+      ['editors', 'add', 'Ana@Example.org', '--role', 'admin'],
+      env.env,
+      'a long enough password\n',
+    );
     expect(run).toMatchObject({ code: 0, stdout: 'Created admin ana@example.org\n' });
     const services = await env.open();
     try {
@@ -46,12 +50,18 @@ describe('`newsletter editors` and the first admin', () => {
   });
 
   it('refuses a bad role, a bad address, a missing and a short password with what to fix', async () => {
-    expect((await runCli(['editors', 'add', 'b@example.org', '--role', 'owner'], env.env, 'long password 1\n')).stderr).toContain('--role must be admin or editor');
-    expect((await runCli(['editors', 'add', 'nope'], env.env, 'long password 1\n')).stderr).toContain('"nope" is not an email address');
+    expect(
+      (await runCli(['editors', 'add', 'b@example.org', '--role', 'owner'], env.env, 'long password 1\n')).stderr,
+    ).toContain('--role must be admin or editor');
+    expect((await runCli(['editors', 'add', 'nope'], env.env, 'long password 1\n')).stderr).toContain(
+      '"nope" is not an email address',
+    );
     const missing = await runCli(['editors', 'add', 'b@example.org'], env.env, '');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('No password on stdin');
-    expect((await runCli(['editors', 'add', 'b@example.org'], env.env, 'short\n')).stderr).toContain('at least 10 characters');
+    expect((await runCli(['editors', 'add', 'b@example.org'], env.env, 'short\n')).stderr).toContain(
+      'at least 10 characters',
+    );
   });
 
   it('creates admin@localhost once on an empty database and prints its password only that time', async () => {

@@ -26,7 +26,13 @@ describe('issue composer over HTTP', () => {
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('id="title-error"');
 
-    const created = await client.post('/admin/issues', { _csrf: token, title: 'China Standardisation Newsletter', edition: 'SESEC IV', period: 'December 2020', note: 'Hello **readers**' });
+    const created = await client.post('/admin/issues', {
+      _csrf: token,
+      title: 'China Standardisation Newsletter',
+      edition: 'SESEC IV',
+      period: 'December 2020',
+      note: 'Hello **readers**',
+    });
     expect(created.status).toBe(303);
     expect(created.headers.get('location')).toBe('/admin/issues/december-2020?notice=created');
     // An issue with no article yet previews as an empty edition rather than failing.
@@ -44,17 +50,30 @@ describe('issue composer over HTTP', () => {
     expect(doc.articles.map((x) => x.slug.slice(0, 2))).toEqual(['08', '09', '17', '01']);
 
     // Keyboard/no-JS path: one form, the pressed button names the change.
-    expect((await client.post('/admin/issues/december-2020/arrange', { _csrf: token, op: `up:${a.get('09')}` })).status).toBe(303);
-    expect((await client.post('/admin/issues/december-2020/arrange', { _csrf: token, op: `section-up:${doc.sections[2]?.id}` })).status).toBe(303);
+    expect(
+      (await client.post('/admin/issues/december-2020/arrange', { _csrf: token, op: `up:${a.get('09')}` })).status,
+    ).toBe(303);
+    expect(
+      (
+        await client.post('/admin/issues/december-2020/arrange', {
+          _csrf: token,
+          op: `section-up:${doc.sections[2]?.id}`,
+        })
+      ).status,
+    ).toBe(303);
     doc = await loadIssueDocument(services.db, 'december-2020');
     expect(doc.sections.map((s) => s.slug)).toEqual(['information-security', 'horizontal-issues', 'blockchain']);
     expect(doc.articles.map((x) => x.slug.slice(0, 2))).toEqual(['09', '08', '01', '17']);
 
     // Drag-and-drop path (JSON from reorder.js).
-    const dnd = await client.post('/admin/issues/december-2020/order', JSON.stringify({ order: [a.get('08'), a.get('09'), a.get('01'), a.get('17')] }), {
-      'content-type': 'application/json',
-      'x-csrf-token': token,
-    });
+    const dnd = await client.post(
+      '/admin/issues/december-2020/order',
+      JSON.stringify({ order: [a.get('08'), a.get('09'), a.get('01'), a.get('17')] }),
+      {
+        'content-type': 'application/json',
+        'x-csrf-token': token,
+      },
+    );
     expect(dnd.status).toBe(200);
     doc = await loadIssueDocument(services.db, 'december-2020');
     expect(doc.articles.map((x) => x.slug.slice(0, 2))).toEqual(['08', '09', '01', '17']);
@@ -65,7 +84,11 @@ describe('issue composer over HTTP', () => {
     expect(doc.sections.map((s) => s.slug)).toEqual(['information-security', 'horizontal-issues']);
 
     // Mark a takeaway from the composer.
-    await client.post('/admin/issues/december-2020/arrange', { _csrf: token, op: `takeaway:${a.get('08')}`, [`takeaway_${a.get('08')}`]: 'Watch the video.' });
+    await client.post('/admin/issues/december-2020/arrange', {
+      _csrf: token,
+      op: `takeaway:${a.get('08')}`,
+      [`takeaway_${a.get('08')}`]: 'Watch the video.',
+    });
     const page = await (await client.get('/admin/issues/december-2020')).text();
     const index = page.slice(page.indexOf('id="index-heading"'));
     expect(index.indexOf('Information Security')).toBeLessThan(index.indexOf('Horizontal Issues'));
@@ -75,7 +98,13 @@ describe('issue composer over HTTP', () => {
 
   it('renders the change at once: the renderer cache is invalidated', async () => {
     const before = await services.renderer.edition('december-2020', null);
-    await client.post('/admin/issues/december-2020/details', { _csrf: token, title: 'Renamed Newsletter', edition: 'SESEC IV', period: 'December 2020', note: '' });
+    await client.post('/admin/issues/december-2020/details', {
+      _csrf: token,
+      title: 'Renamed Newsletter',
+      edition: 'SESEC IV',
+      period: 'December 2020',
+      note: '',
+    });
     const after = await services.renderer.edition('december-2020', null);
     expect(after.subject).toContain('Renamed Newsletter');
     expect(before.subject).not.toContain('Renamed Newsletter');

@@ -62,7 +62,12 @@ describe('the editors’ journey in Chromium', () => {
     const ctx = { source: 'cli' as const };
     await addSubscriber(services.db, env.config.secretKey, { email: 'whole@example.org', name: 'Whole' }, ctx);
     await addSubscriber(services.db, env.config.secretKey, { email: 'chain@example.org', topics: ['blockchain'] }, ctx);
-    await addSubscriber(services.db, env.config.secretKey, { email: 'city@example.org', topics: ['smart-city', 'blockchain'] }, ctx);
+    await addSubscriber(
+      services.db,
+      env.config.secretKey,
+      { email: 'city@example.org', topics: ['smart-city', 'blockchain'] },
+      ctx,
+    );
     // Exactly what `npm start` does on a fresh database: the first admin, its password printed once.
     const out = captured();
     await ensureFirstAdmin(services, out.stream);
@@ -85,7 +90,10 @@ describe('the editors’ journey in Chromium', () => {
     page = await context.newPage();
     page.on('console', (message) => {
       // The deliberate wrong password is answered 401, which Chromium logs as a failed load.
-      if (message.type() === 'error' && !(page.url().endsWith('/admin/login') && message.text().includes('status of 401'))) {
+      if (
+        message.type() === 'error' &&
+        !(page.url().endsWith('/admin/login') && message.text().includes('status of 401'))
+      ) {
         problems.push(`${page.url()}: ${message.text()}`);
       }
     });
@@ -101,7 +109,8 @@ describe('the editors’ journey in Chromium', () => {
     env?.cleanup();
   });
 
-  const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS_DIR, `admin-${name}.png`), fullPage: true });
+  const shot = (name: string) =>
+    page.screenshot({ path: path.join(ARTIFACTS_DIR, `admin-${name}.png`), fullPage: true });
 
   it('does the whole job', { timeout: 150_000 }, async () => {
     const base = env.config.baseUrl;
@@ -129,7 +138,9 @@ describe('the editors’ journey in Chromium', () => {
     await page.locator('#body-preview em', { hasText: 'pilot lines' }).waitFor();
     await page.locator('#takeaway-preview strong', { hasText: 'two' }).waitFor();
     await page.getByLabel('Alt text').fill('The pilot line in Hefei');
-    await page.getByLabel('Image file').setInputFiles({ name: 'pilot.png', mimeType: 'image/png', buffer: makePng(120, 60) });
+    await page
+      .getByLabel('Image file')
+      .setInputFiles({ name: 'pilot.png', mimeType: 'image/png', buffer: makePng(120, 60) });
     await page.getByRole('button', { name: 'Save article' }).first().click();
     await page.getByText('Created.').waitFor();
     const body = await page.locator('#body').inputValue();
@@ -162,7 +173,9 @@ describe('the editors’ journey in Chromium', () => {
     await shot('03-composed');
 
     // 4. Reorder: drag and drop within Horizontal Issues, then the keyboard alternative.
-    const horizontal = page.locator('#arrange-form section', { hasText: 'Horizontal Issues' }).locator('li[data-article-id]');
+    const horizontal = page
+      .locator('#arrange-form section', { hasText: 'Horizontal Issues' })
+      .locator('li[data-article-id]');
     const titlesOf = async () => horizontal.locator('.what a').allTextContents();
     const before = await titlesOf();
     expect(before).toHaveLength(3);
@@ -172,7 +185,9 @@ describe('the editors’ journey in Chromium', () => {
     await page.keyboard.press('Enter');
     await expect.poll(titlesOf, { timeout: 10_000 }).toEqual([before[0], before[2], before[1]]);
     // Focus comes back to the same button, so the keyboard user can press again.
-    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent?.trim() ?? '')).toBe(`Down “${before[2]}”`);
+    await expect
+      .poll(() => page.evaluate(() => document.activeElement?.textContent?.trim() ?? ''))
+      .toBe(`Down “${before[2]}”`);
     const index = await page.locator('.index-preview li').allTextContents();
     expect(index.slice(0, 3)).toEqual([before[0], before[2], before[1]]);
     await shot('04-reordered');
@@ -185,7 +200,10 @@ describe('the editors’ journey in Chromium', () => {
     const phoneFrame = page.frames().find((f) => f.url().includes('/preview/email') && f !== page.mainFrame());
     expect(phoneFrame).toBeDefined();
     const widths = await Promise.all(
-      page.frames().filter((f) => f.url().includes('/preview/email')).map((f) => f.evaluate(() => [window.innerWidth, document.documentElement.scrollWidth])),
+      page
+        .frames()
+        .filter((f) => f.url().includes('/preview/email'))
+        .map((f) => f.evaluate(() => [window.innerWidth, document.documentElement.scrollWidth])),
     );
     const narrow = widths.find(([w]) => w !== undefined && w <= 375);
     expect(narrow).toBeDefined();
@@ -246,7 +264,12 @@ describe('the editors’ journey in Chromium', () => {
     expect(await page.locator('#dashboard [data-field="sent"]').textContent()).toBe('3');
     await shot('10-sent');
     await sink.waitFor(4);
-    expect(sink.received.slice(1).map((m) => m.envelopeTo[0]).sort()).toEqual(['chain@example.org', 'city@example.org', 'whole@example.org']);
+    expect(
+      sink.received
+        .slice(1)
+        .map((m) => m.envelopeTo[0])
+        .sort(),
+    ).toEqual(['chain@example.org', 'city@example.org', 'whole@example.org']);
 
     // 9. The other pages render cleanly too.
     for (const [name, url] of [

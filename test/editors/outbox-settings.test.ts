@@ -41,11 +41,29 @@ describe('outbox viewer and settings over HTTP', () => {
   });
 
   it('renames a topic keeping every subscriber’s choice, and reorders topics', async () => {
-    await addSubscriber(services.db, env.config.secretKey, { email: 'r@example.org', topics: ['smart-city'] }, { source: 'cli' });
-    const topic = await services.db.selectFrom('topics').select(['id', 'position']).where('slug', '=', 'smart-city').executeTakeFirstOrThrow();
-    const res = await admin.post('/admin/settings/topics', { _csrf: token, op: `save:${topic.id}`, [`name_${topic.id}`]: 'Smart Cities', [`description_${topic.id}`]: 'Urban standards' });
+    await addSubscriber(
+      services.db,
+      env.config.secretKey,
+      { email: 'r@example.org', topics: ['smart-city'] },
+      { source: 'cli' },
+    );
+    const topic = await services.db
+      .selectFrom('topics')
+      .select(['id', 'position'])
+      .where('slug', '=', 'smart-city')
+      .executeTakeFirstOrThrow();
+    const res = await admin.post('/admin/settings/topics', {
+      _csrf: token,
+      op: `save:${topic.id}`,
+      [`name_${topic.id}`]: 'Smart Cities',
+      [`description_${topic.id}`]: 'Urban standards',
+    });
     expect(res.status).toBe(303);
-    const renamed = await services.db.selectFrom('topics').selectAll().where('id', '=', topic.id).executeTakeFirstOrThrow();
+    const renamed = await services.db
+      .selectFrom('topics')
+      .selectAll()
+      .where('id', '=', topic.id)
+      .executeTakeFirstOrThrow();
     expect(renamed).toMatchObject({ name: 'Smart Cities', slug: 'smart-cities', description: 'Urban standards' });
     const chosen = await services.db
       .selectFrom('subscriber_topics')
@@ -54,21 +72,60 @@ describe('outbox viewer and settings over HTTP', () => {
       .where('email', '=', 'r@example.org')
       .execute();
     expect(chosen).toEqual([{ topic_id: topic.id }]);
-    const clash = await admin.post('/admin/settings/topics', { _csrf: token, op: `save:${topic.id}`, [`name_${topic.id}`]: 'Blockchain', [`description_${topic.id}`]: '' });
+    const clash = await admin.post('/admin/settings/topics', {
+      _csrf: token,
+      op: `save:${topic.id}`,
+      [`name_${topic.id}`]: 'Blockchain',
+      [`description_${topic.id}`]: '',
+    });
     expect(clash.status).toBe(400);
     expect(await clash.text()).toContain('Another topic already has the address');
     await admin.post('/admin/settings/topics', { _csrf: token, op: `up:${topic.id}` });
-    const moved = await services.db.selectFrom('topics').select('position').where('id', '=', topic.id).executeTakeFirstOrThrow();
+    const moved = await services.db
+      .selectFrom('topics')
+      .select('position')
+      .where('id', '=', topic.id)
+      .executeTakeFirstOrThrow();
     expect(moved.position).toBeLessThan(topic.position);
   });
 
   it('saves the publication and glossary; the next render uses them', async () => {
-    const bad = await admin.post('/admin/settings/publication', { _csrf: token, name: '', publisher: '', cadence: '', contact: '', about: '' });
+    const bad = await admin.post('/admin/settings/publication', {
+      _csrf: token,
+      name: '',
+      publisher: '',
+      cadence: '',
+      contact: '',
+      about: '',
+    });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('id="name-error"');
-    expect((await admin.post('/admin/settings/publication', { _csrf: token, name: 'Standards Digest', publisher: 'SESEC', cadence: 'bimonthly', contact: 'news@example.org', about: 'About us.' })).status).toBe(303);
-    expect((await admin.post('/admin/settings/glossary', { _csrf: token, rows: '2', abbreviation_0: 'QIT', english_0: 'Quantum information technology', chinese_0: '量子信息技术' })).status).toBe(303);
-    expect(await services.db.selectFrom('glossary').select(['abbreviation', 'chinese']).execute()).toEqual([{ abbreviation: 'QIT', chinese: '量子信息技术' }]);
+    expect(
+      (
+        await admin.post('/admin/settings/publication', {
+          _csrf: token,
+          name: 'Standards Digest',
+          publisher: 'SESEC',
+          cadence: 'bimonthly',
+          contact: 'news@example.org',
+          about: 'About us.',
+        })
+      ).status,
+    ).toBe(303);
+    expect(
+      (
+        await admin.post('/admin/settings/glossary', {
+          _csrf: token,
+          rows: '2',
+          abbreviation_0: 'QIT',
+          english_0: 'Quantum information technology',
+          chinese_0: '量子信息技术',
+        })
+      ).status,
+    ).toBe(303);
+    expect(await services.db.selectFrom('glossary').select(['abbreviation', 'chinese']).execute()).toEqual([
+      { abbreviation: 'QIT', chinese: '量子信息技术' },
+    ]);
     const edition = await services.renderer.edition('oct-nov-2020', null);
     expect(edition.subject).toContain('Standards Digest');
   });
@@ -85,7 +142,9 @@ describe('outbox viewer and settings over HTTP', () => {
     const demote = await admin.post(`/admin/settings/editors/${me?.id}`, { _csrf: token, op: 'role', role: 'editor' });
     expect(demote.status).toBe(400);
     expect(await demote.text()).toContain('last admin');
-    expect((await admin.post(`/admin/settings/editors/${other?.id}`, { _csrf: token, op: 'role', role: 'admin' })).status).toBe(303);
+    expect(
+      (await admin.post(`/admin/settings/editors/${other?.id}`, { _csrf: token, op: 'role', role: 'admin' })).status,
+    ).toBe(303);
     expect((await admin.post(`/admin/settings/editors/${other?.id}`, { _csrf: token, op: 'remove' })).status).toBe(303);
     expect((await listEditors(services.db)).map((e) => e.email)).toEqual(['boss@example.org']);
   });

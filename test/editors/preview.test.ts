@@ -10,12 +10,21 @@ describe('previews and the edition matrix over HTTP', () => {
     editor = await signedInEditor({
       seed: async (services, env) => {
         // Drop the Annex from the issue so a subscriber of only that topic has an empty edition.
-        const annex = await services.db.selectFrom('topics').select('id').where('slug', '=', 'annex').executeTakeFirstOrThrow();
+        const annex = await services.db
+          .selectFrom('topics')
+          .select('id')
+          .where('slug', '=', 'annex')
+          .executeTakeFirstOrThrow();
         const issue = await services.db.selectFrom('issues').select('id').executeTakeFirstOrThrow();
         const annexArticles = services.db.selectFrom('articles').select('id').where('section_topic_id', '=', annex.id);
-        await services.db.deleteFrom('issue_articles').where('issue_id', '=', issue.id).where('article_id', 'in', annexArticles).execute();
+        await services.db
+          .deleteFrom('issue_articles')
+          .where('issue_id', '=', issue.id)
+          .where('article_id', 'in', annexArticles)
+          .execute();
         const ctx = { source: 'cli' as const };
-        const add = (email: string, topics?: string[]) => addSubscriber(services.db, env.config.secretKey, { email, topics }, ctx);
+        const add = (email: string, topics?: string[]) =>
+          addSubscriber(services.db, env.config.secretKey, { email, topics }, ctx);
         await add('all1@example.org');
         await add('all2@example.org');
         await add('bc1@example.org', ['blockchain', 'smart-city']);
@@ -30,9 +39,11 @@ describe('previews and the edition matrix over HTTP', () => {
 
   it('lists each distinct topic combination with audience and article count, empty ones flagged', async () => {
     const html = await (await client.get('/admin/issues/oct-nov-2020/editions')).text();
-    const rows = [...html.matchAll(/<tr( class="empty-edition")?>\s*<td>([^<]*)(?:<span[^>]*>[^<]*<\/span>)?<\/td>\s*<td class="num">(\d+)<\/td>\s*<td class="num">(\d+)<\/td>/g)].map(
-      (m) => ({ empty: Boolean(m[1]), label: m[2]?.trim(), audience: Number(m[3]), articles: Number(m[4]) }),
-    );
+    const rows = [
+      ...html.matchAll(
+        /<tr( class="empty-edition")?>\s*<td>([^<]*)(?:<span[^>]*>[^<]*<\/span>)?<\/td>\s*<td class="num">(\d+)<\/td>\s*<td class="num">(\d+)<\/td>/g,
+      ),
+    ].map((m) => ({ empty: Boolean(m[1]), label: m[2]?.trim(), audience: Number(m[3]), articles: Number(m[4]) }));
     expect(rows).toEqual([
       { empty: false, label: 'Blockchain, Smart City', audience: 3, articles: 3 },
       { empty: false, label: 'No topic chosen: the whole issue', audience: 2, articles: 19 },

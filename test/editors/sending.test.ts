@@ -26,9 +26,21 @@ describe('sending from the editors’ app', () => {
       env: { SMTP_URL: sink.url },
       seed: async (services, env) => {
         // A topic no article of the issue carries: its subscriber's edition is empty and skipped.
-        await services.db.insertInto('topics').values({ slug: 'space', name: 'Space', description: '', position: 99 }).execute();
-        for (const [email, topics] of [['a@example.org', undefined], ['b@example.org', ['blockchain']], ['c@example.org', ['space']]] as const) {
-          await addSubscriber(services.db, env.config.secretKey, { email, topics: topics ? [...topics] : undefined }, { source: 'cli' });
+        await services.db
+          .insertInto('topics')
+          .values({ slug: 'space', name: 'Space', description: '', position: 99 })
+          .execute();
+        for (const [email, topics] of [
+          ['a@example.org', undefined],
+          ['b@example.org', ['blockchain']],
+          ['c@example.org', ['space']],
+        ] as const) {
+          await addSubscriber(
+            services.db,
+            env.config.secretKey,
+            { email, topics: topics ? [...topics] : undefined },
+            { source: 'cli' },
+          );
         }
       },
     });
@@ -43,20 +55,38 @@ describe('sending from the editors’ app', () => {
   it('shows the service’s zone and refuses a time in the past beside the schedule fields', async () => {
     const page = await (await client.get('/admin/issues/oct-nov-2020/send')).text();
     expect(page).toContain('The service’s time zone is <strong>Europe/Brussels</strong>');
-    const res = await client.post('/admin/issues/oct-nov-2020/send/schedule', { _csrf: token, date: '2020-01-01', time: '09:00', zone: 'Europe/Brussels' });
+    const res = await client.post('/admin/issues/oct-nov-2020/send/schedule', {
+      _csrf: token,
+      date: '2020-01-01',
+      time: '09:00',
+      zone: 'Europe/Brussels',
+    });
     expect(res.status).toBe(409);
     expect(await res.text()).toMatch(/id="schedule-error">[^<]*in the past/);
   });
 
   it('schedules with date, time and zone, then unschedules', async () => {
-    const res = await client.post('/admin/issues/oct-nov-2020/send/schedule', { _csrf: token, date: '2099-03-02', time: '09:00', zone: 'Asia/Shanghai' });
+    const res = await client.post('/admin/issues/oct-nov-2020/send/schedule', {
+      _csrf: token,
+      date: '2099-03-02',
+      time: '09:00',
+      zone: 'Asia/Shanghai',
+    });
     expect(res.status).toBe(303);
-    const row = await services.db.selectFrom('issues').select(['status', 'send_at']).where('slug', '=', 'oct-nov-2020').executeTakeFirstOrThrow();
+    const row = await services.db
+      .selectFrom('issues')
+      .select(['status', 'send_at'])
+      .where('slug', '=', 'oct-nov-2020')
+      .executeTakeFirstOrThrow();
     expect(row).toEqual({ status: 'scheduled', send_at: '2099-03-02T01:00:00.000Z' });
     const page = await (await client.get('/admin/issues/oct-nov-2020/send')).text();
     expect(page).toContain('2099-03-02 02:00 Europe/Brussels');
     expect((await client.post('/admin/issues/oct-nov-2020/send/unschedule', { _csrf: token })).status).toBe(303);
-    const after = await services.db.selectFrom('issues').select(['status', 'send_at']).where('slug', '=', 'oct-nov-2020').executeTakeFirstOrThrow();
+    const after = await services.db
+      .selectFrom('issues')
+      .select(['status', 'send_at'])
+      .where('slug', '=', 'oct-nov-2020')
+      .executeTakeFirstOrThrow();
     expect(after).toEqual({ status: 'draft', send_at: null });
   });
 
@@ -71,7 +101,10 @@ describe('sending from the editors’ app', () => {
     expect(mail?.parsed.subject).toContain('[TEST]');
     expect(mail?.parsed.text).toContain('Blockchain');
     expect(mail?.parsed.text).not.toContain('Quantum Technology Standardization');
-    const bad = await client.post('/admin/issues/oct-nov-2020/send/test', { _csrf: token, testEmail: 'not-an-address' });
+    const bad = await client.post('/admin/issues/oct-nov-2020/send/test', {
+      _csrf: token,
+      testEmail: 'not-an-address',
+    });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('id="testEmail-error"');
   });
@@ -80,7 +113,10 @@ describe('sending from the editors’ app', () => {
     const before = sink.received.length;
     expect((await client.post('/admin/issues/oct-nov-2020/send/now', { _csrf: token })).status).toBe(303);
     const status = await until(
-      async () => (await (await client.get('/admin/issues/oct-nov-2020/send/status.json', { accept: 'application/json' })).json()) as { status: string; counts: Record<string, number>; percent: number },
+      async () =>
+        (await (
+          await client.get('/admin/issues/oct-nov-2020/send/status.json', { accept: 'application/json' })
+        ).json()) as { status: string; counts: Record<string, number>; percent: number },
       (s) => s.status === 'sent',
     );
     expect(status.status).toBe('sent');

@@ -12,7 +12,12 @@ describe('subscriber pages over HTTP', () => {
   beforeAll(async () => {
     editor = await signedInEditor({
       seed: async (services, env) => {
-        await addSubscriber(services.db, env.config.secretKey, { email: 'old@example.org', name: 'Old Reader', topics: ['blockchain'] }, { source: 'cli' });
+        await addSubscriber(
+          services.db,
+          env.config.secretKey,
+          { email: 'old@example.org', name: 'Old Reader', topics: ['blockchain'] },
+          { source: 'cli' },
+        );
       },
     });
     ({ services, client } = editor);
@@ -21,7 +26,13 @@ describe('subscriber pages over HTTP', () => {
   afterAll(() => editor?.close());
 
   it('imports a CSV with the CLI’s rules and shows the per-row report', async () => {
-    const csv = ['email,name,topics', 'new@example.org,New <b>One</b>,smart-city;blockchain', 'broken-address,Bad,', 'new@example.org,Again,', 'x@example.org,X,no-such-topic'].join('\n');
+    const csv = [
+      'email,name,topics',
+      'new@example.org,New <b>One</b>,smart-city;blockchain',
+      'broken-address,Bad,',
+      'new@example.org,Again,',
+      'x@example.org,X,no-such-topic',
+    ].join('\n');
     const form = new FormData();
     form.set('_csrf', token);
     form.set('csv', new Blob([csv], { type: 'text/csv' }), 'list.csv');
@@ -32,7 +43,11 @@ describe('subscriber pages over HTTP', () => {
     expect(html).toMatch(/<td class="num">3<\/td><td>broken-address<\/td><td>bad address/);
     expect(html).toMatch(/<td class="num">4<\/td><td>new@example.org<\/td><td>duplicate in the file/);
     expect(html).toMatch(/<td class="num">5<\/td><td>x@example.org<\/td><td>[^<]*no-such-topic/);
-    const row = await services.db.selectFrom('subscribers').select(['name', 'status']).where('email', '=', 'new@example.org').executeTakeFirst();
+    const row = await services.db
+      .selectFrom('subscribers')
+      .select(['name', 'status'])
+      .where('email', '=', 'new@example.org')
+      .executeTakeFirst();
     expect(row).toEqual({ name: 'New <b>One</b>', status: 'active' });
     // Everything a person typed is escaped.
     const list = await (await client.get('/admin/subscribers?q=new')).text();
@@ -55,7 +70,13 @@ describe('subscriber pages over HTTP', () => {
     const csv = await res.text();
     expect(csv.split('\n')[0]).toBe('email,name,topics,status,subscribed_at');
     expect(csv).toContain('old@example.org,Old Reader,blockchain,active');
-    const uid = (await services.db.selectFrom('subscribers').select('uid').where('email', '=', 'new@example.org').executeTakeFirstOrThrow()).uid;
+    const uid = (
+      await services.db
+        .selectFrom('subscribers')
+        .select('uid')
+        .where('email', '=', 'new@example.org')
+        .executeTakeFirstOrThrow()
+    ).uid;
     const detail = await (await client.get(`/admin/subscribers/${uid}`)).text();
     expect(detail).toMatch(/<table class="list" id="consent-log">[\s\S]*<td>import<\/td>/);
   });

@@ -14,7 +14,11 @@ export interface ChildServer {
  * Starts `newsletter serve` as a real child process on a free port and waits until it listens.
  * `throughShebang` runs bin/newsletter.js as an executable, as `npx newsletter` does.
  */
-export async function startChildServer(env: NodeJS.ProcessEnv, timeoutMs = 30_000, options: { throughShebang?: boolean } = {}): Promise<ChildServer> {
+export async function startChildServer(
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 30_000,
+  options: { throughShebang?: boolean } = {},
+): Promise<ChildServer> {
   const bin = path.join(ROOT, 'bin', 'newsletter.js');
   const [command, args] = options.throughShebang ? [bin, ['serve']] : [process.execPath, [bin, 'serve']];
   const child = spawn(command, args, {

@@ -66,7 +66,10 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     waitFor(count, timeoutMs = 20_000) {
       if (received.length >= count) return Promise.resolve(received);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`SMTP sink got ${received.length} of ${count} messages`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`SMTP sink got ${received.length} of ${count} messages`)),
+          timeoutMs,
+        );
         waiters.push({
           count,
           resolve: () => {

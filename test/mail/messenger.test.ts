@@ -54,7 +54,10 @@ async function sendTo(sink: CountingSink, subscribers: number, env: Record<strin
   cleanups.push(() => temp.cleanup());
   cleanups.push(() => services.close());
   const slug = await importSample(services.db);
-  await insertSubscribers(services.db, Array.from({ length: subscribers }, (_, i) => ({ email: `p${i}@example.org`, topics: ['annex'] })));
+  await insertSubscribers(
+    services.db,
+    Array.from({ length: subscribers }, (_, i) => ({ email: `p${i}@example.org`, topics: ['annex'] })),
+  );
   return sendIssue(services, slug);
 }
 

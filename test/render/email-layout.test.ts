@@ -59,7 +59,10 @@ describe.runIf(sampleAvailable && chromiumAvailable())('the email in headless Ch
       // Following the last Index link scrolls its article into view.
       const last = links.filter((l) => l.target.startsWith('article-')).at(19);
       await page.click(`a[href="#${last?.target}"] >> nth=0`);
-      const top = await page.evaluate((id) => document.getElementById(id)?.getBoundingClientRect().top ?? -1, last?.target ?? '');
+      const top = await page.evaluate(
+        (id) => document.getElementById(id)?.getBoundingClientRect().top ?? -1,
+        last?.target ?? '',
+      );
       expect(Math.abs(top)).toBeLessThan(5);
       await page.screenshot({ path: path.join(ARTIFACTS_DIR, `email-full-${width}.png`) });
       await page.close();
@@ -91,8 +94,12 @@ describe.runIf(chromiumAvailable())('hostile content in a real browser', () => {
         // Only our own script files may appear (the site layout may load one from /assets).
         scripts: document.querySelectorAll('script:not([src^="/assets/"])').length,
         frames: document.querySelectorAll('iframe, form, input, svg, object, embed').length,
-        handlers: [...document.querySelectorAll('*')].filter((e) => [...e.attributes].some((a) => a.name.startsWith('on'))).length,
-        badLinks: [...document.querySelectorAll('a[href]')].filter((a) => /^(javascript|data):/i.test(a.getAttribute('href') ?? '')).length,
+        handlers: [...document.querySelectorAll('*')].filter((e) =>
+          [...e.attributes].some((a) => a.name.startsWith('on')),
+        ).length,
+        badLinks: [...document.querySelectorAll('a[href]')].filter((a) =>
+          /^(javascript|data):/i.test(a.getAttribute('href') ?? ''),
+        ).length,
         fixed: [...document.querySelectorAll('*')].filter((e) => getComputedStyle(e).position === 'fixed').length,
       }));
       expect(dialogs).toEqual([]);

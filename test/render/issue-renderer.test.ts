@@ -10,7 +10,13 @@ import { ACTIVE_PATTERNS, hostileFolder } from '../helpers/hostile.js';
 
 const esc = (s: string) => Handlebars.escapeExpression(s);
 const decode = (s: string) =>
-  s.replace(/&amp;/g, '&').replace(/&#x3D;/g, '=').replace(/&#x27;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+  s
+    .replace(/&amp;/g, '&')
+    .replace(/&#x3D;/g, '=')
+    .replace(/&#x27;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>');
 
 function expectInOrder(haystack: string, needles: string[]) {
   let from = 0;
@@ -46,8 +52,14 @@ describe.runIf(sampleAvailable)('rendering the real sample issue', () => {
     const { html, text } = edition.fill(services.renderer.previewFields(slug, null));
     expect(edition.articleCount).toBe(20);
     const titles = sample.articles.map((a) => a.title);
-    expectInOrder(html, titles.map((t, i) => `${i + 1}. ${esc(t)}`));
-    expectInOrder(text, titles.map((t, i) => `${i + 1}. ${t}`));
+    expectInOrder(
+      html,
+      titles.map((t, i) => `${i + 1}. ${esc(t)}`),
+    );
+    expectInOrder(
+      text,
+      titles.map((t, i) => `${i + 1}. ${t}`),
+    );
     expect(indexAnchors(html)).toHaveLength(20);
     for (const anchor of indexAnchors(html)) expect(html).toContain(`id="${anchor}"`);
     expect(html).toContain('#Quantum Technology');
@@ -64,7 +76,10 @@ describe.runIf(sampleAvailable)('rendering the real sample issue', () => {
       const expected = sample.articles.filter((a) => a.section === section);
       const others = sample.articles.filter((a) => a.section !== section);
       expect(indexAnchors(html)).toEqual(expected.map((a) => `article-${a.file.replace(/\.md$/, '')}`));
-      expectInOrder(html, expected.map((a, i) => `${i + 1}. ${esc(a.title)}`));
+      expectInOrder(
+        html,
+        expected.map((a, i) => `${i + 1}. ${esc(a.title)}`),
+      );
       for (const other of others) {
         expect(html).not.toContain(esc(other.title));
         expect(text).not.toContain(other.title);
@@ -76,21 +91,30 @@ describe.runIf(sampleAvailable)('rendering the real sample issue', () => {
 
   it('a two-topic edition merges both sections in issue order', async () => {
     const topics = ['blockchain', 'horizontal-issues'];
-    const { html } = (await services.renderer.edition(slug, topics)).fill(services.renderer.previewFields(slug, topics));
+    const { html } = (await services.renderer.edition(slug, topics)).fill(
+      services.renderer.previewFields(slug, topics),
+    );
     const expected = sample.articles.filter((a) => a.section === 'Blockchain' || a.section === 'Horizontal Issues');
     expect(indexAnchors(html)).toEqual(expected.map((a) => `article-${a.file.replace(/\.md$/, '')}`));
-    expectInOrder(html, expected.map((a, i) => `${i + 1}. ${esc(a.title)}`));
+    expectInOrder(
+      html,
+      expected.map((a, i) => `${i + 1}. ${esc(a.title)}`),
+    );
   });
 
   it('the text part carries the same titles and links as the HTML part', async () => {
     for (const topics of [null, ['internet-of-things'], ['big-data', 'annex']]) {
-      const { html, text } = (await services.renderer.edition(slug, topics)).fill(services.renderer.previewFields(slug, topics));
+      const { html, text } = (await services.renderer.edition(slug, topics)).fill(
+        services.renderer.previewFields(slug, topics),
+      );
       const links = new Set(
         [...html.matchAll(/href="(https?:[^"]+)"/g)].map((m) => decode(m[1] as string).replace(/#glossary$/, '')),
       );
       expect(links.size).toBeGreaterThan(3);
       for (const link of links) expect(text, link).toContain(link);
-      const htmlTitles = [...html.matchAll(/<h3 id="article-[^"]+"[^>]*>([^<]+)<\/h3>/g)].map((m) => decode(m[1] as string));
+      const htmlTitles = [...html.matchAll(/<h3 id="article-[^"]+"[^>]*>([^<]+)<\/h3>/g)].map((m) =>
+        decode(m[1] as string),
+      );
       expect(htmlTitles.length).toBeGreaterThan(0);
       expectInOrder(text, htmlTitles);
     }
@@ -103,13 +127,27 @@ describe.runIf(sampleAvailable)('rendering the real sample issue', () => {
     for (let i = 0; i < 300; i++) {
       const topics = topicSets[i % 3] ?? null;
       const edition = await services.renderer.edition(slug, topics);
-      edition.fill({ name: `Reader ${i}`, email: `r${i}@example.org`, webUrl: edition.webUrl, manageUrl: 'https://x/m', unsubscribeUrl: 'https://x/u' });
+      edition.fill({
+        name: `Reader ${i}`,
+        email: `r${i}@example.org`,
+        webUrl: edition.webUrl,
+        manageUrl: 'https://x/m',
+        unsubscribeUrl: 'https://x/u',
+      });
     }
     expect(services.renderer.compileCount - before).toBe(1);
-    expect(await services.renderer.edition(slug, ['blockchain'])).toBe(await services.renderer.edition(slug, ['blockchain']));
+    expect(await services.renderer.edition(slug, ['blockchain'])).toBe(
+      await services.renderer.edition(slug, ['blockchain']),
+    );
 
     // The spliced edition is byte-for-byte what compiling that edition's own MJML produces.
-    const fields = { name: 'Zoë <O\'Brien> & co', email: 'z@example.org', webUrl: 'https://news.example/issues/x?topics=a,b', manageUrl: 'https://news.example/preferences?token=a.b', unsubscribeUrl: 'https://news.example/unsubscribe?token=c.d' };
+    const fields = {
+      name: "Zoë <O'Brien> & co",
+      email: 'z@example.org',
+      webUrl: 'https://news.example/issues/x?topics=a,b',
+      manageUrl: 'https://news.example/preferences?token=a.b',
+      unsubscribeUrl: 'https://news.example/unsubscribe?token=c.d',
+    };
     for (const topics of topicSets) {
       const fast = (await services.renderer.edition(slug, topics)).fill(fields).html;
       const direct = await services.renderer.compileMjml(await services.renderer.renderMjml(slug, topics, fields));
@@ -157,7 +195,10 @@ describe('hostile article content', () => {
     const edition = await services.renderer.edition('welcome', null);
     const { html, text } = edition.fill(services.renderer.previewFields('welcome', null));
     const web = await services.renderer.renderWeb('welcome', null);
-    for (const [what, output] of [['email', html], ['web', web]] as const) {
+    for (const [what, output] of [
+      ['email', html],
+      ['web', web],
+    ] as const) {
       for (const [name, pattern] of ACTIVE_PATTERNS) expect(output, `${what}: ${name}`).not.toMatch(pattern);
       expect(output).toContain('{{fields.unsubscribeUrl}}');
       expect(output).toContain('{{&gt; email-index}}');

@@ -7,7 +7,8 @@ import { MjmlCompiler } from '../../src/render/mjml-compiler.js';
 
 const run = promisify(execFile);
 
-const mjml = (body: string) => `<mjml><mj-body><mj-section><mj-column>${body}</mj-column></mj-section></mj-body></mjml>`;
+const mjml = (body: string) =>
+  `<mjml><mj-body><mj-section><mj-column>${body}</mj-column></mj-section></mj-body></mjml>`;
 
 async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -40,13 +41,17 @@ describe('MjmlCompiler', () => {
 
   it('answers concurrent compiles each with its own result', async () => {
     const compiler = make();
-    const results = await Promise.all([1, 2, 3, 4].map((n) => compiler.compile(mjml(`<mj-text>edition ${n}</mj-text>`))));
+    const results = await Promise.all(
+      [1, 2, 3, 4].map((n) => compiler.compile(mjml(`<mj-text>edition ${n}</mj-text>`))),
+    );
     results.forEach((r, i) => expect(r.html).toContain(`edition ${i + 1}`));
   });
 
   it('reports every validation problem instead of HTML (strict)', async () => {
     const compiler = make();
-    const result = await compiler.compile(mjml('<mj-text colour="red">x</mj-text><mj-image src="a.png" align="sideways" />'));
+    const result = await compiler.compile(
+      mjml('<mj-text colour="red">x</mj-text><mj-image src="a.png" align="sideways" />'),
+    );
     expect(result.html).toBe('');
     expect(result.errors).toHaveLength(2);
     expect(result.errors.join('\n')).toMatch(/colour/);

@@ -33,7 +33,9 @@ describe.runIf(sampleAvailable)('scheduler commands (contract.md §3), mail to t
     const set = await runCli(['schedule', slug, '--at', '2030-07-01T09:00 America/New_York'], env.env);
     expect(set.code, set.stderr).toBe(0);
     // SCHEDULE_TZ of the test environment is Europe/Brussels.
-    expect(set.stdout).toBe(`Scheduled ${slug} for 2030-07-01 15:00 Europe/Brussels (UTC+02:00) (2030-07-01T13:00:00.000Z)\n`);
+    expect(set.stdout).toBe(
+      `Scheduled ${slug} for 2030-07-01 15:00 Europe/Brussels (UTC+02:00) (2030-07-01T13:00:00.000Z)\n`,
+    );
     const status = await runCli(['status', slug], env.env);
     expect(status.stdout).toMatch(/status: +scheduled/);
     expect(status.stdout).toMatch(/send at: +2030-07-01 15:00 Europe\/Brussels/);
@@ -73,7 +75,8 @@ describe.runIf(sampleAvailable)('scheduler commands (contract.md §3), mail to t
     expect(mail.subject).toMatch(/^\[TEST\] /);
     const { all, byTopic } = sampleTitlesByTopic();
     const html = flat(String(mail.html));
-    for (const title of all) expect(html.includes(flat(title)), title).toBe((byTopic.get('blockchain') ?? []).includes(title));
+    for (const title of all)
+      expect(html.includes(flat(title)), title).toBe((byTopic.get('blockchain') ?? []).includes(title));
     const status = await runCli(['status', slug], env.env);
     expect(status.stdout).toMatch(/status: +draft/);
     expect(status.stdout).toMatch(/planned 0/);
@@ -139,7 +142,13 @@ describe('progress lines when not on a terminal', () => {
     const counts = { planned: 100, pending: 50, sending: 0, sent: 45, skipped: 3, failed: 2 };
     reporter.update({ counts, sentThisRun: 0, startedAt, firstSentAt: null, waitingUntil: null });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    reporter.update({ counts: { ...counts, sent: 75, pending: 20 }, sentThisRun: 30, startedAt, firstSentAt: startedAt, waitingUntil: null });
+    reporter.update({
+      counts: { ...counts, sent: 75, pending: 20 },
+      sentThisRun: 30,
+      startedAt,
+      firstSentAt: startedAt,
+      waitingUntil: null,
+    });
     reporter.finish();
     const lines = text.trim().split('\n');
     expect(lines.at(-1)).toMatch(/^issue-1: 80\/100 done \(80%\), 75 sent, 3 skipped, 2 failed, \d+ msg\/s, ETA \d+s$/);

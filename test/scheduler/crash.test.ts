@@ -39,7 +39,10 @@ async function prepare(): Promise<{ env: TempEnv; slug: string }> {
   const slug = await importSample(services.db);
   await insertSubscribers(
     services.db,
-    Array.from({ length: SUBSCRIBERS }, (_, i) => ({ email: `reader${i}@example.org`, topics: i % 3 === 0 ? [] : ['internet-of-things'] })),
+    Array.from({ length: SUBSCRIBERS }, (_, i) => ({
+      email: `reader${i}@example.org`,
+      topics: i % 3 === 0 ? [] : ['internet-of-things'],
+    })),
   );
   await services.close();
   return { env, slug };
@@ -91,7 +94,11 @@ describe.runIf(sampleAvailable)('crash safety (real child processes)', () => {
       expect(ids).toHaveLength(2);
       expect(new Set(ids).size).toBe(1);
     }
-    const issue = await services.db.selectFrom('issues').select('status').where('slug', '=', slug).executeTakeFirstOrThrow();
+    const issue = await services.db
+      .selectFrom('issues')
+      .select('status')
+      .where('slug', '=', slug)
+      .executeTakeFirstOrThrow();
     expect(issue.status).toBe('sent');
   });
 

@@ -22,9 +22,9 @@ function makeDkimKey(dir: string): { keyFile: string; resolver: (name: string, t
   const keyFile = path.join(dir, 'dkim.pem');
   writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
   const txt = `v=DKIM1; k=rsa; p=${publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
-  const resolver = async (name: string, type: string): Promise<string[][]> => {
-    if (type === 'TXT' && name === `${SELECTOR}._domainkey.${DOMAIN}`) return [[txt]];
-    throw Object.assign(new Error(`no ${type} record for ${name}`), { code: 'ENOTFOUND' });
+  const resolver = (name: string, type: string): Promise<string[][]> => {
+    if (type === 'TXT' && name === `${SELECTOR}._domainkey.${DOMAIN}`) return Promise.resolve([[txt]]);
+    return Promise.reject(Object.assign(new Error(`no ${type} record for ${name}`), { code: 'ENOTFOUND' }));
   };
   return { keyFile, resolver };
 }
@@ -39,9 +39,20 @@ function signedHeaders(raw: Buffer): string[] {
     .filter((x) => x !== '');
 }
 
-const REQUIRED = ['from', 'to', 'subject', 'date', 'message-id', 'list-id', 'list-unsubscribe', 'list-unsubscribe-post'];
+const REQUIRED = [
+  'from',
+  'to',
+  'subject',
+  'date',
+  'message-id',
+  'list-id',
+  'list-unsubscribe',
+  'list-unsubscribe-post',
+];
 
-async function sendOneSigned(extraEnv: Record<string, string>): Promise<{ env: TempEnv; services: Services; resolver: (n: string, t: string) => Promise<string[][]> }> {
+async function sendOneSigned(
+  extraEnv: Record<string, string>,
+): Promise<{ env: TempEnv; services: Services; resolver: (n: string, t: string) => Promise<string[][]> }> {
   const keyDir = makeTempEnv();
   const { keyFile, resolver } = makeDkimKey(keyDir.dir);
   const env = makeTempEnv({
@@ -93,7 +104,10 @@ describe.runIf(sampleAvailable)('DKIM signing', () => {
 
   it('fails verification when a signed List header is changed in transit', async () => {
     const raw = (sink.received[0]?.raw ?? Buffer.alloc(0)).toString('utf8');
-    const tampered = raw.replace(/List-Unsubscribe-Post: List-Unsubscribe=One-Click/, 'List-Unsubscribe-Post: List-Unsubscribe=Other');
+    const tampered = raw.replace(
+      /List-Unsubscribe-Post: List-Unsubscribe=One-Click/,
+      'List-Unsubscribe-Post: List-Unsubscribe=Other',
+    );
     expect(tampered).not.toBe(raw);
     const result = await dkimVerify(Buffer.from(tampered), { resolver: smtp.resolver });
     expect(result.results[0]?.status.result).toBe('fail');

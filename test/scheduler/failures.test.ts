@@ -16,7 +16,11 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
 
-async function setup(smtpUrl: string, subscribers: number, extraEnv: Record<string, string> = {}): Promise<{ services: Services; slug: string; env: TempEnv }> {
+async function setup(
+  smtpUrl: string,
+  subscribers: number,
+  extraEnv: Record<string, string> = {},
+): Promise<{ services: Services; slug: string; env: TempEnv }> {
   const env = makeTempEnv({ SMTP_URL: smtpUrl, SEND_CONCURRENCY: '2', ...extraEnv });
   const services = await env.open();
   cleanups.push(() => env.cleanup());
@@ -24,7 +28,10 @@ async function setup(smtpUrl: string, subscribers: number, extraEnv: Record<stri
   const slug = await importSample(services.db);
   await insertSubscribers(
     services.db,
-    Array.from({ length: subscribers }, (_, i) => ({ email: `r${i}@example.org`, topics: i % 2 === 0 ? [] : ['blockchain'] })),
+    Array.from({ length: subscribers }, (_, i) => ({
+      email: `r${i}@example.org`,
+      topics: i % 2 === 0 ? [] : ['blockchain'],
+    })),
   );
   return { services, slug, env };
 }
@@ -64,7 +71,9 @@ describe.runIf(sampleAvailable)('send failures', () => {
   });
 
   it('persists the next attempt time and gives up after the bounded number of attempts', async () => {
-    const server = await sink((_n, to) => (to[0] === 'r1@example.org' ? smtpError(452, '4.2.2 Mailbox full') : undefined));
+    const server = await sink((_n, to) =>
+      to[0] === 'r1@example.org' ? smtpError(452, '4.2.2 Mailbox full') : undefined,
+    );
     const { services, slug } = await setup(server.url, 3);
     const seen: string[] = [];
     const report = await sendIssue(services, slug, {
@@ -85,7 +94,8 @@ describe.runIf(sampleAvailable)('send failures', () => {
 
   it('marks a 5xx reply failed with the reply, and a 5.1.x "no such user" bounced', async () => {
     const server = await sink((_n, to) => {
-      if (to[0] === 'r1@example.org') return smtpError(550, '5.1.1 <r1@example.org>: Recipient address rejected: User unknown');
+      if (to[0] === 'r1@example.org')
+        return smtpError(550, '5.1.1 <r1@example.org>: Recipient address rejected: User unknown');
       if (to[0] === 'r2@example.org') return smtpError(554, '5.7.1 Message rejected as spam');
       return undefined;
     });
@@ -104,8 +114,14 @@ describe.runIf(sampleAvailable)('send failures', () => {
     expect(statusOf('r1@example.org')).toBe('bounced');
     expect(statusOf('r2@example.org')).toBe('active');
     const bouncedId = subscribers.find((s) => s.email === 'r1@example.org')?.id ?? -1;
-    const log = await services.db.selectFrom('consent_log').selectAll().where('subscriber_id', '=', bouncedId).execute();
-    expect(log.filter((l) => l.action === 'bounce')).toEqual([expect.objectContaining({ source: 'system', detail: expect.stringContaining('5.1.1') })]);
+    const log = await services.db
+      .selectFrom('consent_log')
+      .selectAll()
+      .where('subscriber_id', '=', bouncedId)
+      .execute();
+    expect(log.filter((l) => l.action === 'bounce')).toEqual([
+      expect.objectContaining({ source: 'system', detail: expect.stringContaining('5.1.1') }),
+    ]);
     expect(rows.filter((r) => r.status === 'sent')).toHaveLength(3);
     expect((await sendStatus(services, slug)).counts).toMatchObject({ sent: 3, failed: 2 });
   });

@@ -25,11 +25,15 @@ describe('parseScheduleTime', () => {
 
   it('accepts an offset and a zone together only when they agree', () => {
     expect(iso(parseScheduleTime('2026-07-01T09:00+02:00[Europe/Brussels]', 'UTC'))).toBe('2026-07-01T07:00:00.000Z');
-    expect(() => parseScheduleTime('2026-07-01T09:00+01:00[Europe/Brussels]', 'UTC')).toThrow(/not the offset of Europe\/Brussels/);
+    expect(() => parseScheduleTime('2026-07-01T09:00+01:00[Europe/Brussels]', 'UTC')).toThrow(
+      /not the offset of Europe\/Brussels/,
+    );
   });
 
   it('refuses a wall time skipped by the spring-forward change, saying why', () => {
-    expect(() => parseScheduleTime('2026-03-29 02:30', 'Europe/Brussels')).toThrow(/does not exist in Europe\/Brussels/);
+    expect(() => parseScheduleTime('2026-03-29 02:30', 'Europe/Brussels')).toThrow(
+      /does not exist in Europe\/Brussels/,
+    );
   });
 
   it('explains what is wrong with bad input', () => {
@@ -37,14 +41,20 @@ describe('parseScheduleTime', () => {
     expect(() => parseScheduleTime('tomorrow at nine', 'UTC')).toThrow(/use e\.g\. 2026-03-02T09:00\+01:00/);
     expect(() => parseScheduleTime('2026-02-30T09:00Z', 'UTC')).toThrow(/not a valid calendar date/);
     expect(() => parseScheduleTime('2026-02-10T25:00Z', 'UTC')).toThrow(/not a valid calendar date/);
-    expect(() => parseScheduleTime('2026-02-10 09:00 Mars/Olympus', 'UTC')).toThrow(/"Mars\/Olympus" is not a time zone/);
+    expect(() => parseScheduleTime('2026-02-10 09:00 Mars/Olympus', 'UTC')).toThrow(
+      /"Mars\/Olympus" is not a time zone/,
+    );
   });
 });
 
 describe('formatScheduleTime', () => {
   it('shows the instant in the editors’ zone with its offset', () => {
-    expect(formatScheduleTime('2026-03-02T08:00:00.000Z', 'Europe/Brussels')).toBe('2026-03-02 09:00 Europe/Brussels (UTC+01:00)');
-    expect(formatScheduleTime(new Date('2026-07-01T13:00:00Z'), 'America/New_York')).toBe('2026-07-01 09:00 America/New_York (UTC-04:00)');
+    expect(formatScheduleTime('2026-03-02T08:00:00.000Z', 'Europe/Brussels')).toBe(
+      '2026-03-02 09:00 Europe/Brussels (UTC+01:00)',
+    );
+    expect(formatScheduleTime(new Date('2026-07-01T13:00:00Z'), 'America/New_York')).toBe(
+      '2026-07-01 09:00 America/New_York (UTC-04:00)',
+    );
   });
 
   it('round-trips through parse', () => {

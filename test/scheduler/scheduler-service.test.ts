@@ -39,7 +39,10 @@ async function sink(): Promise<SmtpSink> {
   return s;
 }
 
-async function scheduler(services: Services, options: Parameters<typeof startScheduler>[1] = {}): Promise<RunningScheduler> {
+async function scheduler(
+  services: Services,
+  options: Parameters<typeof startScheduler>[1] = {},
+): Promise<RunningScheduler> {
   const running = await startScheduler(services, options);
   cleanups.push(() => running.stop());
   return running;
@@ -48,7 +51,8 @@ async function scheduler(services: Services, options: Parameters<typeof startSch
 async function waitForStatus(services: Services, slug: string, status: string, timeoutMs = 20_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while ((await sendStatus(services, slug)).status !== status) {
-    if (Date.now() > until) throw new Error(`issue never became ${status}: ${JSON.stringify(await sendStatus(services, slug))}`);
+    if (Date.now() > until)
+      throw new Error(`issue never became ${status}: ${JSON.stringify(await sendStatus(services, slug))}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -92,15 +96,26 @@ describe.runIf(sampleAvailable)('the scheduler of `newsletter serve`', () => {
     await planIssueDeliveries(services.db, issue.id, nowIso());
     // The state a kill -9 leaves: some rows sent, some claimed, a lease owned by a dead process.
     const ids = (await deliveriesOf(services.db, slug)).map((d) => d.id);
-    await services.db.updateTable('deliveries').set({ status: 'sent', attempts: 1, sent_at: nowIso() }).where('id', 'in', ids.slice(0, 3)).execute();
-    await services.db.updateTable('deliveries').set({ status: 'sending', claimed_at: nowIso() }).where('id', 'in', ids.slice(3, 6)).execute();
+    await services.db
+      .updateTable('deliveries')
+      .set({ status: 'sent', attempts: 1, sent_at: nowIso() })
+      .where('id', 'in', ids.slice(0, 3))
+      .execute();
+    await services.db
+      .updateTable('deliveries')
+      .set({ status: 'sending', claimed_at: nowIso() })
+      .where('id', 'in', ids.slice(3, 6))
+      .execute();
     const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
     expect(await insertSendLease(services.db, issue.id, `${os.hostname()}:${deadPid}:dead:1`, nowIso())).toBe(true);
 
     await scheduler(services);
     await waitForStatus(services, slug, 'sent');
     expect(server.received.map((m) => m.envelopeTo[0]).sort()).toEqual(
-      (await deliveriesOf(services.db, slug)).slice(3).map((d) => d.email).sort(),
+      (await deliveriesOf(services.db, slug))
+        .slice(3)
+        .map((d) => d.email)
+        .sort(),
     );
   });
 
@@ -148,7 +163,12 @@ describe.runIf(sampleAvailable)('the scheduler of `newsletter serve`', () => {
     await running.stop();
     const rows = await deliveriesOf(services.db, slug);
     expect(rows.filter((r) => r.status === 'sending')).toHaveLength(0);
-    expect(rows.filter((r) => r.status === 'sent').map((r) => r.email).sort()).toEqual(slow.received.map((m) => m.to).sort());
+    expect(
+      rows
+        .filter((r) => r.status === 'sent')
+        .map((r) => r.email)
+        .sort(),
+    ).toEqual(slow.received.map((m) => m.to).sort());
     const status = await sendStatus(services, slug);
     expect(status.status).toBe('sending');
     expect(status.sender).toBeNull();

@@ -10,7 +10,14 @@ import { sampleAvailable } from '../helpers/sample.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { nowIso } from '../../src/db/database.js';
-import { deliveriesOf, flat, importSample, insertSubscribers, insertUnusedTopic, sampleTitlesByTopic } from './fixtures.js';
+import {
+  deliveriesOf,
+  flat,
+  importSample,
+  insertSubscribers,
+  insertUnusedTopic,
+  sampleTitlesByTopic,
+} from './fixtures.js';
 import { byRecipient, rawHeader } from './mail.js';
 
 describe.runIf(sampleAvailable)('sending an issue to a real SMTP server', () => {
@@ -42,7 +49,11 @@ describe.runIf(sampleAvailable)('sending an issue to a real SMTP server', () => 
     // Planning happens when the send starts; afterwards one subscriber leaves and one joins.
     const issue = await requireIssue(services.db, slug);
     expect(await planIssueDeliveries(services.db, issue.id, nowIso())).toBe(true);
-    await services.db.updateTable('subscribers').set({ status: 'unsubscribed' }).where('email', '=', 'leaves@example.org').execute();
+    await services.db
+      .updateTable('subscribers')
+      .set({ status: 'unsubscribed' })
+      .where('email', '=', 'leaves@example.org')
+      .execute();
     await insertSubscribers(services.db, [{ email: 'late@example.org' }]);
     compilesBefore = services.renderer.compileCount;
     report = await sendIssue(services, slug);
@@ -76,7 +87,12 @@ describe.runIf(sampleAvailable)('sending an issue to a real SMTP server', () => 
 
   it('mails only active subscribers planned at the start, once each', () => {
     const got = byRecipient(sink.received);
-    expect([...got.keys()].sort()).toEqual(['all@example.org', 'mixed@example.org', 'sec@example.org', 'two@example.org']);
+    expect([...got.keys()].sort()).toEqual([
+      'all@example.org',
+      'mixed@example.org',
+      'sec@example.org',
+      'two@example.org',
+    ]);
     for (const mails of got.values()) expect(mails).toHaveLength(1);
   });
 
@@ -135,7 +151,9 @@ describe.runIf(sampleAvailable)('sending an issue to a real SMTP server', () => 
       expect(rawHeader(mail.raw, 'List-Unsubscribe-Post')).toBe('List-Unsubscribe=One-Click');
       // The body links: web version, manage topics, unsubscribe (the same one-click URL).
       // Handlebars escapes `=` in attributes as &#x3D;; a browser decodes it back.
-      const html = String(p.html).replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
+      const html = String(p.html)
+        .replace(/&#x3D;/g, '=')
+        .replace(/&amp;/g, '&');
       expect(html).toContain(match?.[1] ?? 'missing');
       expect(html).toMatch(/http:\/\/localhost:3999\/preferences\?token=m\./);
       expect(html).toContain(`http://localhost:3999/issues/${slug}`);

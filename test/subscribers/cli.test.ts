@@ -61,7 +61,9 @@ describe('newsletter subscribers import', () => {
     const rejected = run.stderr.split('\n').filter((l) => l.startsWith('  line '));
     expect(rejected).toEqual([
       '  line 3: bad address "not-an-address"',
-      expect.stringMatching(/^ {2}line 5: carl@example\.org: unknown topic "space-travel" \(topics: horizontal-issues, .*big-data/),
+      expect.stringMatching(
+        /^ {2}line 5: carl@example\.org: unknown topic "space-travel" \(topics: horizontal-issues, .*big-data/,
+      ),
       '  line 7: duplicate in the file: ann@example.org is already on line 2',
       '  line 11: bad address: the email cell is empty',
     ]);
@@ -69,28 +71,51 @@ describe('newsletter subscribers import', () => {
     const ann = await findSubscriberByEmail(services.db, 'ann@example.org');
     expect(ann).toMatchObject({ status: 'active', name: 'Ann', topicSlugs: ['big-data', 'blockchain'] });
     expect(ann?.confirmedAt).not.toBeNull();
-    expect(await findSubscriberByEmail(services.db, 'bob@example.org')).toMatchObject({ name: 'Bob, Jr.', topicSlugs: [] });
-    expect(await findSubscriberByEmail(services.db, 'dora@example.org')).toMatchObject({ name: 'Dora Multi', topicSlugs: ['smart-city'] });
-    expect(await findSubscriberByEmail(services.db, 'eve@example.org')).toMatchObject({ topicSlugs: ['big-data', 'smart-city'] });
+    expect(await findSubscriberByEmail(services.db, 'bob@example.org')).toMatchObject({
+      name: 'Bob, Jr.',
+      topicSlugs: [],
+    });
+    expect(await findSubscriberByEmail(services.db, 'dora@example.org')).toMatchObject({
+      name: 'Dora Multi',
+      topicSlugs: ['smart-city'],
+    });
+    expect(await findSubscriberByEmail(services.db, 'eve@example.org')).toMatchObject({
+      topicSlugs: ['big-data', 'smart-city'],
+    });
     expect(await findSubscriberByEmail(services.db, 'carl@example.org')).toBeUndefined();
-    expect(await consentOf('ann@example.org')).toEqual([{ action: 'subscribe', source: 'import', detail: 'CSV line 2' }]);
+    expect(await consentOf('ann@example.org')).toEqual([
+      { action: 'subscribe', source: 'import', detail: 'CSV line 2' },
+    ]);
   });
 
   it('exits 0 when every row is taken; a re-import updates names and topics without duplicates', async () => {
-    const file = csvFile('update.csv', 'email,name,topics\nann@example.org,Ann Smith,smart-city\nbob@example.org,"Bob, Jr.",\nfrank@example.org,,\n');
+    const file = csvFile(
+      'update.csv',
+      'email,name,topics\nann@example.org,Ann Smith,smart-city\nbob@example.org,"Bob, Jr.",\nfrank@example.org,,\n',
+    );
     const run = await runCli(['subscribers', 'import', file], temp.env);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('1 added, 1 updated, 1 unchanged, 0 rejected');
-    expect(await findSubscriberByEmail(services.db, 'ann@example.org')).toMatchObject({ name: 'Ann Smith', topicSlugs: ['smart-city'] });
-    const rows = await services.db.selectFrom('subscribers').select('email').where('email', '=', 'ann@example.org').execute();
+    expect(await findSubscriberByEmail(services.db, 'ann@example.org')).toMatchObject({
+      name: 'Ann Smith',
+      topicSlugs: ['smart-city'],
+    });
+    const rows = await services.db
+      .selectFrom('subscribers')
+      .select('email')
+      .where('email', '=', 'ann@example.org')
+      .execute();
     expect(rows).toHaveLength(1);
     expect((await consentOf('ann@example.org')).map((c) => c.action)).toEqual(['subscribe', 'import-update']);
 
     // A file without a name column leaves names alone.
     const onlyTopics = csvFile('topics-only.csv', 'email,topics\nann@example.org,big-data\n');
     expect((await runCli(['subscribers', 'import', onlyTopics], temp.env)).code).toBe(0);
-    expect(await findSubscriberByEmail(services.db, 'ann@example.org')).toMatchObject({ name: 'Ann Smith', topicSlugs: ['big-data'] });
+    expect(await findSubscriberByEmail(services.db, 'ann@example.org')).toMatchObject({
+      name: 'Ann Smith',
+      topicSlugs: ['big-data'],
+    });
   });
 
   it('never reactivates unsubscribed, bounced or complained addresses and reports them', async () => {
@@ -103,11 +128,16 @@ describe('newsletter subscribers import', () => {
       const s = await findSubscriberByEmail(services.db, email);
       await withdrawSubscriber(services.db, s?.id ?? 0, status, status, { source: 'system' });
     }
-    const file = csvFile('withdrawn.csv', 'email,name,topics\ngone@example.org,G,\nbounce@example.org,B,\nspam@example.org,S,\ngina@example.org,Gina,\n');
+    const file = csvFile(
+      'withdrawn.csv',
+      'email,name,topics\ngone@example.org,G,\nbounce@example.org,B,\nspam@example.org,S,\ngina@example.org,Gina,\n',
+    );
     const run = await runCli(['subscribers', 'import', file], temp.env);
     expect(run.code).toBe(2);
     expect(run.stdout).toContain('1 added');
-    expect(run.stderr).toMatch(/line 2: gone@example\.org is unsubscribed since \d{4}-\d\d-\d\d; an import never reactivates it/);
+    expect(run.stderr).toMatch(
+      /line 2: gone@example\.org is unsubscribed since \d{4}-\d\d-\d\d; an import never reactivates it/,
+    );
     expect(run.stderr).toMatch(/line 3: bounce@example\.org is bounced since/);
     expect(run.stderr).toMatch(/line 4: spam@example\.org is complained since/);
     expect((await findSubscriberByEmail(services.db, 'gone@example.org'))?.status).toBe('unsubscribed');
@@ -123,10 +153,16 @@ describe('newsletter subscribers import', () => {
   it('explains a file it cannot read at all and imports nothing', async () => {
     const count = async () => (await services.db.selectFrom('subscribers').select('id').execute()).length;
     const before = await count();
-    const noHeader = await runCli(['subscribers', 'import', csvFile('noheader.csv', 'zed@example.org,Zed,\n')], temp.env);
+    const noHeader = await runCli(
+      ['subscribers', 'import', csvFile('noheader.csv', 'zed@example.org,Zed,\n')],
+      temp.env,
+    );
     expect(noHeader.code).toBe(1);
     expect(noHeader.stderr).toMatch(/Line 1: unknown column "zed@example\.org" \(the first line must be the header/);
-    const broken = await runCli(['subscribers', 'import', csvFile('broken.csv', 'email,name\nzed@example.org,"Zed\n')], temp.env);
+    const broken = await runCli(
+      ['subscribers', 'import', csvFile('broken.csv', 'email,name\nzed@example.org,"Zed\n')],
+      temp.env,
+    );
     expect(broken.code).toBe(1);
     expect(broken.stderr).toMatch(/Nothing was imported/);
     const missing = await runCli(['subscribers', 'import', path.join(temp.dir, 'nope.csv')], temp.env);
@@ -138,10 +174,17 @@ describe('newsletter subscribers import', () => {
 
 describe('newsletter subscribers add', () => {
   it('adds an active subscriber with consent source cli and checks its input', async () => {
-    const run = await runCli(['subscribers', 'add', ' Hal@Example.org', '--name', 'Hal', '--topics', 'big-data,smart-city'], temp.env);
+    const run = await runCli(
+      ['subscribers', 'add', ' Hal@Example.org', '--name', 'Hal', '--topics', 'big-data,smart-city'],
+      temp.env,
+    );
     expect(run.code).toBe(0);
     expect(run.stdout).toBe('Added hal@example.org\n');
-    expect(await findSubscriberByEmail(services.db, 'hal@example.org')).toMatchObject({ status: 'active', name: 'Hal', topicSlugs: ['big-data', 'smart-city'] });
+    expect(await findSubscriberByEmail(services.db, 'hal@example.org')).toMatchObject({
+      status: 'active',
+      name: 'Hal',
+      topicSlugs: ['big-data', 'smart-city'],
+    });
     expect(await consentOf('hal@example.org')).toEqual([{ action: 'subscribe', source: 'cli', detail: null }]);
 
     const badTopic = await runCli(['subscribers', 'add', 'ivy@example.org', '--topics', 'nope'], temp.env);
@@ -179,7 +222,11 @@ describe('newsletter subscribers export', () => {
     expect(byEmail.get('f2@example.org')?.name).toBe("'+SUM(A1:A9)");
     expect(byEmail.get('f3@example.org')?.name).toBe("'-2+3");
     expect(byEmail.get('f4@example.org')?.name).toBe("'@cmd");
-    expect(byEmail.get('f5@example.org')).toMatchObject({ name: 'Quote " and, comma', topics: 'big-data', status: 'active' });
+    expect(byEmail.get('f5@example.org')).toMatchObject({
+      name: 'Quote " and, comma',
+      topics: 'big-data',
+      status: 'active',
+    });
     expect(byEmail.get('gone@example.org')?.status).toBe('unsubscribed');
     expect(byEmail.get('hal@example.org')?.topics).toBe('big-data;smart-city');
     // No cell of the export starts a formula.

@@ -44,7 +44,12 @@ describe('preferences page', () => {
     expect(html).toMatch(/value="big-data" id="topic-big-data" checked/);
     expect(html).toContain('<meta name="robots" content="noindex">');
 
-    const saved = await client.post(managePath, { _csrf: csrf, action: 'save', name: 'Pat <Q>', topics: ['blockchain', 'smart-city'] });
+    const saved = await client.post(managePath, {
+      _csrf: csrf,
+      action: 'save',
+      name: 'Pat <Q>',
+      topics: ['blockchain', 'smart-city'],
+    });
     expect(saved.res.status).toBe(200);
     expect(mainOf(saved.html)).toContain('Your choices are saved.');
     expect(saved.html).toContain('value="Pat &lt;Q&gt;"');
@@ -70,7 +75,12 @@ describe('preferences page', () => {
     s = await findSubscriberByEmail(h.services.db, 'prefs@example.org');
     expect(s?.status).toBe('active');
 
-    const log = await h.services.db.selectFrom('consent_log').selectAll().where('subscriber_id', '=', s?.id ?? 0).orderBy('id').execute();
+    const log = await h.services.db
+      .selectFrom('consent_log')
+      .selectAll()
+      .where('subscriber_id', '=', s?.id ?? 0)
+      .orderBy('id')
+      .execute();
     const prefEntries = log.filter((l) => l.source === 'preferences').map((l) => l.action);
     expect(prefEntries).toEqual(['preferences-changed', 'preferences-changed', 'unsubscribe', 'resubscribe']);
     expect(JSON.parse(log.find((l) => l.action === 'preferences-changed')?.detail ?? '{}')).toEqual({
@@ -105,7 +115,10 @@ describe('preferences page', () => {
   it('exports everything held as JSON', async () => {
     const { client, managePath } = await confirmedSubscriber('export.me@example.org', ['big-data', 'smart-city']);
     const { csrf } = await formFields(client, managePath);
-    const res = await client.request(managePath, { method: 'POST', body: new URLSearchParams({ _csrf: csrf, action: 'export' }) });
+    const res = await client.request(managePath, {
+      method: 'POST',
+      body: new URLSearchParams({ _csrf: csrf, action: 'export' }),
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename=/);
@@ -127,7 +140,11 @@ describe('preferences page', () => {
         { slug: 'smart-city', name: 'Smart City' },
       ],
     });
-    expect(data.consentLog.map((l) => `${l.action}/${l.source}`)).toEqual(['signup/form', 'confirm/form', 'signup-repeated/form']);
+    expect(data.consentLog.map((l) => `${l.action}/${l.source}`)).toEqual([
+      'signup/form',
+      'confirm/form',
+      'signup-repeated/form',
+    ]);
     expect(data.consentLog[0]?.ip).toBe('127.0.0.1');
     expect(data.deliveries).toEqual([]);
   });
@@ -148,12 +165,35 @@ describe('preferences page', () => {
 
     const db = h.services.db;
     expect(await findSubscriberByEmail(db, 'erase.me@example.org')).toBeUndefined();
-    expect(await db.selectFrom('consent_log').select('id').where('subscriber_id', '=', before?.id ?? 0).execute()).toEqual([]);
-    expect(await db.selectFrom('subscriber_topics').select('topic_id').where('subscriber_id', '=', before?.id ?? 0).execute()).toEqual([]);
+    expect(
+      await db
+        .selectFrom('consent_log')
+        .select('id')
+        .where('subscriber_id', '=', before?.id ?? 0)
+        .execute(),
+    ).toEqual([]);
+    expect(
+      await db
+        .selectFrom('subscriber_topics')
+        .select('topic_id')
+        .where('subscriber_id', '=', before?.id ?? 0)
+        .execute(),
+    ).toEqual([]);
     const erased = await db.selectFrom('erased_addresses').selectAll().execute();
-    expect(erased.map((e) => e.email_hash)).toContain(erasedAddressHash(h.services.config.secretKey, 'erase.me@example.org'));
+    expect(erased.map((e) => e.email_hash)).toContain(
+      erasedAddressHash(h.services.config.secretKey, 'erase.me@example.org'),
+    );
     // Only the keyed hash remains: the address is in no table any more.
-    const everything = JSON.stringify(await Promise.all(['subscribers', 'consent_log', 'erased_addresses'].map((t) => db.selectFrom(t as 'subscribers').selectAll().execute())));
+    const everything = JSON.stringify(
+      await Promise.all(
+        ['subscribers', 'consent_log', 'erased_addresses'].map((t) =>
+          db
+            .selectFrom(t as 'subscribers')
+            .selectAll()
+            .execute(),
+        ),
+      ),
+    );
     expect(everything).not.toContain('erase.me');
 
     // The old manage link now finds nothing.

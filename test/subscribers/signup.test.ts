@@ -12,7 +12,9 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function consentActions(email: string): Promise<{ action: string; source: string; ip: string | null; user_agent: string | null }[]> {
+async function consentActions(
+  email: string,
+): Promise<{ action: string; source: string; ip: string | null; user_agent: string | null }[]> {
   return h.services.db
     .selectFrom('consent_log')
     .innerJoin('subscribers', 'subscribers.id', 'consent_log.subscriber_id')
@@ -92,12 +94,23 @@ describe('sign-up with double opt-in', () => {
     expect(before?.status).toBe('active');
     const seen = h.sink.received.length;
 
-    const known = await signUp(new Client(h.base), { email: 'ann.reader@example.org', name: 'Mallory', topics: ['smart-city'] });
-    const fresh = await signUp(new Client(h.base), { email: 'new.person@example.org', name: 'Mallory', topics: ['smart-city'] });
+    const known = await signUp(new Client(h.base), {
+      email: 'ann.reader@example.org',
+      name: 'Mallory',
+      topics: ['smart-city'],
+    });
+    const fresh = await signUp(new Client(h.base), {
+      email: 'new.person@example.org',
+      name: 'Mallory',
+      topics: ['smart-city'],
+    });
     expect(known.res.status).toBe(fresh.res.status);
     expect(known.html).toBe(fresh.html);
     const headersOf = (r: Response) =>
-      [...r.headers].filter(([k]) => k !== 'date').map(([k, v]) => `${k}: ${v}`).sort();
+      [...r.headers]
+        .filter(([k]) => k !== 'date')
+        .map(([k, v]) => `${k}: ${v}`)
+        .sort();
     expect(headersOf(known.res)).toEqual(headersOf(fresh.res));
 
     // Nothing about the known subscriber changed…
@@ -132,7 +145,11 @@ describe('sign-up with double opt-in', () => {
   it('refuses an oversized form body before reading it', async () => {
     const client = new Client(h.base);
     const csrf = await client.csrfFrom('/subscribe');
-    const { res } = await client.post('/subscribe', { _csrf: csrf, email: 'big.body@example.org', name: 'x'.repeat(100_000) });
+    const { res } = await client.post('/subscribe', {
+      _csrf: csrf,
+      email: 'big.body@example.org',
+      name: 'x'.repeat(100_000),
+    });
     expect(res.status).toBe(413);
     expect(await findSubscriberByEmail(h.services.db, 'big.body@example.org')).toBeUndefined();
   });
@@ -140,7 +157,11 @@ describe('sign-up with double opt-in', () => {
   it('explains a bad address and keeps what was typed, escaped', async () => {
     const client = new Client(h.base);
     const csrf = await client.csrfFrom('/subscribe');
-    const { res, html } = await client.post('/subscribe', { _csrf: csrf, email: 'not-an-address"><script>', name: '<i>x</i>' });
+    const { res, html } = await client.post('/subscribe', {
+      _csrf: csrf,
+      email: 'not-an-address"><script>',
+      name: '<i>x</i>',
+    });
     expect(res.status).toBe(400);
     expect(html).toContain('Enter an email address in the form name@example.org.');
     expect(html).toContain('aria-invalid="true"');

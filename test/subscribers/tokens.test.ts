@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { createTokens, newSubscriberUid, signToken, subscriberLinks, verifyToken, CONFIRM_TOKEN_TTL_MS, confirmUrl } from '../../subscribers/tokens.js';
+import {
+  createTokens,
+  newSubscriberUid,
+  signToken,
+  subscriberLinks,
+  verifyToken,
+  CONFIRM_TOKEN_TTL_MS,
+  confirmUrl,
+} from '../../subscribers/tokens.js';
 
 const SECRET = 'token-test-secret-0123456789abcdef';
 
@@ -7,7 +15,12 @@ describe('subscriber tokens', () => {
   it('verifies a token for its own purpose only, and returns the uid it carries', () => {
     const uid = newSubscriberUid();
     const token = signToken(SECRET, 'unsubscribe', uid);
-    expect(verifyToken(SECRET, 'unsubscribe', token)).toEqual({ ok: true, purpose: 'unsubscribe', uid, expiresAt: null });
+    expect(verifyToken(SECRET, 'unsubscribe', token)).toEqual({
+      ok: true,
+      purpose: 'unsubscribe',
+      uid,
+      expiresAt: null,
+    });
     expect(verifyToken(SECRET, 'manage', token)).toEqual({ ok: false, reason: 'wrong-purpose' });
     expect(verifyToken(SECRET, 'confirm', token)).toEqual({ ok: false, reason: 'wrong-purpose' });
   });
@@ -22,7 +35,10 @@ describe('subscriber tokens', () => {
       const changed = token.slice(0, i) + replacement + token.slice(i + 1);
       expect(verifyToken(SECRET, 'manage', changed).ok, `position ${i}`).toBe(false);
     }
-    expect(verifyToken('another-secret-0123456789abcdef', 'manage', token)).toEqual({ ok: false, reason: 'bad-signature' });
+    expect(verifyToken('another-secret-0123456789abcdef', 'manage', token)).toEqual({
+      ok: false,
+      reason: 'bad-signature',
+    });
     for (const garbage of ['', 'x', '1', 'm..0.', `${token}.extra`, token.replace(/\./g, '')]) {
       expect(verifyToken(SECRET, 'manage', garbage).ok).toBe(false);
     }
@@ -32,7 +48,10 @@ describe('subscriber tokens', () => {
     const uid = newSubscriberUid();
     const expiresAt = new Date('2030-01-01T00:00:00.000Z');
     const token = signToken(SECRET, 'confirm', uid, expiresAt);
-    expect(verifyToken(SECRET, 'confirm', token, new Date('2029-12-31T23:59:59.999Z'))).toMatchObject({ ok: true, expiresAt });
+    expect(verifyToken(SECRET, 'confirm', token, new Date('2029-12-31T23:59:59.999Z'))).toMatchObject({
+      ok: true,
+      expiresAt,
+    });
     expect(verifyToken(SECRET, 'confirm', token, expiresAt)).toEqual({ ok: false, reason: 'expired' });
   });
 
@@ -49,8 +68,15 @@ describe('subscriber tokens', () => {
     const unsubscribe = new URL(links.unsubscribeUrl);
     expect(manage.pathname).toBe('/preferences');
     expect(unsubscribe.pathname).toBe('/unsubscribe');
-    expect(verifyToken(SECRET, 'manage', manage.searchParams.get('token') ?? '')).toMatchObject({ ok: true, uid, expiresAt: null });
-    expect(verifyToken(SECRET, 'unsubscribe', unsubscribe.searchParams.get('token') ?? '')).toMatchObject({ ok: true, uid });
+    expect(verifyToken(SECRET, 'manage', manage.searchParams.get('token') ?? '')).toMatchObject({
+      ok: true,
+      uid,
+      expiresAt: null,
+    });
+    expect(verifyToken(SECRET, 'unsubscribe', unsubscribe.searchParams.get('token') ?? '')).toMatchObject({
+      ok: true,
+      uid,
+    });
     // URL-safe as is: nothing to percent-encode.
     expect(encodeURIComponent(manage.searchParams.get('token') ?? '')).toBe(manage.searchParams.get('token'));
   });

@@ -51,11 +51,20 @@ describe('RFC 8058 one-click unsubscribe', () => {
     expect(after?.status).toBe('unsubscribed');
     expect(after?.unsubscribedAt).not.toBeNull();
     const last = (await logOf(s.id)).at(-1);
-    expect(last).toMatchObject({ action: 'unsubscribe', source: 'one-click', ip: '127.0.0.1', user_agent: 'Mail-Provider-Unsubscriber/1.0' });
+    expect(last).toMatchObject({
+      action: 'unsubscribe',
+      source: 'one-click',
+      ip: '127.0.0.1',
+      user_agent: 'Mail-Provider-Unsubscriber/1.0',
+    });
     expect(last?.detail).toContain('RFC 8058');
 
     // A repeated POST (providers retry) still answers 200 and logs nothing more.
-    const again = await fetch(h.base + path, { method: 'POST', body: new URLSearchParams({ 'List-Unsubscribe': 'One-Click' }), redirect: 'manual' });
+    const again = await fetch(h.base + path, {
+      method: 'POST',
+      body: new URLSearchParams({ 'List-Unsubscribe': 'One-Click' }),
+      redirect: 'manual',
+    });
     expect(again.status).toBe(200);
     expect((await logOf(s.id)).length).toBe(2);
   });
@@ -84,11 +93,17 @@ describe('RFC 8058 one-click unsubscribe', () => {
 
     const action = /<form method="post" action="([^"]+)"/.exec(main)?.[1]?.replaceAll('&#x3D;', '=');
     expect(action).toBe(path);
-    const fields = Object.fromEntries([...main.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    const fields = Object.fromEntries(
+      [...main.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2]]),
+    );
     const posted = await client.post(path, fields as Record<string, string>);
     expect(posted.res.status).toBe(200);
     expect((await findSubscriberByEmail(h.services.db, 'button@example.org'))?.status).toBe('unsubscribed');
-    expect((await logOf(s.id)).at(-1)).toMatchObject({ action: 'unsubscribe', source: 'one-click', detail: 'unsubscribe page button' });
+    expect((await logOf(s.id)).at(-1)).toMatchObject({
+      action: 'unsubscribe',
+      source: 'one-click',
+      detail: 'unsubscribe page button',
+    });
   });
 
   it('refuses tampered, wrong-purpose and foreign tokens with a 4xx page and changes nothing', async () => {

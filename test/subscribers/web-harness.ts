@@ -104,7 +104,12 @@ export async function signUp(
   fields: { email: string; name?: string; topics?: string[] },
 ): Promise<{ res: Response; html: string }> {
   const csrf = await client.csrfFrom('/subscribe');
-  return client.post('/subscribe', { _csrf: csrf, email: fields.email, name: fields.name ?? '', topics: fields.topics ?? [] });
+  return client.post('/subscribe', {
+    _csrf: csrf,
+    email: fields.email,
+    name: fields.name ?? '',
+    topics: fields.topics ?? [],
+  });
 }
 
 /** The part of a page between <main> and </main>. */

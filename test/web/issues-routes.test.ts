@@ -16,10 +16,20 @@ const HIDDEN: IssueStatus[] = ['draft', 'scheduled', 'sending', 'paused', 'cance
 beforeAll(async () => {
   h = await startHarness({ sample: false });
   const db = h.services.db;
-  sampleSlug = (await importFolder(db, path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'sample', 'oct-nov-2020'))).slug;
+  sampleSlug = (
+    await importFolder(db, path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'sample', 'oct-nov-2020'))
+  ).slug;
   demoSlug = (await importFolder(db, DEMO_DIR)).slug;
-  await db.updateTable('issues').set({ status: 'sent', sent_at: '2020-12-01T09:00:00.000Z' }).where('slug', '=', sampleSlug).execute();
-  await db.updateTable('issues').set({ status: 'sent', sent_at: '2021-01-15T09:00:00.000Z' }).where('slug', '=', demoSlug).execute();
+  await db
+    .updateTable('issues')
+    .set({ status: 'sent', sent_at: '2020-12-01T09:00:00.000Z' })
+    .where('slug', '=', sampleSlug)
+    .execute();
+  await db
+    .updateTable('issues')
+    .set({ status: 'sent', sent_at: '2021-01-15T09:00:00.000Z' })
+    .where('slug', '=', demoSlug)
+    .execute();
   // Issues that are not public, one per status.
   for (const status of HIDDEN) {
     await db
@@ -69,7 +79,13 @@ async function articlesByTopic(topic: string): Promise<{ inside: string[]; outsi
     .where((eb) => eb.or([eb('section.slug', '=', topic), eb('extra.slug', '=', topic)]))
     .execute();
   const ids = new Set(carrying.map((c) => c.id));
-  const escape = (t: string) => t.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#x27;');
+  const escape = (t: string) =>
+    t
+      .replaceAll('&', '&amp;')
+      .replaceAll('<', '&lt;')
+      .replaceAll('>', '&gt;')
+      .replaceAll('"', '&quot;')
+      .replaceAll("'", '&#x27;');
   return {
     inside: all.filter((a) => ids.has(a.id)).map((a) => escape(a.title)),
     outside: all.filter((a) => !ids.has(a.id)).map((a) => escape(a.title)),
@@ -119,10 +135,14 @@ describe('public archive', () => {
     const etag = first.headers.get('etag');
     expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
     // (fetch adds `Cache-Control: no-cache` to conditional requests unless one is given, as browsers revalidating do.)
-    const again = await fetch(`${h.base}/issues/${sampleSlug}`, { headers: { 'if-none-match': etag ?? '', 'cache-control': 'max-age=0' } });
+    const again = await fetch(`${h.base}/issues/${sampleSlug}`, {
+      headers: { 'if-none-match': etag ?? '', 'cache-control': 'max-age=0' },
+    });
     expect(again.status).toBe(304);
     // Another edition is another page with another ETag.
-    const edition = await fetch(`${h.base}/issues/${sampleSlug}?topics=big-data`, { headers: { 'if-none-match': etag ?? '', 'cache-control': 'max-age=0' } });
+    const edition = await fetch(`${h.base}/issues/${sampleSlug}?topics=big-data`, {
+      headers: { 'if-none-match': etag ?? '', 'cache-control': 'max-age=0' },
+    });
     expect(edition.status).toBe(200);
     expect(edition.headers.get('etag')).not.toBe(etag);
   });
@@ -160,7 +180,9 @@ describe('public archive', () => {
     const { status, html: xml, res } = await get('/feed.xml');
     expect(status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/atom\+xml/);
-    expect(xml.startsWith('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">')).toBe(true);
+    expect(xml.startsWith('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">')).toBe(
+      true,
+    );
     expect(xml).toContain('<title>Standards &#38; &#60;Things&#62;</title>');
     expect(xml).not.toContain('<Things>');
     const ids = [...xml.matchAll(/<entry>\s*<id>([^<]+)<\/id>/g)].map((m) => m[1]);

@@ -181,9 +181,22 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   for (const table of [
-    'media', 'sessions', 'editors', 'deliveries', 'erased_addresses', 'consent_log', 'subscriber_topics',
-    'subscribers', 'issue_articles', 'issue_sections', 'issues', 'article_topics', 'articles', 'topics',
-    'glossary', 'publication',
+    'media',
+    'sessions',
+    'editors',
+    'deliveries',
+    'erased_addresses',
+    'consent_log',
+    'subscriber_topics',
+    'subscribers',
+    'issue_articles',
+    'issue_sections',
+    'issues',
+    'article_topics',
+    'articles',
+    'topics',
+    'glossary',
+    'publication',
   ]) {
     await db.schema.dropTable(table).ifExists().execute();
   }

@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Services } from '../src/app/services.js';
 import type { ActiveSession, SessionStore } from './auth/session-store.js';
 
@@ -6,6 +6,14 @@ import type { ActiveSession, SessionStore } from './auth/session-store.js';
 export interface AdminContext {
   services: Services;
   sessions: SessionStore;
+}
+
+/** A named route handler of the editors' app: its context first, then the request and response. */
+export type AdminHandler = (ctx: AdminContext, req: Request, res: Response) => Promise<void>;
+
+/** Binds a named handler to the app's context, for `router.get(path, handle(ctx, showThing))`. */
+export function handle(ctx: AdminContext, handler: AdminHandler): RequestHandler {
+  return (req, res) => handler(ctx, req, res);
 }
 
 /** Per-request state of a signed-in editor, kept beside the request instead of in untyped res.locals. */

@@ -1,6 +1,7 @@
 import type { Db } from '../src/db/database.js';
 import { nowIso } from '../src/db/database.js';
-import type { EditorRole } from '../src/db/schema.js';
+import type { ExpressionBuilder } from 'kysely';
+import type { Database, EditorRole } from '../src/db/schema.js';
 
 // All SQL for editors and their sign-in sessions lives in this file.
 
@@ -31,15 +32,6 @@ export async function countEditors(db: Db): Promise<number> {
   const row = await db
     .selectFrom('editors')
     .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirst();
-  return Number(row?.n ?? 0);
-}
-
-export async function countAdmins(db: Db): Promise<number> {
-  const row = await db
-    .selectFrom('editors')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('role', '=', 'admin')
     .executeTakeFirst();
   return Number(row?.n ?? 0);
 }
@@ -97,19 +89,50 @@ export async function insertFirstEditor(
   });
 }
 
-export async function updateEditorRole(db: Db, id: number, role: EditorRole): Promise<void> {
-  await db.updateTable('editors').set({ role }).where('id', '=', id).execute();
+/**
+ * What a change that must leave at least one admin did: `done`, `last-admin` (refused: it would
+ * leave no admin) or `missing` (no such editor).
+ */
+export type AdminGuardedResult = 'done' | 'last-admin' | 'missing';
+
+/** True when some admin other than `id` exists; part of the guarded statements below. */
+function anotherAdminExists(eb: ExpressionBuilder<Database, 'editors'>, id: number) {
+  return eb.exists(
+    eb.selectFrom('editors as other').select('other.id').where('other.role', '=', 'admin').where('other.id', '<>', id),
+  );
+}
+
+async function guardedResult(db: Db, id: number, changed: bigint | undefined): Promise<AdminGuardedResult> {
+  if (Number(changed ?? 0) > 0) return 'done';
+  return (await findEditorById(db, id)) ? 'last-admin' : 'missing';
+}
+
+/**
+ * Sets an editor's role, unless that demotes the last admin. The check is part of the UPDATE
+ * itself, so two admins demoting each other at the same moment cannot leave the service without one.
+ */
+export async function updateEditorRole(db: Db, id: number, role: EditorRole): Promise<AdminGuardedResult> {
+  const result = await db
+    .updateTable('editors')
+    .set({ role })
+    .where('id', '=', id)
+    .where((eb) => (role === 'admin' ? eb.lit(true) : eb.or([eb('role', '<>', 'admin'), anotherAdminExists(eb, id)])))
+    .executeTakeFirst();
+  return guardedResult(db, id, result.numUpdatedRows);
+}
+
+/** Removes an editor (their sessions go with them), unless they are the last admin; one guarded DELETE. */
+export async function deleteEditor(db: Db, id: number): Promise<AdminGuardedResult> {
+  const result = await db
+    .deleteFrom('editors')
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('role', '<>', 'admin'), anotherAdminExists(eb, id)]))
+    .executeTakeFirst();
+  return guardedResult(db, id, result.numDeletedRows);
 }
 
 export async function updateEditorPassword(db: Db, id: number, passwordHash: string): Promise<void> {
   await db.updateTable('editors').set({ password_hash: passwordHash }).where('id', '=', id).execute();
-}
-
-export async function deleteEditor(db: Db, id: number): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('sessions').where('editor_id', '=', id).execute();
-    await trx.deleteFrom('editors').where('id', '=', id).execute();
-  });
 }
 
 // --- sessions -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import type { AdminContext } from '../context.js';
 import { field, fieldList, HttpError } from '../context.js';
 import { renderAdminPage } from '../page.js';
 import { formatCount } from '../format.js';
-import { issueBySlug } from './composer-routes.js';
+import { issueBySlug } from './issue-lookup.js';
 
 /**
  * Email HTML is shown in same-origin iframes. MJML output needs inline styles, which the app's

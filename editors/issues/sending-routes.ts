@@ -19,7 +19,7 @@ import type { AdminContext } from '../context.js';
 import { adminState, field, fieldList, redirectSeeOther } from '../context.js';
 import { renderAdminPage } from '../page.js';
 import { formatCount } from '../format.js';
-import { issueBySlug } from './composer-routes.js';
+import { issueBySlug } from './issue-lookup.js';
 
 const FAILURES_SHOWN = 50;
 

@@ -85,7 +85,7 @@ if (mode === 'newsletter') {
   const rows = await services.db
     .selectFrom('deliveries')
     .innerJoin('subscribers', 'subscribers.id', 'deliveries.subscriber_id')
-    .select(['deliveries.edition_key', 'subscribers.uid', 'subscribers.email', 'subscribers.name'])
+    .select(['deliveries.edition_key', 'subscribers.id', 'subscribers.uid', 'subscribers.email', 'subscribers.name'])
     .where('deliveries.edition_key', '!=', '')
     // A random sample, so sizes follow the mix of editions of the real send.
     .orderBy(sql`random()`)

@@ -5,9 +5,12 @@ import type { Config } from '../src/config/config.js';
 import type { CompiledEdition } from '../src/render/issue-renderer.js';
 import { subscriberLinks } from '../subscribers/tokens.js';
 import { encodeEdition, type EncodedEdition } from './encoded-edition.js';
+import type { BounceAddresses } from './bounces/bounce-address.js';
 import type { OutgoingMessage } from '../src/mail/messenger.js';
 
 export interface Recipient {
+  /** The subscriber's row id: named by the VERP return path. */
+  id: number;
   uid: string;
   email: string;
   name: string;
@@ -17,6 +20,8 @@ export interface MessageBuilderOptions {
   config: Pick<Config, 'baseUrl' | 'secretKey' | 'mailFrom'>;
   /** The publication's name, shown in List-Id. */
   publicationName: string;
+  /** With BOUNCE_DOMAIN: every message's envelope sender names its delivery (issue and subscriber). */
+  returnPath?: { addresses: BounceAddresses; issueId: number };
 }
 
 /** The domain of MAIL_FROM's address: Message-IDs and List-Id live under it. */
@@ -92,7 +97,14 @@ export class MessageBuilder {
       text: body.text,
       messageId: this.messageId(edition.issueSlug, recipient.uid),
       headers: this.listHeaders(links.unsubscribeUrl),
+      ...this.envelopeSender(recipient),
     };
+  }
+
+  private envelopeSender(recipient: Recipient): Pick<OutgoingMessage, 'returnPath'> {
+    const returnPath = this.options.returnPath;
+    if (!returnPath) return {};
+    return { returnPath: returnPath.addresses.address({ issueId: returnPath.issueId, subscriberId: recipient.id }) };
   }
 
   /** The edition encoded once for all its messages (see encoded-edition.ts); null: send plainly. */

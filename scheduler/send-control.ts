@@ -29,6 +29,7 @@ import {
   type SendLease,
 } from './delivery-repository.js';
 import { MessageBuilder } from './message-builder.js';
+import { BounceAddresses } from './bounces/bounce-address.js';
 import { formatScheduleTime, parseScheduleTime } from './schedule.js';
 import { defaultTuning, SendManager, type SendOutcome, type SendProgress, type SendTuning } from './send-manager.js';
 import { SendError } from '../src/mail/messenger.js';
@@ -267,7 +268,13 @@ async function runIssue(
     if (recovered > 0) logger.warn({ recovered }, 'resuming an interrupted send: in-flight deliveries back to pending');
 
     const publication = await getPublication(db);
-    const builder = new MessageBuilder({ config, publicationName: publication.name });
+    const builder = new MessageBuilder({
+      config,
+      publicationName: publication.name,
+      returnPath: config.bounces.domain
+        ? { addresses: new BounceAddresses(config.secretKey, config.bounces.domain), issueId: issue.id }
+        : undefined,
+    });
     const manager = new SendManager(
       {
         store: new SqlDeliveryStore(db, issue.id),

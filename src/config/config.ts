@@ -23,6 +23,34 @@ export interface DkimConfig {
   privateKey: string;
 }
 
+/** Bounces, complaints and provider events (issue 14); see scheduler/bounces/. */
+export interface BounceConfig {
+  /** Envelope sender domain: `bounces+<token>@domain` on every issue message. */
+  domain: string | undefined;
+  /** The built-in SMTP receiver's port and bind address (loopback unless configured). */
+  smtpPort: number | undefined;
+  smtpHost: string;
+  /** `imaps://user:pass@host/INBOX`: a bounce mailbox to poll. */
+  imapUrl: string | undefined;
+  /** Where processed mailbox messages are moved to (never deleted). */
+  imapProcessedFolder: string;
+  /** Soft bounces on this many consecutive issues make a subscriber bounced. */
+  softLimit: number;
+  /** A send pauses when complaints / sent passes this (0.003 = 0.3 %)… */
+  pauseComplaintRate: number;
+  /** …or hard bounces / sent passes this… */
+  pauseHardBounceRate: number;
+  /** …once at least this many messages of the issue were sent. */
+  pauseAfterSent: number;
+  mailgunSigningKey: string | undefined;
+  /** `user:password` that Postmark's webhook sends with Basic authentication. */
+  postmarkAuth: string | undefined;
+  /** SendGrid's verification key: base64 DER (SPKI) or PEM. */
+  sendgridPublicKey: string | undefined;
+  /** Only SNS messages from these topics are taken; empty = any topic (see the README). */
+  sesTopicArns: string[];
+}
+
 export interface Config {
   dataDir: string;
   databaseUrl: string;
@@ -40,6 +68,7 @@ export interface Config {
   mediaDir: string;
   templatesDir: string;
   logLevel: string;
+  bounces: BounceConfig;
 }
 
 const optionalText = z
@@ -54,15 +83,28 @@ const positiveInt = (name: string) =>
     .transform(Number)
     .refine((n) => n > 0, `${name} must be greater than 0`);
 
+const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}$/i;
+
+const portNumber = (name: string, example: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a port number such as ${example}`)
+    .transform(Number)
+    .refine((n) => n >= 0 && n < 65536, `${name} must be between 0 and 65535`);
+
+/** A share written as a percentage (`0.3%`) or a fraction (`0.003`). */
+const rate = (name: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?%?$/, `${name} must be a share such as 0.3% or 0.003`)
+    .transform((v) => (v.endsWith('%') ? Number(v.slice(0, -1)) / 100 : Number(v)))
+    .refine((n) => n > 0 && n <= 1, `${name} must be more than 0 and at most 100%`);
+
 const envSchema = z.object({
   DATA_DIR: optionalText,
   DATABASE_URL: optionalText,
-  PORT: z
-    .string()
-    .regex(/^\d+$/, 'PORT must be a port number such as 3000')
-    .transform(Number)
-    .refine((n) => n >= 0 && n < 65536, 'PORT must be between 0 and 65535')
-    .optional(),
+  PORT: portNumber('PORT', 3000).optional(),
   HOST: optionalText,
   BASE_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
     message: 'BASE_URL must be an absolute http(s) URL such as https://news.example.org',
@@ -81,6 +123,25 @@ const envSchema = z.object({
   }),
   SCHEDULE_TZ: optionalText,
   TEMPLATES_DIR: optionalText,
+  BOUNCE_DOMAIN: optionalText.refine((v) => v === undefined || DOMAIN_NAME.test(v), {
+    message: 'BOUNCE_DOMAIN must be a domain name such as bounces.example.org',
+  }),
+  BOUNCE_SMTP_PORT: portNumber('BOUNCE_SMTP_PORT', 2525).optional(),
+  BOUNCE_SMTP_HOST: optionalText,
+  BOUNCE_IMAP_URL: optionalText.refine((v) => v === undefined || /^imaps?:\/\/[^\s]+$/.test(v), {
+    message: 'BOUNCE_IMAP_URL must look like imaps://user:pass@host/INBOX',
+  }),
+  BOUNCE_IMAP_PROCESSED_FOLDER: optionalText,
+  BOUNCE_SOFT_LIMIT: positiveInt('BOUNCE_SOFT_LIMIT').optional(),
+  BOUNCE_PAUSE_COMPLAINT_RATE: rate('BOUNCE_PAUSE_COMPLAINT_RATE').optional(),
+  BOUNCE_PAUSE_HARD_BOUNCE_RATE: rate('BOUNCE_PAUSE_HARD_BOUNCE_RATE').optional(),
+  BOUNCE_PAUSE_AFTER: positiveInt('BOUNCE_PAUSE_AFTER').optional(),
+  MAILGUN_WEBHOOK_SIGNING_KEY: optionalText,
+  POSTMARK_WEBHOOK_AUTH: optionalText.refine((v) => v === undefined || v.includes(':'), {
+    message: 'POSTMARK_WEBHOOK_AUTH must be user:password (the credentials set on the Postmark webhook)',
+  }),
+  SENDGRID_WEBHOOK_PUBLIC_KEY: optionalText,
+  SES_TOPIC_ARNS: optionalText,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
 });
 
@@ -142,6 +203,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`SCHEDULE_TZ: "${scheduleTz}" is not a time zone; use a name such as Europe/Brussels`);
   }
 
+  if (e.BOUNCE_SMTP_PORT !== undefined && e.BOUNCE_DOMAIN === undefined) {
+    throw new ConfigError(
+      'BOUNCE_SMTP_PORT needs BOUNCE_DOMAIN: the receiver takes mail for bounces+…@BOUNCE_DOMAIN only',
+    );
+  }
+
   return {
     dataDir,
     databaseUrl: e.DATABASE_URL ?? path.join(dataDir, 'newsletter.db'),
@@ -159,5 +226,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mediaDir: path.join(dataDir, 'media'),
     templatesDir: path.resolve(e.TEMPLATES_DIR ?? path.join(PROJECT_ROOT, 'templates')),
     logLevel: e.LOG_LEVEL ?? 'info',
+    bounces: {
+      domain: e.BOUNCE_DOMAIN?.toLowerCase(),
+      smtpPort: e.BOUNCE_SMTP_PORT,
+      smtpHost: e.BOUNCE_SMTP_HOST ?? '127.0.0.1',
+      imapUrl: e.BOUNCE_IMAP_URL,
+      imapProcessedFolder: e.BOUNCE_IMAP_PROCESSED_FOLDER ?? 'Processed',
+      softLimit: e.BOUNCE_SOFT_LIMIT ?? 3,
+      pauseComplaintRate: e.BOUNCE_PAUSE_COMPLAINT_RATE ?? 0.003,
+      pauseHardBounceRate: e.BOUNCE_PAUSE_HARD_BOUNCE_RATE ?? 0.05,
+      pauseAfterSent: e.BOUNCE_PAUSE_AFTER ?? 1000,
+      mailgunSigningKey: e.MAILGUN_WEBHOOK_SIGNING_KEY,
+      postmarkAuth: e.POSTMARK_WEBHOOK_AUTH,
+      sendgridPublicKey: e.SENDGRID_WEBHOOK_PUBLIC_KEY,
+      sesTopicArns: (e.SES_TOPIC_ARNS ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    },
   };
 }

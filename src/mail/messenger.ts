@@ -39,6 +39,11 @@ export interface OutgoingMessage {
   messageId?: string;
   /** `prepared` values are written as they are (already RFC 5322-safe ASCII), never MIME-encoded. */
   headers?: Record<string, string | { prepared: true; value: string }>;
+  /**
+   * The envelope sender (SMTP MAIL FROM), which the receiving side keeps as Return-Path and where
+   * bounces go; defaults to From's address. Issue messages carry a VERP address here (BOUNCE_DOMAIN).
+   */
+  returnPath?: string;
 }
 
 export interface SendResult {
@@ -161,6 +166,7 @@ function baseMail(config: Config, message: OutgoingMessage): nodemailer.SendMail
     text: bodyPart(message.text, 'text/plain'),
     messageId: message.messageId,
     headers: message.headers,
+    ...(message.returnPath ? { envelope: { from: message.returnPath, to: recipientText(message.to) } } : {}),
     textEncoding: 'quoted-printable',
     // Content comes from editors and subscribers: never let nodemailer read files or fetch URLs.
     disableFileAccess: true,
@@ -238,7 +244,9 @@ class OutboxMessenger implements Messenger {
     const file = path.join(this.config.outboxDir, name);
     if (!Buffer.isBuffer(info.message))
       throw new Error('outbox: nodemailer gave a stream where a Buffer was asked for');
-    writeFileSync(file, info.message);
+    // The outbox is where the message is delivered, so it gets the Return-Path a final MTA adds.
+    const returnPath = message.returnPath ? Buffer.from(`Return-Path: <${message.returnPath}>\n`) : undefined;
+    writeFileSync(file, returnPath ? Buffer.concat([returnPath, info.message]) : info.message);
     return { messageId: info.messageId, response: `written to ${file}` };
   }
 

@@ -5,6 +5,8 @@ export interface ReceivedMail {
   raw: Buffer;
   parsed: ParsedMail;
   envelopeTo: string[];
+  /** The envelope sender (MAIL FROM): where the receiving side would send a bounce. */
+  envelopeFrom: string;
 }
 
 export interface SmtpSinkOptions {
@@ -48,7 +50,8 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
         const raw = Buffer.concat(chunks);
         simpleParser(raw)
           .then((parsed) => {
-            received.push({ raw, parsed, envelopeTo });
+            const mailFrom = session.envelope.mailFrom;
+            received.push({ raw, parsed, envelopeTo, envelopeFrom: mailFrom ? mailFrom.address : '' });
             for (const w of waiters.filter((w) => received.length >= w.count)) w.resolve();
             callback();
           })

@@ -1,6 +1,10 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { simpleParser } from 'mailparser';
 import { sendIssue } from '../../scheduler/send-control.js';
+import { createMessenger } from '../../src/mail/messenger.js';
+import { startSmtpSink } from '../helpers/smtp-sink.js';
 import { sampleAvailable } from '../helpers/sample.js';
 import { makeTempEnv } from '../helpers/temp-env.js';
 import { importSample, insertSubscribers } from '../scheduler/fixtures.js';
@@ -82,5 +86,43 @@ describe.runIf(sampleAvailable)('the SMTP pool', () => {
     const first = sink.arrivals[0] ?? 0;
     expect((sink.arrivals[9] ?? 0) - first).toBeGreaterThanOrEqual(1500);
     expect(sink.arrivals.filter((t) => t - first < 500).length).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('the return path (envelope sender)', () => {
+  it('is MAIL FROM over SMTP and the Return-Path of an outbox file; From stays MAIL_FROM', async () => {
+    const sink = await startSmtpSink();
+    const smtpEnv = makeTempEnv({ SMTP_URL: sink.url, MAIL_FROM: 'News <news@example.org>' });
+    const outboxEnv = makeTempEnv({ MAIL_FROM: 'News <news@example.org>' });
+    const message = {
+      to: 'ann@example.net',
+      subject: 'Hello',
+      html: '<p>Hi</p>',
+      text: 'Hi',
+      returnPath: 'bounces+abc@bounces.example.org',
+    };
+    const smtp = createMessenger(smtpEnv.config);
+    const outbox = createMessenger(outboxEnv.config);
+    try {
+      await smtp.send(message);
+      await smtp.send({ ...message, returnPath: undefined });
+      const [withPath, without] = await sink.waitFor(2);
+      expect(withPath?.envelopeFrom).toBe('bounces+abc@bounces.example.org');
+      expect(withPath?.envelopeTo).toEqual(['ann@example.net']);
+      expect(withPath?.parsed.from?.value[0]?.address).toBe('news@example.org');
+      expect(without?.envelopeFrom).toBe('news@example.org');
+
+      const written = await outbox.send(message);
+      const file = written.response.replace(/^written to /, '');
+      const text = readFileSync(file, 'utf8');
+      expect(text.startsWith('Return-Path: <bounces+abc@bounces.example.org>\n')).toBe(true);
+      expect((await simpleParser(text)).from?.value[0]?.address).toBe('news@example.org');
+    } finally {
+      smtp.close();
+      outbox.close();
+      await sink.close();
+      smtpEnv.cleanup();
+      outboxEnv.cleanup();
+    }
   });
 });

@@ -63,7 +63,12 @@ describe.runIf(sampleAvailable)('editions encoded once per send', () => {
   it('builds messages that a mail parser reads back as the filled edition', async () => {
     const edition = await services.renderer.edition(slug, ['blockchain']);
     const builder = new MessageBuilder({ config: services.config, publicationName: 'News' });
-    const message = builder.build(edition, { uid: 'AAAAAAAAAAAAAAAAAAAAAA', email: FIELDS.email, name: FIELDS.name });
+    const message = builder.build(edition, {
+      id: 1,
+      uid: 'AAAAAAAAAAAAAAAAAAAAAA',
+      email: FIELDS.email,
+      name: FIELDS.name,
+    });
     expect(typeof message.html).toBe('object');
     // Through the real messenger (the outbox: no SMTP_URL in this environment).
     const messenger = createMessenger(services.config);

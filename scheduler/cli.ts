@@ -263,7 +263,7 @@ export const registerSchedulerCommands: RegisterCommands = (program, ctx) => {
     .action((slug: string, options: { reason: string }) =>
       userErrors(async () => {
         const status = await pauseSend(await ctx.services(), slug, options.reason);
-        ctx.stdout.write(`Paused ${slug}: ${countsLine(status)}\n`);
+        ctx.stdout.write(`${status.changed ? 'Paused' : 'Already paused:'} ${slug}: ${countsLine(status)}\n`);
       }),
     );
 
@@ -275,7 +275,7 @@ export const registerSchedulerCommands: RegisterCommands = (program, ctx) => {
       userErrors(async () => {
         const status = await resumeSend(await ctx.services(), slug);
         ctx.stdout.write(
-          `Resumed ${slug}: ${countsLine(status)}\n` +
+          `${status.changed ? 'Resumed' : 'Already sending:'} ${slug}: ${countsLine(status)}\n` +
             (status.sender
               ? ''
               : `  The scheduler of \`newsletter serve\` continues it within a minute, or run \`newsletter send ${slug}\` now.\n`),
@@ -290,7 +290,7 @@ export const registerSchedulerCommands: RegisterCommands = (program, ctx) => {
     .action((slug: string) =>
       userErrors(async () => {
         const status = await cancelSend(await ctx.services(), slug);
-        ctx.stdout.write(`Cancelled ${slug}: ${countsLine(status)}\n`);
+        ctx.stdout.write(`${status.changed ? 'Cancelled' : 'Already cancelled:'} ${slug}: ${countsLine(status)}\n`);
       }),
     );
 };

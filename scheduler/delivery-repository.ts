@@ -1,6 +1,13 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Db } from '../src/db/database.js';
-import type { Database, DeliveryStatus, IssueRow, IssueStatus, SubscriberStatus } from '../src/db/schema.js';
+import type {
+  BounceCheck,
+  Database,
+  DeliveryStatus,
+  IssueRow,
+  IssueStatus,
+  SubscriberStatus,
+} from '../src/db/schema.js';
 import { listIssueSlugs, UnknownIssueError } from '../src/content/content-repository.js';
 import { FULL_EDITION_KEY } from '../src/content/editions.js';
 import { markSubscriberUndeliverable } from '../subscribers/subscriber-repository.js';
@@ -18,6 +25,9 @@ export interface SendLeaseTable {
 
 type SendDb = Kysely<Database & { send_leases: SendLeaseTable }>;
 const withLeases = (db: Db): SendDb => db.withTables<{ send_leases: SendLeaseTable }>();
+
+/** More than `percent` % bounced among the first `recipients` of a send pauses it (issue 9). */
+export const BOUNCE_SAFETY_NET = { recipients: 100, percent: 20 } as const;
 
 /** The edition key of a subscriber whose topics are all absent from the issue: nothing to send. */
 export const NO_ARTICLE_EDITION_KEY = '';
@@ -91,6 +101,38 @@ export async function setIssueStatus(
     })
     .where('id', '=', issueId)
     .execute();
+}
+
+/**
+ * Moves an issue from one of the `from` statuses to `to` in one conditional update, so two editors
+ * (or an editor and a sender) cannot both act on a status one of them has already changed.
+ * Returns whether it moved, and the status the issue has now (read after the update, for the message).
+ */
+export async function transitionIssue(
+  db: Db,
+  issueId: number,
+  from: readonly IssueStatus[],
+  to: IssueStatus,
+  fields: { pauseReason?: string | null } = {},
+): Promise<{ changed: boolean; status: IssueStatus }> {
+  const result = await db
+    .updateTable('issues')
+    .set({
+      status: to,
+      ...(fields.pauseReason !== undefined ? { pause_reason: fields.pauseReason } : {}),
+      // An editor resuming after the bounce safety net tripped has looked: bounces apply from now on.
+      ...(to === 'sending'
+        ? {
+            bounce_check: sql<BounceCheck | null>`case when bounce_check = 'tripped' then 'passed' else bounce_check end`,
+          }
+        : {}),
+    })
+    .where('id', '=', issueId)
+    .where('status', 'in', [...from])
+    .executeTakeFirst();
+  const changed = Number(result.numUpdatedRows) === 1;
+  const row = await db.selectFrom('issues').select('status').where('id', '=', issueId).executeTakeFirst();
+  return { changed, status: row?.status ?? to };
 }
 
 /**
@@ -388,6 +430,8 @@ export class SqlDeliveryStore {
       .set({ status: 'sent', sent_at: at.toISOString(), attempts, last_error: null, next_attempt_at: null })
       .where('id', '=', id)
       .execute();
+    // While the safety net judges the first recipients, each one settled may close its window.
+    if (this.bounceCheck !== 'passed') await this.reviewBounces(false);
   }
 
   async markSkipped(ids: number[], reason: string): Promise<void> {
@@ -413,17 +457,149 @@ export class SqlDeliveryStore {
       .execute();
   }
 
-  /** A final failure; with `bounce`, the subscriber is marked bounced and the consent log says why. */
-  async markFailed(id: number, attempts: number, error: string, bounce?: { subscriberId: number }): Promise<void> {
+  async markFailed(id: number, attempts: number, error: string): Promise<void> {
+    await this.db
+      .updateTable('deliveries')
+      .set({ status: 'failed', attempts, last_error: error, claimed_at: null, next_attempt_at: null })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /**
+   * A final recipient status. Once the safety net has passed the send, the subscriber is marked
+   * bounced at once (the subscribers domain writes the status and the consent log); before that,
+   * the bounce is held on the delivery until the net decides.
+   */
+  async bounce(id: number, attempts: number, error: string, subscriberId: number): Promise<string | null> {
+    const decided = this.bounceCheck ?? (await this.readBounceCheck());
+    if (decided === 'tripped') {
+      // The net tripped meanwhile (the send is pausing): this one waits with the rest, unmarked.
+      await this.db
+        .updateTable('deliveries')
+        .set({ status: 'pending', attempts, last_error: error, claimed_at: null })
+        .where('id', '=', id)
+        .execute();
+      return null;
+    }
     await this.db.transaction().execute(async (trx) => {
       await trx
         .updateTable('deliveries')
-        .set({ status: 'failed', attempts, last_error: error, claimed_at: null, next_attempt_at: null })
+        .set({
+          status: 'failed',
+          attempts,
+          last_error: error,
+          claimed_at: null,
+          next_attempt_at: null,
+          bounce_held: decided === 'passed' ? 0 : 1,
+        })
         .where('id', '=', id)
         .execute();
-      // The subscribers domain owns that change (status + consent log, source 'system').
-      if (bounce) await markSubscriberUndeliverable(trx, bounce.subscriberId, 'bounced', error);
+      if (decided === 'passed') await markSubscriberUndeliverable(trx, subscriberId, 'bounced', error);
     });
+    return decided === 'passed' ? null : this.reviewBounces(false);
+  }
+
+  /** The net's verdict as this process last saw it; 'passed' never changes back within a run. */
+  private bounceCheck: BounceCheck | null = null;
+
+  private async readBounceCheck(): Promise<BounceCheck | null> {
+    const row = await this.db
+      .selectFrom('issues')
+      .select('bounce_check')
+      .where('id', '=', this.issueId)
+      .executeTakeFirst();
+    this.bounceCheck = row?.bounce_check ?? null;
+    return this.bounceCheck;
+  }
+
+  /**
+   * The bounce safety net (issue 9): when more than 20 % of the first 100 recipients of a send
+   * would be bounced, the list or the relay is wrong, not the people on it. Then the send pauses
+   * for an editor and the held bounces go back to pending, nobody marked; otherwise, once 100
+   * recipients are settled (or the send ends before that), the held bounces are applied. Every
+   * sender may review; the conditional update on `issues.bounce_check` makes one verdict win.
+   * Returns the pause reason when the net tripped.
+   */
+  async reviewBounces(final: boolean): Promise<string | null> {
+    if (this.bounceCheck === 'passed' || (await this.readBounceCheck()) !== null) return null;
+    const settled = Number(
+      (
+        await this.db
+          .selectFrom((eb) =>
+            eb
+              .selectFrom('deliveries')
+              .select('id')
+              .where('issue_id', '=', this.issueId)
+              .where('status', 'in', ['sent', 'failed'])
+              .limit(BOUNCE_SAFETY_NET.recipients)
+              .as('first'),
+          )
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+    const held = Number(
+      (
+        await this.db
+          .selectFrom('deliveries')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('issue_id', '=', this.issueId)
+          .where('status', '=', 'failed')
+          .where('bounce_held', '=', 1)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+    const judged = Math.max(settled, final ? 0 : BOUNCE_SAFETY_NET.recipients);
+    if (held * 100 > judged * BOUNCE_SAFETY_NET.percent) return this.tripBounceNet(held, settled);
+    if (settled >= BOUNCE_SAFETY_NET.recipients || final) await this.passBounceNet();
+    return null;
+  }
+
+  private async tripBounceNet(held: number, settled: number): Promise<string> {
+    const reason =
+      `Paused: ${held} of the first ${settled} recipients bounced (more than ${BOUNCE_SAFETY_NET.percent} %), ` +
+      'which points at the list or the mail server rather than at the people on it. Nobody was marked ' +
+      'bounced. Check the replies under Failed deliveries; resume to send on and mark bounces as they come, or cancel.';
+    await this.db.transaction().execute(async (trx) => {
+      const won = await trx
+        .updateTable('issues')
+        .set({ bounce_check: 'tripped', status: 'paused', pause_reason: reason })
+        .where('id', '=', this.issueId)
+        .where('bounce_check', 'is', null)
+        .where('status', '=', 'sending')
+        .executeTakeFirst();
+      if (Number(won.numUpdatedRows) === 0) return;
+      await trx
+        .updateTable('deliveries')
+        .set({ status: 'pending', bounce_held: 0 })
+        .where('issue_id', '=', this.issueId)
+        .where('status', '=', 'failed')
+        .where('bounce_held', '=', 1)
+        .execute();
+    });
+    this.bounceCheck = 'tripped';
+    return reason;
+  }
+
+  private async passBounceNet(): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const won = await trx
+        .updateTable('issues')
+        .set({ bounce_check: 'passed' })
+        .where('id', '=', this.issueId)
+        .where('bounce_check', 'is', null)
+        .executeTakeFirst();
+      if (Number(won.numUpdatedRows) === 0) return;
+      const held = await trx
+        .updateTable('deliveries')
+        .set({ bounce_held: 0 })
+        .where('issue_id', '=', this.issueId)
+        .where('bounce_held', '=', 1)
+        .returning(['subscriber_id', 'last_error'])
+        .execute();
+      for (const h of held) await markSubscriberUndeliverable(trx, h.subscriber_id, 'bounced', h.last_error ?? '');
+    });
+    this.bounceCheck = 'passed';
   }
 
   /** Claimed but never handed to the server (stop, pause): back to pending, no attempt counted. */
@@ -487,6 +663,8 @@ export class SqlDeliveryStore {
   }
 
   async finish(now: Date): Promise<boolean> {
+    // A send shorter than the net's window is judged on what it had.
+    if ((await this.reviewBounces(true)) !== null) return false;
     return finishIssueIfDone(this.db, this.issueId, now.toISOString());
   }
 }

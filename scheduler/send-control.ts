@@ -25,6 +25,7 @@ import {
   skipUnsent,
   SqlDeliveryStore,
   takeOverSendLease,
+  transitionIssue,
   type DeliveryCounts,
   type SendLease,
 } from './delivery-repository.js';
@@ -252,7 +253,7 @@ async function runIssue(
     }
     if (row.status === 'paused') {
       if (!options.resumePaused) return emptyReport(issue.slug, 'paused', row.pause_reason, await counts());
-      await setIssueStatus(db, issue.id, 'sending', { pauseReason: null });
+      await transitionIssue(db, issue.id, ['paused'], 'sending', { pauseReason: null });
       await clearRetryWaits(db, issue.id);
       logger.info({ pauseReason: row.pause_reason }, 'send resumed');
     }
@@ -292,7 +293,7 @@ async function runIssue(
         logger,
       },
       {
-        tuning: { ...defaultTuning(config.sendConcurrency), ...options.tuning },
+        tuning: { ...defaultTuning(config.sendConcurrency), drainMs: config.sendStopTimeoutMs, ...options.tuning },
         signal: entry.controller.signal,
         onProgress: (progress) => {
           for (const listener of entry.listeners) listener(progress);
@@ -429,20 +430,26 @@ export async function startSend(services: Services, slug: string, options: SendO
   return sendStatus(services, slug);
 }
 
+/** What a pause, resume or cancel did: `changed` is false when the issue already was in that state. */
+export type ControlResult = IssueSendStatus & { changed: boolean };
+
 /** Pauses a send: in-flight messages finish, the rest waits for resume. */
 export async function pauseSend(
   services: Services,
   slug: string,
   reason = 'paused by an editor',
-): Promise<IssueSendStatus> {
+): Promise<ControlResult> {
   const row = await requireIssue(services.db, slug);
-  if (row.status === 'paused') return statusOf(services, row);
-  if (row.status !== 'sending')
-    throw new SendControlError(`Issue "${slug}" is not sending (it is ${row.status}); nothing to pause`);
-  await setIssueStatus(services.db, row.id, 'paused', { pauseReason: reason });
-  registryFor(services).active.get(row.id)?.stop?.('paused', reason);
-  services.logger.info({ issue: slug, reason }, 'send paused');
-  return sendStatus(services, slug);
+  const { changed, status } = await transitionIssue(services.db, row.id, ['sending'], 'paused', {
+    pauseReason: reason,
+  });
+  if (!changed && status !== 'paused')
+    throw new SendControlError(`Issue "${slug}" is not sending (it is ${status}); nothing to pause`);
+  if (changed) {
+    registryFor(services).active.get(row.id)?.stop?.('paused', reason);
+    services.logger.info({ issue: slug, reason }, 'send paused');
+  }
+  return { ...(await sendStatus(services, slug)), changed };
 }
 
 /**
@@ -450,35 +457,41 @@ export async function pauseSend(
  * (`newsletter serve`) sending continues right away; elsewhere the scheduler's next tick, or
  * `newsletter send`, continues it.
  */
-export async function resumeSend(services: Services, slug: string): Promise<IssueSendStatus> {
+export async function resumeSend(services: Services, slug: string): Promise<ControlResult> {
   const row = await requireIssue(services.db, slug);
-  if (row.status === 'sending') return statusOf(services, row);
-  if (row.status !== 'paused')
-    throw new SendControlError(`Issue "${slug}" is not paused (it is ${row.status}); nothing to resume`);
-  await setIssueStatus(services.db, row.id, 'sending', { pauseReason: null });
+  const { changed, status } = await transitionIssue(services.db, row.id, ['paused'], 'sending', { pauseReason: null });
+  if (!changed && status !== 'sending')
+    throw new SendControlError(`Issue "${slug}" is not paused (it is ${status}); nothing to resume`);
+  if (!changed) return { ...(await sendStatus(services, slug)), changed };
   await clearRetryWaits(services.db, row.id);
   services.logger.info({ issue: slug }, 'send resumed');
-  if (registryFor(services).schedulerRunning) return startSend(services, slug, { resumePaused: false });
-  return sendStatus(services, slug);
+  if (registryFor(services).schedulerRunning) await startSend(services, slug, { resumePaused: false });
+  return { ...(await sendStatus(services, slug)), changed };
 }
 
 /** Cancels a scheduled or running send; what was not sent is marked skipped ("send cancelled"). */
-export async function cancelSend(services: Services, slug: string): Promise<IssueSendStatus> {
+export async function cancelSend(services: Services, slug: string): Promise<ControlResult> {
   const row = await requireIssue(services.db, slug);
-  if (row.status === 'cancelled') return statusOf(services, row);
-  if (!['scheduled', 'sending', 'paused'].includes(row.status)) {
+  const { changed, status } = await transitionIssue(
+    services.db,
+    row.id,
+    ['scheduled', 'sending', 'paused'],
+    'cancelled',
+    { pauseReason: null },
+  );
+  if (!changed && status !== 'cancelled') {
     throw new SendControlError(
-      `Issue "${slug}" is ${row.status}; only a scheduled, sending or paused issue can be cancelled`,
+      `Issue "${slug}" is ${status}; only a scheduled, sending or paused issue can be cancelled`,
     );
   }
-  await setIssueStatus(services.db, row.id, 'cancelled', { pauseReason: null });
+  if (!changed) return { ...(await sendStatus(services, slug)), changed };
   await skipUnsent(services.db, row.id, 'send cancelled', ['pending']);
   const lease = await getSendLease(services.db, row.id);
   // With nobody sending, rows a crash left in flight are settled here too.
   if (!lease || ownerIsGone(lease)) await skipUnsent(services.db, row.id, 'send cancelled', ['sending']);
   registryFor(services).active.get(row.id)?.stop?.('cancelled', 'send cancelled');
   services.logger.info({ issue: slug }, 'send cancelled');
-  return sendStatus(services, slug);
+  return { ...(await sendStatus(services, slug)), changed };
 }
 
 export interface TestSendResult {

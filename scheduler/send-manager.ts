@@ -23,7 +23,13 @@ export interface DeliveryStore {
   markSent(id: number, attempts: number, at: Date): Promise<void>;
   markSkipped(ids: number[], reason: string): Promise<void>;
   markRetry(id: number, attempts: number, nextAttemptAt: Date, error: string): Promise<void>;
-  markFailed(id: number, attempts: number, error: string, bounce?: { subscriberId: number }): Promise<void>;
+  markFailed(id: number, attempts: number, error: string): Promise<void>;
+  /**
+   * A final recipient status: the delivery fails and the subscriber is marked bounced, unless the
+   * bounce safety net holds it (see `BOUNCE_SAFETY_NET`). Returns the pause reason when this
+   * bounce tripped the net (the issue is paused; nobody was marked), else null.
+   */
+  bounce(id: number, attempts: number, error: string, subscriberId: number): Promise<string | null>;
   /** Claimed but never handed to the server: back to pending without counting an attempt. */
   release(ids: number[]): Promise<void>;
   /** Failed or deferred because the server was broken: pending again, due now. */
@@ -38,9 +44,11 @@ export interface DeliveryStore {
   finish(now: Date): Promise<boolean>;
 }
 
-/** The one thing the manager needs from the transport. */
+/** What the manager needs from the transport. */
 export interface SendTransport {
   send(message: OutgoingMessage): Promise<SendResult>;
+  /** Drops the messages in transit: their sends reject (a stop that cannot wait any longer). */
+  abort(): void;
 }
 
 export interface EditionSource {
@@ -60,8 +68,13 @@ export interface SendLogger {
 }
 
 export interface SendTuning {
-  /** Messages handed to the transport at once; the pool holds one in transit per connection. */
+  /** Messages being prepared or sent at once: the next message is ready when a connection frees. */
   inFlight: number;
+  /**
+   * Messages handed to the transport at once: one per pooled connection, so none waits inside the
+   * transport where a stop (or a lost lease) could no longer hold it back.
+   */
+  connections: number;
   /** Deliveries claimed per database round trip. */
   batchSize: number;
   /** Attempts per delivery before a temporary failure becomes final. */
@@ -71,6 +84,10 @@ export interface SendTuning {
   retryMaxMs: number;
   /** Recent outcomes looked at by the automatic pause. */
   breakerWindow: number;
+  /** Outcomes the automatic pause needs before it judges: one failed retry says nothing. */
+  breakerMinSample: number;
+  /** After a stop request, how long in-flight messages may take before they are dropped (left to resume). */
+  drainMs: number;
   /** How often pause/cancel set elsewhere is noticed while sending. */
   controlPollMs: number;
 }
@@ -78,11 +95,14 @@ export interface SendTuning {
 export function defaultTuning(concurrency: number): SendTuning {
   return {
     inFlight: Math.max(2, concurrency * 2),
+    connections: concurrency,
     batchSize: 50,
     maxAttempts: 5,
     retryBaseMs: 60_000,
     retryMaxMs: 60 * 60_000,
     breakerWindow: Math.max(10, concurrency * 4),
+    breakerMinSample: 10,
+    drainMs: 20_000,
     controlPollMs: 1000,
   };
 }
@@ -171,6 +191,11 @@ export class SendManager {
   private readonly editionKeys = new Set<string>();
   private readonly window: Outcome[] = [];
   private breakerTripped = false;
+  private atTransport = 0;
+  private readonly transportQueue: (() => void)[] = [];
+  /** Set once the drain time ran out: failures from here on are the stop's doing, not the server's. */
+  private abandoning = false;
+  private drainTimer: NodeJS.Timeout | null = null;
   private readonly background = new Set<Promise<void>>();
   private counts: DeliveryCounts = { planned: 0, pending: 0, sending: 0, sent: 0, skipped: 0, failed: 0 };
   private sentThisRun = 0;
@@ -193,6 +218,14 @@ export class SendManager {
     if (this.stopRequest) return;
     this.stopRequest = { outcome, reason };
     this.wake?.();
+    // A server that never answers must not hold the stop hostage: past the drain time, messages
+    // still in transit are dropped and go back to pending, to be sent again with the same Message-ID.
+    this.drainTimer = setTimeout(() => {
+      this.abandoning = true;
+      this.logger.warn({ drainMs: this.tuning.drainMs }, 'replies overdue at stop: dropping the messages in transit');
+      this.deps.transport.abort();
+    }, this.tuning.drainMs);
+    this.drainTimer.unref();
   }
 
   get stopping(): boolean {
@@ -235,6 +268,7 @@ export class SendManager {
       this.counts = await this.store.counts();
     } finally {
       clearInterval(poll);
+      if (this.drainTimer) clearTimeout(this.drainTimer);
       signal?.removeEventListener('abort', onAbort);
     }
     const result: SendRunResult = {
@@ -363,6 +397,15 @@ export class SendManager {
       this.logger.error({ delivery: job.id, err: reason }, 'delivery failed');
       return this.finishJob(job, { ok: false, id: job.id, verdict: { action: 'fail', systemic: false, reason } });
     }
+    await this.enterTransport();
+    if (this.stopRequest) {
+      // Stopped while this message waited for a connection: it never left, so it was not an attempt.
+      this.leaveTransport();
+      await this.store.release([job.id]);
+      this.counts.sending--;
+      this.counts.pending++;
+      return;
+    }
     try {
       await this.deps.transport.send(message);
     } catch (error) {
@@ -370,8 +413,10 @@ export class SendManager {
         error instanceof SendError
           ? error
           : new SendError(error instanceof Error ? error.message : String(error), undefined, String(error));
+      this.leaveTransport();
       return this.failed(job, attempts, classifySendFailure(sendError));
     }
+    this.leaveTransport();
     // The server has it: record at once (see the header comment).
     const at = this.now();
     await this.store.markSent(job.id, attempts, at);
@@ -382,13 +427,30 @@ export class SendManager {
     this.finishJob(job, { ok: true, id: job.id });
   }
 
+  /** Waits for one of the `connections` places at the transport. */
+  private enterTransport(): Promise<void> {
+    if (this.atTransport < this.tuning.connections) {
+      this.atTransport++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.transportQueue.push(resolve));
+  }
+
+  private leaveTransport(): void {
+    const next = this.transportQueue.shift();
+    if (next) next();
+    else this.atTransport--;
+  }
+
   private async failed(job: Job, attempts: number, verdict: FailureVerdict): Promise<void> {
     const fields = { delivery: job.id, subscriber: job.subscriber.id, attempt: attempts, reply: verdict.reason };
     this.counts.sending--;
-    if (this.breakerTripped) {
-      // The send is pausing because the server is broken; this message was not its fault.
+    if (this.breakerTripped || this.abandoning || verdict.action === 'pause') {
+      // The send is pausing because the server is broken or refuses us, or the stop dropped the
+      // message: it was not this recipient's fault, and it goes back to pending as it was.
       await this.store.release([job.id]);
       this.counts.pending++;
+      if (verdict.action === 'pause') this.senderRefused(verdict.reason);
       return;
     }
     if (verdict.action === 'retry' && attempts < this.tuning.maxAttempts) {
@@ -399,9 +461,15 @@ export class SendManager {
       this.counts.pending++;
       this.logger.warn({ ...fields, retryAt: next.toISOString() }, 'delivery deferred, will retry');
     } else if (verdict.action === 'bounce') {
-      await this.store.markFailed(job.id, attempts, verdict.reason, { subscriberId: job.subscriber.id });
-      this.counts.failed++;
-      this.logger.warn(fields, 'delivery bounced: subscriber marked bounced');
+      const tripped = await this.store.bounce(job.id, attempts, verdict.reason, job.subscriber.id);
+      if (tripped) {
+        this.counts = await this.store.counts();
+        this.logger.error({ reason: tripped }, 'send paused: too many recipients bounced');
+        this.requestStop('paused', tripped);
+      } else {
+        this.counts.failed++;
+        this.logger.warn(fields, 'delivery bounced');
+      }
     } else {
       const reason =
         verdict.action === 'retry' ? `gave up after ${attempts} attempts: ${verdict.reason}` : verdict.reason;
@@ -418,7 +486,7 @@ export class SendManager {
     // A bounce is about one address; it says nothing about the server.
     if (outcome.verdict?.action !== 'bounce') {
       this.window.push(outcome);
-      if (this.window.length > this.tuning.breakerWindow) this.window.shift();
+      if (this.window.length > Math.max(this.tuning.breakerWindow, this.tuning.breakerMinSample)) this.window.shift();
     }
     if (!outcome.ok) this.checkBreaker(job.batch, outcome);
     this.report();
@@ -432,9 +500,13 @@ export class SendManager {
   private checkBreaker(batch: ClaimedBatch, last: Outcome): void {
     if (this.breakerTripped || this.stopRequest) return;
     const failures = this.window.filter((o) => !o.ok);
-    const windowFull = this.window.length >= this.tuning.breakerWindow;
+    const windowFull = this.window.length >= Math.max(this.tuning.breakerWindow, this.tuning.breakerMinSample);
     const windowTrips = windowFull && failures.length * 2 > this.window.length;
-    const batchTrips = batch.done === batch.size && batch.systemicFailures * 2 > batch.size;
+    // A batch of retries can be one message long: it takes a sample as large as the window's.
+    const batchTrips =
+      batch.size >= this.tuning.breakerMinSample &&
+      batch.done === batch.size &&
+      batch.systemicFailures * 2 > batch.size;
     if (!windowTrips && !batchTrips) return;
     this.breakerTripped = true;
     const seen = windowTrips ? this.window.length : batch.size;
@@ -449,6 +521,16 @@ export class SendManager {
         await this.store.requeue(requeue);
       })(),
     );
+  }
+
+  /** The server refused our envelope sender or our standing: pause for an editor, mark nobody. */
+  private senderRefused(reply: string): void {
+    if (this.breakerTripped || this.stopRequest) return;
+    this.breakerTripped = true;
+    const reason = `Paused: the mail server refused our sender, not a recipient; nobody was marked. Fix the sender (MAIL_FROM, the relay's account or policy), then resume. Reply: ${reply}`;
+    this.logger.error({ reply }, 'send paused: the server refused our sender');
+    this.requestStop('paused', reason);
+    this.inBackground(this.store.pause(reason));
   }
 
   private async checkControl(): Promise<void> {

@@ -61,6 +61,12 @@ export interface Config {
   smtpUrl: string | undefined;
   sendConcurrency: number;
   sendRateLimit: number | undefined;
+  /** SMTP_TIMEOUT: how long a reply may be overdue before the message counts as a temporary failure. */
+  smtpTimeoutMs: number;
+  /** SMTP_ALLOW_PLAINTEXT_AUTH: send credentials to a non-loopback server that offers no TLS. */
+  smtpAllowPlaintextAuth: boolean;
+  /** SEND_STOP_TIMEOUT: how long a stopping sender waits for replies before it leaves them to be resumed. */
+  sendStopTimeoutMs: number;
   dkim: DkimConfig | undefined;
   secretKey: string;
   scheduleTz: string;
@@ -101,6 +107,11 @@ const rate = (name: string) =>
     .transform((v) => (v.endsWith('%') ? Number(v.slice(0, -1)) / 100 : Number(v)))
     .refine((n) => n > 0 && n <= 1, `${name} must be more than 0 and at most 100%`);
 
+const flag = (name: string) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: `${name} must be true or false` })
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
 const envSchema = z.object({
   DATA_DIR: optionalText,
   DATABASE_URL: optionalText,
@@ -115,6 +126,9 @@ const envSchema = z.object({
   }),
   SEND_CONCURRENCY: positiveInt('SEND_CONCURRENCY').optional(),
   SEND_RATE_LIMIT: positiveInt('SEND_RATE_LIMIT').optional(),
+  SMTP_TIMEOUT: positiveInt('SMTP_TIMEOUT').optional(),
+  SMTP_ALLOW_PLAINTEXT_AUTH: flag('SMTP_ALLOW_PLAINTEXT_AUTH').optional(),
+  SEND_STOP_TIMEOUT: positiveInt('SEND_STOP_TIMEOUT').optional(),
   DKIM_DOMAIN: optionalText,
   DKIM_SELECTOR: optionalText,
   DKIM_PRIVATE_KEY_FILE: optionalText,
@@ -219,6 +233,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl: e.SMTP_URL,
     sendConcurrency: e.SEND_CONCURRENCY ?? 5,
     sendRateLimit: e.SEND_RATE_LIMIT,
+    smtpTimeoutMs: (e.SMTP_TIMEOUT ?? 60) * 1000,
+    smtpAllowPlaintextAuth: e.SMTP_ALLOW_PLAINTEXT_AUTH ?? false,
+    sendStopTimeoutMs: (e.SEND_STOP_TIMEOUT ?? 20) * 1000,
     dkim,
     secretKey: e.SECRET_KEY ?? readOrCreateSecret(dataDir),
     scheduleTz,

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import * as initial from './migrations/001-initial.js';
 import * as sending from './migrations/002-sending.js';
+import * as bounceSafety from './migrations/020-bounce-safety.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -12,6 +13,7 @@ export type Db = Kysely<Database>;
 const migrations: Record<string, Migration> = {
   '001-initial': initial,
   '002-sending': sending,
+  '020-bounce-safety': bounceSafety,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

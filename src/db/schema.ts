@@ -61,9 +61,13 @@ export interface IssueTable {
   started_at: string | null;
   sent_at: string | null;
   pause_reason: string | null;
+  /** The bounce safety net's verdict on this send (migration 020): null while judging. */
+  bounce_check: BounceCheck | null;
   created_at: string;
   updated_at: string;
 }
+
+export type BounceCheck = 'passed' | 'tripped';
 
 export interface IssueSectionTable {
   issue_id: number;
@@ -129,6 +133,8 @@ export interface DeliveryTable {
   claimed_at: string | null;
   sent_at: string | null;
   last_error: string | null;
+  /** 1 while a bounce waits for the safety net's verdict (migration 020). */
+  bounce_held: Generated<number>;
   created_at: string;
 }
 

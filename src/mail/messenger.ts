@@ -17,6 +17,7 @@ interface StreamSentInfo {
 }
 import type DKIM from 'nodemailer/lib/dkim/index.js';
 import type Mail from 'nodemailer/lib/mailer/index.js';
+import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type { Config } from '../config/config.js';
 
 /** A recipient: a bare address, or a name and address (the name is MIME-encoded by nodemailer). */
@@ -61,6 +62,8 @@ export class SendError extends Error {
     readonly response: string,
     /** nodemailer's error code such as ECONNECTION, EAUTH, EENVELOPE, EMESSAGE. */
     readonly code?: string,
+    /** The SMTP command the reply answered (`MAIL FROM`, `RCPT TO`, `DATA`, `CONN`, …): whose problem it is. */
+    readonly command?: string,
   ) {
     super(message);
   }
@@ -75,6 +78,11 @@ export class SendError extends Error {
 export interface Messenger {
   readonly kind: 'smtp' | 'outbox';
   send(message: OutgoingMessage): Promise<SendResult>;
+  /**
+   * Drops every connection now, messages in transit included: their sends fail with ECONNECTION
+   * and stay to be sent again (same Message-ID). For a stop that cannot wait for a silent server.
+   */
+  abort(): void;
   close(): void;
 }
 
@@ -104,10 +112,30 @@ export const DKIM_HEADER_FIELDS = [
   'Content-Type',
 ].join(':');
 
-function toSendError(error: unknown): SendError {
-  const e = error as { message?: string; responseCode?: number; response?: string; code?: string };
-  const response = e.response ?? e.message ?? String(error);
-  return new SendError(e.message ?? String(error), e.responseCode, response, e.code);
+function toSendError(error: unknown, requireTls: boolean): SendError {
+  const e = error as { message?: string; responseCode?: number; response?: string; code?: string; command?: string };
+  let response = e.response ?? e.message ?? String(error);
+  if (requireTls && e.code === 'ETLS') {
+    response =
+      `${response} (SMTP_URL carries credentials and the server offers no working STARTTLS, so they were not sent: ` +
+      'use smtps:// or a server with STARTTLS, or set SMTP_ALLOW_PLAINTEXT_AUTH=true on a trusted network)';
+  }
+  return new SendError(e.message ?? String(error), e.responseCode, response, e.code, e.command);
+}
+
+/** Loopback as written in SMTP_URL (a name that needs DNS is not trusted to stay on this machine). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host === '::1' || host === '::ffff:127.0.0.1') return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Credentials go over TLS only (implicit TLS of smtps://, or STARTTLS, which nodemailer then
+ * insists on), unless the server is on this machine or the operator allowed plain text.
+ */
+export function mustRequireTls(url: URL, allowPlaintextAuth: boolean): boolean {
+  return url.username !== '' && url.protocol !== 'smtps:' && !allowPlaintextAuth && !isLoopbackHost(url.hostname);
 }
 
 export function createMessenger(config: Config, options: MessengerOptions = {}): Messenger {
@@ -143,6 +171,9 @@ export function noDelayConnection(
   callback(null, { connection: socket });
 }
 
+/** Connection and greeting waits: a server that does not answer at all is down, not slow. */
+const CONNECT_TIMEOUT_MS = 30_000;
+
 function recipientText(to: Recipient): string {
   return typeof to === 'string' ? to : to.address;
 }
@@ -177,6 +208,9 @@ function baseMail(config: Config, message: OutgoingMessage): nodemailer.SendMail
 class SmtpMessenger implements Messenger {
   readonly kind = 'smtp' as const;
   private readonly transporter: Transporter<SmtpSentInfo>;
+  private readonly requireTls: boolean;
+  /** Every connection this pool opened and that is still open, so abort() can drop them. */
+  private readonly sockets = new Set<net.Socket>();
 
   constructor(
     private readonly config: Config,
@@ -184,10 +218,22 @@ class SmtpMessenger implements Messenger {
     rateLimit: number | undefined,
   ) {
     const url = new URL(config.smtpUrl ?? '');
-    this.transporter = nodemailer.createTransport({
+    this.requireTls = mustRequireTls(url, config.smtpAllowPlaintextAuth);
+    const connect: typeof noDelayConnection = (options, callback) =>
+      noDelayConnection(options, (error, socketOptions) => {
+        const socket = socketOptions.connection;
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+        callback(error, socketOptions);
+      });
+    // `maxRequeues` is a pool option nodemailer documents and its type declarations lack.
+    const options: SMTPPool.Options & { maxRequeues: number } = {
       pool: true,
       maxConnections: connections,
       maxMessages: Infinity,
+      // A message whose connection closed fails back to the send engine, which records the attempt
+      // and retries with backoff; nodemailer would otherwise resend it by itself, without end.
+      maxRequeues: 0,
       // nodemailer counts messages per second across the whole pool and holds the rest back.
       ...(rateLimit ? { rateLimit, rateDelta: 1000 } : {}),
       dkim: dkimOptions(config),
@@ -195,7 +241,13 @@ class SmtpMessenger implements Messenger {
       // delayed ACK (40 ms on Linux): measured on loopback, 44 ms per message per connection
       // instead of 4. So connections are opened here with TCP_NODELAY; nodemailer then speaks
       // SMTP on them (and does the TLS of smtps:// or STARTTLS itself, with the options below).
-      getSocket: noDelayConnection,
+      getSocket: connect,
+      // A reply overdue by SMTP_TIMEOUT fails the message as temporary (sent again later with the
+      // same Message-ID), instead of nodemailer's 10 minutes that hold a stopping sender hostage.
+      connectionTimeout: Math.min(CONNECT_TIMEOUT_MS, config.smtpTimeoutMs),
+      greetingTimeout: Math.min(CONNECT_TIMEOUT_MS, config.smtpTimeoutMs),
+      socketTimeout: config.smtpTimeoutMs,
+      requireTLS: this.requireTls,
       host: url.hostname,
       port: url.port ? Number(url.port) : url.protocol === 'smtps:' ? 465 : 587,
       secure: url.protocol === 'smtps:',
@@ -204,7 +256,8 @@ class SmtpMessenger implements Messenger {
         : undefined,
       // A loopback or private relay often has a self-signed certificate; STARTTLS is still used when offered.
       tls: { rejectUnauthorized: url.searchParams.get('tls_verify') !== 'false' },
-    });
+    };
+    this.transporter = nodemailer.createTransport(options);
   }
 
   async send(message: OutgoingMessage): Promise<SendResult> {
@@ -212,8 +265,13 @@ class SmtpMessenger implements Messenger {
       const info = await this.transporter.sendMail(baseMail(this.config, message));
       return { messageId: info.messageId, response: info.response };
     } catch (error) {
-      throw toSendError(error);
+      throw toSendError(error, this.requireTls);
     }
+  }
+
+  abort(): void {
+    for (const socket of this.sockets)
+      socket.destroy(new Error('connection dropped by the sender: the reply was overdue'));
   }
 
   close(): void {
@@ -249,6 +307,9 @@ class OutboxMessenger implements Messenger {
     writeFileSync(file, returnPath ? Buffer.concat([returnPath, info.message]) : info.message);
     return { messageId: info.messageId, response: `written to ${file}` };
   }
+
+  /** Each file is written whole in one call: nothing is ever left waiting on a server. */
+  abort(): void {}
 
   close(): void {
     this.transporter.close();

@@ -1,12 +1,15 @@
+import dns from 'node:dns/promises';
+import os from 'node:os';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { simpleParser } from 'mailparser';
 import { sendIssue } from '../../scheduler/send-control.js';
-import { createMessenger } from '../../src/mail/messenger.js';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
 import { sampleAvailable } from '../helpers/sample.js';
 import { makeTempEnv } from '../helpers/temp-env.js';
+import { createMessenger, isLoopbackHost, mustRequireTls, SendError } from '../../src/mail/messenger.js';
+import { startFaultSink } from '../scheduler/fault-sink.js';
 import { importSample, insertSubscribers } from '../scheduler/fixtures.js';
 
 interface CountingSink {
@@ -124,5 +127,102 @@ describe('the return path (envelope sender)', () => {
       smtpEnv.cleanup();
       outboxEnv.cleanup();
     }
+  });
+});
+
+/** The machine's own name when it resolves to a loopback address (it does on Debian: /etc/hosts). */
+async function loopbackByName(): Promise<string | undefined> {
+  const name = os.hostname();
+  const { address } = await dns.lookup(name).catch(() => ({ address: '' }));
+  return /^127\.|^::1$/.test(address) ? name : undefined;
+}
+
+function oneMessage(to = 'reader@example.org') {
+  return { to, subject: 'Hello', html: '<p>Hello</p>', text: 'Hello', messageId: '<one@example.org>' };
+}
+
+describe('SMTP credentials never go out in clear text (issue 9 item 8)', () => {
+  it('requires TLS when SMTP_URL carries credentials for a host that is not loopback as written', async () => {
+    const host = await loopbackByName();
+    if (!host) {
+      console.warn(`SKIPPING: the host name ${os.hostname()} does not resolve to a loopback address`);
+      return;
+    }
+    const sink = await startFaultSink({ auth: true });
+    cleanups.push(() => sink.close());
+    const temp = makeTempEnv({ SMTP_URL: `smtp://user:secret@${host}:${sink.port}` });
+    cleanups.push(() => temp.cleanup());
+    const messenger = createMessenger(temp.config);
+    cleanups.push(() => messenger.close());
+    const error = await messenger.send(oneMessage()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SendError);
+    expect((error as SendError).response).toMatch(/SMTP_ALLOW_PLAINTEXT_AUTH=true/);
+    expect(sink.authAttempts).toBe(0);
+    expect(sink.received).toHaveLength(0);
+
+    // The operator's explicit choice, on a network they trust.
+    const allowed = createMessenger(
+      makeTempEnv({ SMTP_URL: `smtp://user:secret@${host}:${sink.port}`, SMTP_ALLOW_PLAINTEXT_AUTH: 'true' }).config,
+    );
+    cleanups.push(() => allowed.close());
+    await allowed.send(oneMessage());
+    expect(sink.authAttempts).toBe(1);
+  });
+
+  it('lets credentials go in plain text to a loopback address (a relay on this machine)', async () => {
+    const sink = await startFaultSink({ auth: true });
+    cleanups.push(() => sink.close());
+    const temp = makeTempEnv({ SMTP_URL: `smtp://user:secret@127.0.0.1:${sink.port}` });
+    cleanups.push(() => temp.cleanup());
+    const messenger = createMessenger(temp.config);
+    cleanups.push(() => messenger.close());
+    await messenger.send(oneMessage());
+    expect(sink.authAttempts).toBe(1);
+    expect(sink.accepted).toHaveLength(1);
+  });
+
+  it('decides loopback from the host as written, and TLS only for credentials', () => {
+    expect(isLoopbackHost('localhost')).toBe(true);
+    expect(isLoopbackHost('127.0.0.1')).toBe(true);
+    expect(isLoopbackHost('[::1]')).toBe(true);
+    expect(isLoopbackHost('mail.example.org')).toBe(false);
+    expect(isLoopbackHost('127.0.0.1.example.org')).toBe(false);
+    expect(mustRequireTls(new URL('smtp://u:p@mail.example.org:587'), false)).toBe(true);
+    expect(mustRequireTls(new URL('smtp://mail.example.org:587'), false)).toBe(false);
+    expect(mustRequireTls(new URL('smtps://u:p@mail.example.org'), false)).toBe(false);
+    expect(mustRequireTls(new URL('smtp://u:p@mail.example.org:587'), true)).toBe(false);
+  });
+});
+
+describe('SMTP timeouts and abort (issue 9 item 5)', () => {
+  it('fails a message whose reply is overdue by SMTP_TIMEOUT as a temporary failure', async () => {
+    const sink = await startFaultSink();
+    sink.mode = 'never-answer';
+    cleanups.push(() => sink.close());
+    const temp = makeTempEnv({ SMTP_URL: sink.url, SMTP_TIMEOUT: '1' });
+    cleanups.push(() => temp.cleanup());
+    const messenger = createMessenger(temp.config);
+    cleanups.push(() => messenger.close());
+    const error = await messenger.send(oneMessage()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SendError);
+    expect(error).toMatchObject({ code: 'ETIMEDOUT', responseCode: undefined });
+    expect(sink.received).toHaveLength(1);
+  });
+
+  it('abort() drops messages in transit at once instead of waiting for the server', async () => {
+    const sink = await startFaultSink();
+    sink.mode = 'never-answer';
+    cleanups.push(() => sink.close());
+    const temp = makeTempEnv({ SMTP_URL: sink.url, SMTP_TIMEOUT: '600', SEND_CONCURRENCY: '2' });
+    cleanups.push(() => temp.cleanup());
+    const messenger = createMessenger(temp.config);
+    cleanups.push(() => messenger.close());
+    const sends = [messenger.send(oneMessage('a@example.org')), messenger.send(oneMessage('b@example.org'))];
+    await sink.waitForData(2);
+    messenger.abort();
+    const outcomes = await Promise.allSettled(sends);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    // Nothing was resent behind the engine's back.
+    expect(sink.received).toHaveLength(2);
   });
 });

@@ -8,8 +8,6 @@ import {
   requireIssue,
   SqlDeliveryStore,
 } from '../../scheduler/delivery-repository.js';
-import { classifySendFailure } from '../../scheduler/smtp-failures.js';
-import { SendError } from '../../src/mail/messenger.js';
 import { sampleAvailable } from '../helpers/sample.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { deliveriesOf, importSample, insertSubscribers, insertUnusedTopic } from './fixtures.js';
@@ -90,31 +88,5 @@ describe.runIf(sampleAvailable)('planning deliveries', () => {
     expect(claimed.map((d) => d.id)).not.toContain(one.id);
     expect((await store.nextRetryAt())?.toISOString()).toBe(later.toISOString());
     expect((await store.claim(10, new Date(later.getTime() + 1))).map((d) => d.id)).toEqual([one.id]);
-  });
-});
-
-describe('classifying SMTP failures', () => {
-  const verdict = (code: number | undefined, response: string, errorCode?: string) =>
-    classifySendFailure(new SendError(response, code, response, errorCode));
-
-  it('retries 4xx replies and connection failures; the latter are about the server', () => {
-    expect(verdict(451, '451 4.7.1 Greylisted')).toMatchObject({ action: 'retry', systemic: false });
-    expect(verdict(undefined, 'connect ECONNREFUSED 127.0.0.1:25', 'ESOCKET')).toMatchObject({
-      action: 'retry',
-      systemic: true,
-    });
-    expect(verdict(421, '421 4.3.2 Shutting down')).toMatchObject({ action: 'retry', systemic: true });
-    expect(verdict(535, '535 5.7.8 Bad credentials', 'EAUTH')).toMatchObject({ action: 'retry', systemic: true });
-  });
-
-  it('fails 5xx replies, and bounces "no such user"', () => {
-    expect(verdict(550, '550 5.1.1 User unknown')).toMatchObject({
-      action: 'bounce',
-      reason: '550 5.1.1 User unknown',
-    });
-    expect(verdict(550, '550 No such user here')).toMatchObject({ action: 'bounce' });
-    expect(verdict(553, '553 5.1.3 Bad recipient address syntax')).toMatchObject({ action: 'bounce' });
-    expect(verdict(554, '554 5.7.1 Spam')).toMatchObject({ action: 'fail', systemic: false });
-    expect(verdict(552, '552 5.3.4 Message too big')).toMatchObject({ action: 'fail' });
   });
 });

@@ -92,11 +92,11 @@ describe.runIf(sampleAvailable)('send failures', () => {
     expect(rows.filter((r) => r.status === 'sent')).toHaveLength(2);
   });
 
-  it('marks a 5xx reply failed with the reply, and a 5.1.x "no such user" bounced', async () => {
+  it('marks a 5xx reply failed with the reply, and a 5.1.1 "no such user" bounced', async () => {
     const server = await sink((_n, to) => {
       if (to[0] === 'r1@example.org')
         return smtpError(550, '5.1.1 <r1@example.org>: Recipient address rejected: User unknown');
-      if (to[0] === 'r2@example.org') return smtpError(554, '5.7.1 Message rejected as spam');
+      if (to[0] === 'r2@example.org') return smtpError(554, '5.6.0 Message content rejected');
       return undefined;
     });
     const { services, slug } = await setup(server.url, 5);
@@ -108,7 +108,7 @@ describe.runIf(sampleAvailable)('send failures', () => {
     expect(unknown).toMatchObject({ status: 'failed', attempts: 1 });
     expect(unknown?.last_error).toContain('550 5.1.1 <r1@example.org>: Recipient address rejected: User unknown');
     expect(spam).toMatchObject({ status: 'failed', attempts: 1 });
-    expect(spam?.last_error).toContain('554 5.7.1 Message rejected as spam');
+    expect(spam?.last_error).toContain('554 5.6.0 Message content rejected');
     const subscribers = await services.db.selectFrom('subscribers').select(['email', 'status', 'id']).execute();
     const statusOf = (email: string) => subscribers.find((s) => s.email === email)?.status;
     expect(statusOf('r1@example.org')).toBe('bounced');

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
 import { planIssueDeliveries, requireIssue } from '../../scheduler/delivery-repository.js';
 import { MessageBuilder } from '../../scheduler/message-builder.js';
-import { sendIssue, sendStatus, type SendReport } from '../../scheduler/send-control.js';
+import {
+  cancelSend,
+  pauseSend,
+  resumeSend,
+  sendIssue,
+  sendStatus,
+  type SendReport,
+} from '../../scheduler/send-control.js';
 import { verifyToken } from '../../subscribers/tokens.js';
 import { MjmlCompiler } from '../../src/render/mjml-compiler.js';
 import { runCli } from '../helpers/cli.js';
@@ -19,6 +26,7 @@ import {
   sampleTitlesByTopic,
 } from './fixtures.js';
 import { byRecipient, rawHeader } from './mail.js';
+import { demoSend } from './demo-send.js';
 
 describe.runIf(sampleAvailable)('sending an issue to a real SMTP server', () => {
   let env: TempEnv;
@@ -185,5 +193,55 @@ describe.runIf(sampleAvailable)('sending an issue to a real SMTP server', () => 
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/Nothing to send: .*already sent/);
     expect(sink.received.length).toBe(before);
+  });
+});
+
+describe('pause, resume and cancel are conditional updates (issue 10)', () => {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterAll(async () => {
+    while (cleanups.length > 0) await cleanups.pop()?.();
+  });
+
+  /** Two processes' worth of services on one database: two editors, or an editor and a sender. */
+  async function twoEditors() {
+    const { env, services: first, slug } = await demoSend(5, {}, cleanups);
+    const second = await env.open();
+    cleanups.push(() => second.close());
+    const issue = await requireIssue(first.db, slug);
+    await planIssueDeliveries(first.db, issue.id, nowIso());
+    return { first, second, slug };
+  }
+
+  it('two pauses at once: one pauses, the other is told it already was', async () => {
+    const { first, second, slug } = await twoEditors();
+    const results = await Promise.all([pauseSend(first, slug, 'editor A'), pauseSend(second, slug, 'editor B')]);
+    expect(results.map((r) => r.changed).sort()).toEqual([false, true]);
+    const winner = results.find((r) => r.changed);
+    expect((await sendStatus(first, slug)).pauseReason).toBe(winner?.pauseReason);
+  });
+
+  it('two resumes at once: one resumes', async () => {
+    const { first, second, slug } = await twoEditors();
+    await pauseSend(first, slug);
+    const results = await Promise.all([resumeSend(first, slug), resumeSend(second, slug)]);
+    expect(results.map((r) => r.changed).sort()).toEqual([false, true]);
+    expect((await sendStatus(first, slug)).status).toBe('sending');
+  });
+
+  it('a pause racing a cancel never resurrects the cancelled send', async () => {
+    const { first, second, slug } = await twoEditors();
+    const [paused, cancelled] = await Promise.allSettled([pauseSend(first, slug), cancelSend(second, slug)]);
+    expect(cancelled).toMatchObject({ status: 'fulfilled', value: { changed: true } });
+    // The pause either came first (and was then cancelled) or was refused, naming the state.
+    if (paused.status === 'rejected') expect(String(paused.reason)).toMatch(/is not sending \(it is cancelled\)/);
+    const status = await sendStatus(first, slug);
+    expect(status.status).toBe('cancelled');
+    expect(status.counts).toMatchObject({ pending: 0, skipped: 5 });
+  });
+
+  it('two cancels at once: one cancels, the other is told it already was', async () => {
+    const { first, second, slug } = await twoEditors();
+    const results = await Promise.all([cancelSend(first, slug), cancelSend(second, slug)]);
+    expect(results.map((r) => r.changed).sort()).toEqual([false, true]);
   });
 });

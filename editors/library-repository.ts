@@ -1,5 +1,6 @@
 import type { Db } from '../src/db/database.js';
 import { nowIso } from '../src/db/database.js';
+import { touchIssuesHolding } from '../src/content/content-repository.js';
 import { topicSlug } from '../src/content/slug.js';
 import type { ArticleImage, Source } from '../src/content/types.js';
 
@@ -163,7 +164,10 @@ export async function insertArticle(db: Db, input: ArticleInput): Promise<{ id: 
   });
 }
 
-/** Updates an article and bumps every issue holding it, so cached renders of those issues are rebuilt. */
+/**
+ * Updates an article and bumps the drafts holding it, so cached renders of those are rebuilt; sent
+ * issues keep the text they were sent with. Returns the drafts' slugs.
+ */
 export async function updateArticle(db: Db, id: number, input: ArticleInput): Promise<string[]> {
   const now = nowIso();
   return db.transaction().execute(async (trx) => {
@@ -189,29 +193,6 @@ export async function updateArticleTakeaway(db: Db, id: number, takeaway: string
     await trx.updateTable('articles').set({ takeaway, updated_at: now }).where('id', '=', id).execute();
     return touchIssuesHolding(trx, [id], now);
   });
-}
-
-/** Bumps issues.updated_at of the issues holding these articles; returns their slugs. */
-export async function touchIssuesHolding(db: Db, articleIds: number[], now = nowIso()): Promise<string[]> {
-  if (articleIds.length === 0) return [];
-  const issues = await db
-    .selectFrom('issue_articles')
-    .innerJoin('issues', 'issues.id', 'issue_articles.issue_id')
-    .select(['issues.id', 'issues.slug'])
-    .where('issue_articles.article_id', 'in', articleIds)
-    .distinct()
-    .execute();
-  if (issues.length)
-    await db
-      .updateTable('issues')
-      .set({ updated_at: now })
-      .where(
-        'id',
-        'in',
-        issues.map((i) => i.id),
-      )
-      .execute();
-  return issues.map((i) => i.slug);
 }
 
 export async function articleIsUsed(db: Db, id: number): Promise<boolean> {

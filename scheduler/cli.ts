@@ -177,6 +177,7 @@ async function runSendCommand(ctx: CliContext, slug: string): Promise<void> {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
   }
+  if (report.outcome === 'not-started') throw new CliError(`${slug} was not sent: ${report.reason ?? 'not started'}`);
   await printSummary(ctx, services, report);
   if (signalName) ctx.setExitCode(signalName === 'SIGINT' ? 130 : 143);
   else if (report.outcome !== 'finished' && report.outcome !== 'already-sent') ctx.setExitCode(EXIT_NOT_FINISHED);

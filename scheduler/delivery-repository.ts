@@ -8,7 +8,7 @@ import type {
   IssueStatus,
   SubscriberStatus,
 } from '../src/db/schema.js';
-import { listIssueSlugs, UnknownIssueError } from '../src/content/content-repository.js';
+import { freezeIssueContent, listIssueSlugs, UnknownIssueError } from '../src/content/content-repository.js';
 import { FULL_EDITION_KEY } from '../src/content/editions.js';
 import { markSubscriberUndeliverable } from '../subscribers/subscriber-repository.js';
 
@@ -140,7 +140,8 @@ export async function transitionIssue(
  * subscriber, so a second run adds nothing), keyed by the subscriber's topics that occur in this
  * issue (`*` for a subscriber with no topic = whole issue; '' when none occurs = nothing to send,
  * marked skipped). In the same transaction the issue becomes `sending` with `started_at`, so later
- * sign-ups are never added by a resume. Returns false when the issue had already started.
+ * sign-ups are never added by a resume, and its content is frozen (the snapshot every edition of
+ * this send is rendered from). Returns false when the issue had already started.
  */
 export async function planIssueDeliveries(db: Db, issueId: number, now: string): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
@@ -151,6 +152,8 @@ export async function planIssueDeliveries(db: Db, issueId: number, now: string):
       .where('started_at', 'is', null)
       .executeTakeFirst();
     if (Number(claimed.numUpdatedRows) === 0) return false;
+    // From here on the issue is a record: every subscriber of this send, and the archive, get this content.
+    await freezeIssueContent(trx, issueId, now);
     await insertPlannedDeliveries(trx, issueId, now);
     await trx
       .updateTable('deliveries')

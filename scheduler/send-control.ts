@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Services } from '../src/app/services.js';
-import { getPublication } from '../src/content/content-repository.js';
+import { getPublication, issueHasArticles } from '../src/content/content-repository.js';
 import { topicSlugsFromKey } from '../src/content/editions.js';
 import { nowIso } from '../src/db/database.js';
 import type { IssueRow, IssueStatus } from '../src/db/schema.js';
@@ -40,6 +40,9 @@ import { SendError } from '../src/mail/messenger.js';
 
 /** A request that cannot be honoured in the issue's current state; the message says what to do. */
 export class SendControlError extends Error {}
+
+/** Why an issue with no article is neither sent nor scheduled (nor ever public). */
+const EMPTY_ISSUE = 'the issue has no article, so it cannot be sent or scheduled; add articles to it first';
 
 export interface IssueSendStatus {
   slug: string;
@@ -258,6 +261,9 @@ async function runIssue(
       logger.info({ pauseReason: row.pause_reason }, 'send resumed');
     }
     if (row.started_at === null) {
+      if (!(await issueHasArticles(db, issue.id))) {
+        return emptyReport(issue.slug, 'not-started', EMPTY_ISSUE, await counts());
+      }
       await planIssueDeliveries(db, issue.id, nowIso());
       const planned = await counts();
       logger.info({ planned: planned.planned, skipped: planned.skipped, pending: planned.pending }, 'send planned');
@@ -371,6 +377,7 @@ export async function scheduleIssue(services: Services, slug: string, at: string
       `Issue "${slug}" is ${row.status}; only an issue that has not started sending can be scheduled`,
     );
   }
+  if (!(await issueHasArticles(services.db, row.id))) throw new SendControlError(`Issue "${slug}": ${EMPTY_ISSUE}`);
   if (when.getTime() < Date.now() - 60_000) {
     throw new SendControlError(
       `${formatScheduleTime(when, services.config.scheduleTz)} is in the past; give a later time, or send now with \`newsletter send ${slug}\``,

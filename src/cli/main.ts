@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from '../config/config.js';
 import { openServices, type Services } from '../app/services.js';
 import { migrate } from '../db/database.js';
-import { importFolder, ImportError } from '../content/import.js';
+import { importFolder, ImportError, IssueRecordError } from '../content/import.js';
 import { UnknownIssueError, listTopics } from '../content/content-repository.js';
 import { assertKnownTopics, UnknownTopicError } from '../content/editions.js';
 import { registerSubscriberCommands } from '../../subscribers/cli.js';
@@ -43,16 +43,37 @@ function buildProgram(ctx: CliContext): Command {
   program
     .command('import')
     .argument('<dir>', 'folder with issue.md, articles/, publication.md, abbreviations.tsv')
-    .description('import an issue folder (contract.md §1); prints the issue slug')
-    .action(async (dir: string) => {
+    .option(
+      '--correct <note>',
+      'publish the import as a correction of a sent issue; the note is shown on its web version',
+    )
+    .description('import an issue folder; prints the issue slug')
+    .action(async (dir: string, options: { correct?: string }) => {
+      const note = options.correct?.trim();
+      if (options.correct !== undefined && !note) {
+        throw new CliError(
+          '--correct needs a note for readers, e.g. --correct "The figure in article 3 is 12%, not 21%"',
+        );
+      }
       const services = await ctx.services();
       try {
-        const result = await importFolder(services.db, dir);
-        services.renderer.invalidate(result.slug);
+        const result = await importFolder(services.db, dir, note ? { correction: { note, by: 'cli' } } : {});
+        services.renderer.invalidate();
         ctx.stdout.write(`${result.slug}\n`);
         ctx.stderr.write(`Imported ${result.articles} articles in ${result.topics} topics\n`);
+        if (result.corrected) {
+          ctx.stderr.write(
+            `Published a correction of ${result.slug}: its web version shows the note; nobody was mailed\n`,
+          );
+        }
+        for (const kept of result.keptBySentIssues) {
+          ctx.stderr.write(
+            `  ${kept.article} changed; sent issue${kept.issues.length > 1 ? 's' : ''} ${kept.issues.join(', ')} keep${kept.issues.length > 1 ? '' : 's'} the text it was sent with\n`,
+          );
+        }
       } catch (error) {
         if (error instanceof ImportError) throw new CliError(`Import failed, nothing was written: ${error.message}`);
+        if (error instanceof IssueRecordError) throw new CliError(error.message);
         throw error;
       }
     });

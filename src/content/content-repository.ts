@@ -1,6 +1,17 @@
 import type { Db } from '../db/database.js';
+import { nowIso } from '../db/database.js';
 import type { IssueRow, IssueStatus, TopicRow } from '../db/schema.js';
-import type { Article, ArticleImage, GlossaryEntry, IssueDocument, Publication, Source, Topic } from './types.js';
+import type {
+  Article,
+  ArticleImage,
+  GlossaryEntry,
+  IssueContent,
+  IssueCorrection,
+  IssueDocument,
+  Publication,
+  Source,
+  Topic,
+} from './types.js';
 
 // All SQL for content (topics, articles, issues, publication, glossary) lives in this file.
 
@@ -70,6 +81,18 @@ export async function listIssues(db: Db, statuses?: IssueStatus[]): Promise<Issu
   return query.orderBy('sent_at', 'desc').orderBy('created_at', 'desc').execute();
 }
 
+/** The archive: sent issues not withdrawn, newest first. */
+export async function listPublicIssues(db: Db): Promise<IssueRow[]> {
+  return db
+    .selectFrom('issues')
+    .selectAll()
+    .where('status', '=', 'sent')
+    .where('withdrawn_at', 'is', null)
+    .orderBy('sent_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute();
+}
+
 /** Loads articles by id with their topics, in the order of `ids`. */
 export async function loadArticles(db: Db, ids: number[]): Promise<Article[]> {
   if (ids.length === 0) return [];
@@ -108,9 +131,16 @@ export async function loadArticles(db: Db, ids: number[]): Promise<Article[]> {
   return articles;
 }
 
-export async function loadIssueDocument(db: Db, slug: string): Promise<IssueDocument> {
-  const issue = await getIssueRow(db, slug);
-  if (!issue) throw new UnknownIssueError(slug, await listIssueSlugs(db));
+/**
+ * A sent issue is a record: once its send has started (`started_at` is set), its content is the
+ * snapshot taken then, and neither library edits nor imports change it; only a correction does.
+ */
+export function isIssueRecord(issue: Pick<IssueRow, 'started_at'>): boolean {
+  return issue.started_at !== null;
+}
+
+/** The issue's content as the library holds it now: what a draft shows and what a send freezes. */
+async function liveContent(db: Db, issue: IssueRow): Promise<IssueContent> {
   const sectionRows = await db
     .selectFrom('issue_sections')
     .innerJoin('topics', 'topics.id', 'issue_sections.topic_id')
@@ -125,16 +155,10 @@ export async function loadIssueDocument(db: Db, slug: string): Promise<IssueDocu
     .orderBy('position')
     .execute();
   return {
-    id: issue.id,
-    slug: issue.slug,
     title: issue.title,
     edition: issue.edition,
     period: issue.period,
     editorNoteMarkdown: issue.editor_note_markdown,
-    status: issue.status,
-    sendAt: issue.send_at,
-    sentAt: issue.sent_at,
-    updatedAt: issue.updated_at,
     sections: sectionRows.map(toTopic),
     articles: await loadArticles(
       db,
@@ -143,4 +167,189 @@ export async function loadIssueDocument(db: Db, slug: string): Promise<IssueDocu
     publication: await getPublication(db),
     glossary: await listGlossary(db),
   };
+}
+
+async function storedContent(db: Db, issueId: number): Promise<{ content: IssueContent; takenAt: string } | undefined> {
+  const row = await db
+    .selectFrom('issue_snapshots')
+    .select(['content_json', 'taken_at'])
+    .where('issue_id', '=', issueId)
+    .executeTakeFirst();
+  return row && { content: JSON.parse(row.content_json) as IssueContent, takenAt: row.taken_at };
+}
+
+async function issueRowById(db: Db, issueId: number): Promise<IssueRow> {
+  return db.selectFrom('issues').selectAll().where('id', '=', issueId).executeTakeFirstOrThrow();
+}
+
+/**
+ * Fixes an issue's content as it is now: called in the transaction that starts its send, so every
+ * subscriber of the send, and the archive afterwards, get exactly this. Idempotent (a resumed send
+ * keeps the first snapshot). Bumps `updated_at`, so renderers drop what they cached from the library.
+ */
+export async function freezeIssueContent(db: Db, issueId: number, now: string): Promise<void> {
+  const content = await liveContent(db, await issueRowById(db, issueId));
+  const inserted = await db
+    .insertInto('issue_snapshots')
+    .values({ issue_id: issueId, content_json: JSON.stringify(content), taken_at: now })
+    .onConflict((oc) => oc.column('issue_id').doNothing())
+    .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) {
+    await db.updateTable('issues').set({ updated_at: now }).where('id', '=', issueId).execute();
+  }
+}
+
+/**
+ * The content of a record. An issue sent before snapshots existed gets its snapshot now, from
+ * what it holds today (the best record there is), and keeps it from then on.
+ */
+async function recordContent(db: Db, issue: IssueRow): Promise<{ content: IssueContent; takenAt: string }> {
+  const stored = await storedContent(db, issue.id);
+  if (stored) return stored;
+  await db
+    .insertInto('issue_snapshots')
+    .values({ issue_id: issue.id, content_json: JSON.stringify(await liveContent(db, issue)), taken_at: nowIso() })
+    .onConflict((oc) => oc.column('issue_id').doNothing())
+    .execute();
+  const taken = await storedContent(db, issue.id);
+  if (!taken) throw new Error(`the snapshot of issue ${issue.slug} vanished as it was written`);
+  return taken;
+}
+
+async function listCorrections(db: Db, issueId: number): Promise<IssueCorrection[]> {
+  const rows = await db
+    .selectFrom('issue_corrections')
+    .select(['note', 'corrected_at'])
+    .where('issue_id', '=', issueId)
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => ({ note: r.note, correctedAt: r.corrected_at }));
+}
+
+export async function loadIssueDocument(db: Db, slug: string): Promise<IssueDocument> {
+  const issue = await getIssueRow(db, slug);
+  if (!issue) throw new UnknownIssueError(slug, await listIssueSlugs(db));
+  const record = isIssueRecord(issue) ? await recordContent(db, issue) : undefined;
+  return {
+    id: issue.id,
+    slug: issue.slug,
+    status: issue.status,
+    sendAt: issue.send_at,
+    sentAt: issue.sent_at,
+    updatedAt: issue.updated_at,
+    frozenAt: record?.takenAt ?? null,
+    corrections: record ? await listCorrections(db, issue.id) : [],
+    ...(record?.content ?? (await liveContent(db, issue))),
+  };
+}
+
+/**
+ * Publishes a correction of a sent issue: its snapshot becomes the issue's content as the library
+ * holds it now, the replaced content is kept with the note, and nobody is mailed. The caller has
+ * written the corrected articles (and checked that the issue is a sent record).
+ */
+export async function correctIssueContent(
+  db: Db,
+  issueId: number,
+  correction: { note: string; by: string },
+  now: string,
+): Promise<void> {
+  const issue = await issueRowById(db, issueId);
+  const replaced = await recordContent(db, issue);
+  await db
+    .updateTable('issue_snapshots')
+    .set({ content_json: JSON.stringify(await liveContent(db, issue)) })
+    .where('issue_id', '=', issueId)
+    .execute();
+  await db
+    .insertInto('issue_corrections')
+    .values({
+      issue_id: issueId,
+      note: correction.note,
+      corrected_at: now,
+      corrected_by: correction.by,
+      replaced_json: JSON.stringify(replaced.content),
+    })
+    .execute();
+  await db.updateTable('issues').set({ updated_at: now }).where('id', '=', issueId).execute();
+}
+
+/**
+ * Bumps `updated_at` of the drafts (never the records) holding these articles, so every process's
+ * renderer drops what it cached of them; returns their slugs.
+ */
+export async function touchIssuesHolding(db: Db, articleIds: number[], now = nowIso()): Promise<string[]> {
+  if (articleIds.length === 0) return [];
+  const issues = await db
+    .selectFrom('issue_articles')
+    .innerJoin('issues', 'issues.id', 'issue_articles.issue_id')
+    .select(['issues.id', 'issues.slug'])
+    .where('issue_articles.article_id', 'in', articleIds)
+    .where('issues.started_at', 'is', null)
+    .distinct()
+    .execute();
+  if (issues.length) {
+    await db
+      .updateTable('issues')
+      .set({ updated_at: now })
+      .where(
+        'id',
+        'in',
+        issues.map((i) => i.id),
+      )
+      .execute();
+  }
+  return issues.map((i) => i.slug);
+}
+
+/** Bumps every draft: the publication or glossary, which drafts show as they are now, changed. */
+export async function touchAllDrafts(db: Db, now = nowIso()): Promise<void> {
+  await db.updateTable('issues').set({ updated_at: now }).where('started_at', 'is', null).execute();
+}
+
+export interface SentIssueRef {
+  slug: string;
+  title: string;
+  period: string;
+  sentAt: string | null;
+  /** Which of the asked-about articles it holds. */
+  articleIds: number[];
+}
+
+/** The records (sent or sending issues) holding any of these articles: they keep the text they were sent with. */
+export async function recordsHolding(db: Db, articleIds: number[]): Promise<SentIssueRef[]> {
+  if (articleIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('issue_articles')
+    .innerJoin('issues', 'issues.id', 'issue_articles.issue_id')
+    .select(['issues.slug', 'issues.title', 'issues.period', 'issues.sent_at', 'issue_articles.article_id'])
+    .where('issue_articles.article_id', 'in', articleIds)
+    .where('issues.started_at', 'is not', null)
+    .orderBy('issues.started_at')
+    .orderBy('issues.id')
+    .execute();
+  const bySlug = new Map<string, SentIssueRef>();
+  for (const r of rows) {
+    const ref = bySlug.get(r.slug) ?? {
+      slug: r.slug,
+      title: r.title,
+      period: r.period,
+      sentAt: r.sent_at,
+      articleIds: [],
+    };
+    ref.articleIds.push(r.article_id);
+    bySlug.set(r.slug, ref);
+  }
+  return [...bySlug.values()];
+}
+
+/** True when the issue holds at least one article: an empty issue is never sent nor public. */
+export async function issueHasArticles(db: Db, issueId: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('issue_articles')
+    .select('article_id')
+    .where('issue_id', '=', issueId)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
+import { freezeIssueContent } from './content-repository.js';
 import { importFolder } from './import.js';
 
 export const DEMO_DIR = path.join(PROJECT_ROOT, 'demo');
@@ -21,11 +22,15 @@ export async function seedDemoIfEmpty(services: DemoSeedDeps): Promise<string | 
   if (any) return null;
   const { slug } = await importFolder(services.db, DEMO_DIR);
   const now = nowIso();
-  await services.db
-    .updateTable('issues')
-    .set({ status: 'sent', sent_at: now, started_at: now, updated_at: now })
-    .where('slug', '=', slug)
-    .execute();
+  await services.db.transaction().execute(async (trx) => {
+    const { id } = await trx
+      .updateTable('issues')
+      .set({ status: 'sent', sent_at: now, started_at: now, updated_at: now })
+      .where('slug', '=', slug)
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await freezeIssueContent(trx, id, now);
+  });
   services.renderer.invalidate(slug);
   return slug;
 }

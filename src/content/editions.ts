@@ -1,4 +1,4 @@
-import type { Article, IssueDocument, Topic } from './types.js';
+import type { Article, IssueContent, IssueDocument, Topic } from './types.js';
 
 export interface EditionArticle {
   /** 1..n within the edition. */
@@ -100,4 +100,35 @@ export function assertKnownTopics(topicSlugs: readonly string[], known: readonly
   const knownSlugs = known.map((t) => t.slug);
   const unknown = topicSlugs.filter((s) => !knownSlugs.includes(s));
   if (unknown.length > 0) throw new UnknownTopicError(unknown, knownSlugs);
+}
+
+/** The topics an issue's content knows: its sections and every topic its articles carry. */
+export function topicsOf(issue: Pick<IssueContent, 'sections' | 'articles'>): Topic[] {
+  const all = [...issue.sections, ...issue.articles.flatMap((a) => a.topics)];
+  return all.filter((t, i) => all.findIndex((x) => x.id === t.id) === i);
+}
+
+/**
+ * The topic slugs an edition of this issue is asked for, as the issue's content spells them. A sent
+ * issue keeps the slugs its topics had when it was sent, so a topic renamed since is found under
+ * either name (old links in mail keep working). Any other current topic is valid too (its edition
+ * holds nothing); an unknown slug is an error naming the valid ones.
+ */
+export function resolveEditionTopics(
+  issue: Pick<IssueContent, 'sections' | 'articles'>,
+  topicSlugs: readonly string[],
+  current: readonly Topic[],
+): string[] {
+  const known = topicsOf(issue);
+  const resolved = topicSlugs.map((slug) => {
+    if (known.some((t) => t.slug === slug)) return slug;
+    const now = current.find((t) => t.slug === slug);
+    return (now && known.find((t) => t.id === now.id)?.slug) ?? slug;
+  });
+  const valid = [...new Set([...current.map((t) => t.slug), ...known.map((t) => t.slug)])];
+  assertKnownTopics(
+    resolved,
+    valid.map((slug) => ({ slug })),
+  );
+  return resolved;
 }

@@ -4,6 +4,15 @@ import matter from 'gray-matter';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
+import type { IssueRow } from '../db/schema.js';
+import {
+  correctIssueContent,
+  isIssueRecord,
+  listGlossary,
+  recordsHolding,
+  touchAllDrafts,
+  touchIssuesHolding,
+} from './content-repository.js';
 import { topicSlug } from './slug.js';
 
 /** A bad file in an import: names the file and the field at fault. */
@@ -172,13 +181,79 @@ export function readImportFolder(dir: string): ImportBundle {
   return { issue: { ...issue, note: issueRaw.body }, articles, publication, glossary };
 }
 
+/**
+ * A plain import onto an issue whose send has started, or a correction that cannot apply: nothing
+ * was written, and the message names the issue and says what to do.
+ */
+export class IssueRecordError extends Error {}
+
+export interface ImportOptions {
+  /** Publish the import as a correction of an already sent issue (`--correct "<note>"`). */
+  correction?: { note: string; by: string };
+}
+
+export interface ImportResult {
+  slug: string;
+  articles: number;
+  topics: number;
+  /** True when the import was published as a correction of a sent issue. */
+  corrected: boolean;
+  /** Changed articles that other sent issues hold: those keep the text they were sent with. */
+  keptBySentIssues: { article: string; issues: string[] }[];
+}
+
+/** Refuses, before anything is written, an import that would change a sent issue without saying so. */
+function checkIssueTarget(existing: IssueRow | undefined, slug: string, options: ImportOptions): void {
+  const sentOn = (row: IssueRow) => (row.sent_at ?? row.started_at ?? '').slice(0, 10);
+  if (!options.correction) {
+    if (existing && isIssueRecord(existing)) {
+      const what = existing.status === 'sent' ? `was sent on ${sentOn(existing)}` : `is ${existing.status}`;
+      throw new IssueRecordError(
+        `Issue "${slug}" ${what}; its content is what subscribers received, so nothing was imported. ` +
+          `To fix a mistake in its web version, import again with a note for readers: ` +
+          `newsletter import <dir> --correct "<what was corrected>" (nobody is mailed again). ` +
+          `To start a new issue, give issue.md another slug.`,
+      );
+    }
+    return;
+  }
+  if (!existing || !isIssueRecord(existing)) {
+    throw new IssueRecordError(
+      `Issue "${slug}" has not been sent, so there is nothing to correct and nothing was imported; ` +
+        `import it without --correct.`,
+    );
+  }
+  if (existing.status !== 'sent') {
+    throw new IssueRecordError(
+      existing.status === 'cancelled'
+        ? `Issue "${slug}": its send was cancelled, so it is not public and has nothing to correct; nothing was imported.`
+        : `Issue "${slug}" is ${existing.status}; every subscriber of a send gets the same content, so a correction ` +
+            `can be published once the send has finished. Nothing was imported.`,
+    );
+  }
+}
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** True when `row` holds exactly `values` in each of their columns. */
+function holds<T extends object>(row: T, values: Partial<T>): boolean {
+  return (Object.keys(values) as (keyof T)[]).every((k) => row[k] === values[k]);
+}
+
 /** Writes a validated bundle in one transaction: re-import updates in place and never duplicates. */
 export async function writeImportBundle(
   db: Db,
   bundle: ImportBundle,
-): Promise<{ slug: string; articles: number; topics: number }> {
+  options: ImportOptions = {},
+): Promise<ImportResult> {
   const now = nowIso();
   return db.transaction().execute(async (trx) => {
+    const existingIssue = await trx
+      .selectFrom('issues')
+      .selectAll()
+      .where('slug', '=', bundle.issue.slug)
+      .executeTakeFirst();
+    checkIssueTarget(existingIssue, bundle.issue.slug, options);
     const topicIds = new Map<string, number>();
     const ensureTopic = async (name: string): Promise<number> => {
       const slug = topicSlug(name);
@@ -208,110 +283,167 @@ export async function writeImportBundle(
     for (const name of bundle.issue.sections) sectionIds.push(await ensureTopic(name));
 
     const articleIds: number[] = [];
+    const changedArticles = new Map<number, string>();
     for (const a of bundle.articles) {
-      const sectionId = await ensureTopic(a.data.section);
-      const values = {
-        title: a.data.title,
-        section_topic_id: sectionId,
-        body_markdown: a.body,
-        tags_json: JSON.stringify(a.data.tags),
-        takeaway: a.data.takeaway && a.data.takeaway !== '' ? a.data.takeaway : null,
-        sources_json: JSON.stringify(a.data.sources.map((s) => ({ url: s.url, label: s.label || s.url }))),
-        images_json: JSON.stringify(a.images),
-        updated_at: now,
-      };
-      const existing = await trx.selectFrom('articles').select('id').where('slug', '=', a.slug).executeTakeFirst();
-      let id: number;
-      if (existing) {
-        await trx.updateTable('articles').set(values).where('id', '=', existing.id).execute();
-        id = existing.id;
-      } else {
-        id = (
-          await trx
-            .insertInto('articles')
-            .values({ ...values, slug: a.slug, created_at: now })
-            .returning('id')
-            .executeTakeFirstOrThrow()
-        ).id;
-      }
-      await trx.deleteFrom('article_topics').where('article_id', '=', id).execute();
-      const extra = new Set<number>();
-      for (const name of a.data.topics) {
-        const topicId = await ensureTopic(name);
-        if (topicId !== sectionId) extra.add(topicId);
-      }
-      if (extra.size > 0) {
-        await trx
-          .insertInto('article_topics')
-          .values([...extra].map((topic_id) => ({ article_id: id, topic_id })))
-          .execute();
-      }
+      const { id, changed } = await writeArticle(trx, a, ensureTopic, now);
+      if (changed) changedArticles.set(id, a.slug);
       articleIds.push(id);
     }
 
-    const i = bundle.issue;
-    const issueValues = {
-      title: i.title,
-      edition: i.edition,
-      period: i.period,
-      editor_note_markdown: i.note,
-      updated_at: now,
-    };
-    const existingIssue = await trx.selectFrom('issues').select('id').where('slug', '=', i.slug).executeTakeFirst();
-    let issueId: number;
-    if (existingIssue) {
-      issueId = existingIssue.id;
-      await trx.updateTable('issues').set(issueValues).where('id', '=', issueId).execute();
-    } else {
-      issueId = (
-        await trx
-          .insertInto('issues')
-          .values({ ...issueValues, slug: i.slug, status: 'draft', created_at: now })
-          .returning('id')
-          .executeTakeFirstOrThrow()
-      ).id;
-    }
-    await trx.deleteFrom('issue_sections').where('issue_id', '=', issueId).execute();
-    await trx
-      .insertInto('issue_sections')
-      .values(sectionIds.map((topic_id, position) => ({ issue_id: issueId, topic_id, position })))
-      .execute();
-    await trx.deleteFrom('issue_articles').where('issue_id', '=', issueId).execute();
-    await trx
-      .insertInto('issue_articles')
-      .values(articleIds.map((article_id, position) => ({ issue_id: issueId, article_id, position })))
-      .execute();
+    const issueId = await writeIssue(trx, bundle, existingIssue, sectionIds, articleIds, now);
+    const sharedChanged = await writeSharedContent(trx, bundle);
+    // Drafts show the library as it is: bump the ones that changed, so every process's cache drops them.
+    if (sharedChanged) await touchAllDrafts(trx, now);
+    else await touchIssuesHolding(trx, [...changedArticles.keys()], now);
 
-    if (bundle.publication) {
-      const p = bundle.publication;
-      const values = {
-        name: p.name,
-        publisher: p.publisher,
-        cadence: p.cadence,
-        contact: p.contact,
-        about_markdown: p.about,
-      };
-      await trx
-        .insertInto('publication')
-        .values({ id: 1, ...values })
-        .onConflict((oc) => oc.column('id').doUpdateSet(values))
-        .execute();
-    }
-    if (bundle.glossary) {
-      for (const [position, g] of bundle.glossary.entries()) {
-        await trx
-          .insertInto('glossary')
-          .values({ ...g, position })
-          .onConflict((oc) =>
-            oc.column('abbreviation').doUpdateSet({ english: g.english, chinese: g.chinese, position }),
-          )
-          .execute();
-      }
-    }
-    return { slug: i.slug, articles: articleIds.length, topics: topicIds.size };
+    if (options.correction) await correctIssueContent(trx, issueId, options.correction, now);
+    const kept = (await recordsHolding(trx, [...changedArticles.keys()])).filter((r) => r.slug !== bundle.issue.slug);
+    const keptBySentIssues = [...changedArticles].flatMap(([id, article]) => {
+      const issues = kept.filter((r) => r.articleIds.includes(id)).map((r) => r.slug);
+      return issues.length ? [{ article, issues }] : [];
+    });
+    return {
+      slug: bundle.issue.slug,
+      articles: articleIds.length,
+      topics: topicIds.size,
+      corrected: options.correction !== undefined,
+      keptBySentIssues,
+    };
   });
 }
 
-export async function importFolder(db: Db, dir: string): Promise<{ slug: string; articles: number; topics: number }> {
-  return writeImportBundle(db, readImportFolder(dir));
+/** Inserts or updates one article; `changed` is false when an existing article already read exactly so. */
+async function writeArticle(
+  trx: Db,
+  a: ParsedArticle,
+  ensureTopic: (name: string) => Promise<number>,
+  now: string,
+): Promise<{ id: number; changed: boolean }> {
+  const sectionId = await ensureTopic(a.data.section);
+  const values = {
+    title: a.data.title,
+    section_topic_id: sectionId,
+    body_markdown: a.body,
+    tags_json: JSON.stringify(a.data.tags),
+    takeaway: a.data.takeaway && a.data.takeaway !== '' ? a.data.takeaway : null,
+    sources_json: JSON.stringify(a.data.sources.map((s) => ({ url: s.url, label: s.label || s.url }))),
+    images_json: JSON.stringify(a.images),
+  };
+  const extra = new Set<number>();
+  for (const name of a.data.topics) {
+    const topicId = await ensureTopic(name);
+    if (topicId !== sectionId) extra.add(topicId);
+  }
+  const existing = await trx.selectFrom('articles').selectAll().where('slug', '=', a.slug).executeTakeFirst();
+  let id: number;
+  let changed = true;
+  if (existing) {
+    id = existing.id;
+    const before = await trx.selectFrom('article_topics').select('topic_id').where('article_id', '=', id).execute();
+    const topics = (ids: number[]) => ids.sort((x, y) => x - y);
+    changed = !holds(existing, values) || !sameJson(topics(before.map((t) => t.topic_id)), topics([...extra]));
+    if (!changed) return { id, changed };
+    await trx
+      .updateTable('articles')
+      .set({ ...values, updated_at: now })
+      .where('id', '=', id)
+      .execute();
+  } else {
+    id = (
+      await trx
+        .insertInto('articles')
+        .values({ ...values, slug: a.slug, created_at: now, updated_at: now })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+    ).id;
+  }
+  await trx.deleteFrom('article_topics').where('article_id', '=', id).execute();
+  if (extra.size > 0) {
+    await trx
+      .insertInto('article_topics')
+      .values([...extra].map((topic_id) => ({ article_id: id, topic_id })))
+      .execute();
+  }
+  return { id, changed };
+}
+
+/** Writes the issue's details, sections and article order; returns its id. */
+async function writeIssue(
+  trx: Db,
+  bundle: ImportBundle,
+  existing: IssueRow | undefined,
+  sectionIds: number[],
+  articleIds: number[],
+  now: string,
+): Promise<number> {
+  const i = bundle.issue;
+  const issueValues = {
+    title: i.title,
+    edition: i.edition,
+    period: i.period,
+    editor_note_markdown: i.note,
+    updated_at: now,
+  };
+  let issueId: number;
+  if (existing) {
+    issueId = existing.id;
+    await trx.updateTable('issues').set(issueValues).where('id', '=', issueId).execute();
+  } else {
+    issueId = (
+      await trx
+        .insertInto('issues')
+        .values({ ...issueValues, slug: i.slug, status: 'draft', created_at: now })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+    ).id;
+  }
+  await trx.deleteFrom('issue_sections').where('issue_id', '=', issueId).execute();
+  await trx
+    .insertInto('issue_sections')
+    .values(sectionIds.map((topic_id, position) => ({ issue_id: issueId, topic_id, position })))
+    .execute();
+  await trx.deleteFrom('issue_articles').where('issue_id', '=', issueId).execute();
+  await trx
+    .insertInto('issue_articles')
+    .values(articleIds.map((article_id, position) => ({ issue_id: issueId, article_id, position })))
+    .execute();
+  return issueId;
+}
+
+/** Writes publication.md and abbreviations.tsv when the folder has them; true when either changed anything. */
+async function writeSharedContent(trx: Db, bundle: ImportBundle): Promise<boolean> {
+  let changed = false;
+  if (bundle.publication) {
+    const p = bundle.publication;
+    const values = {
+      name: p.name,
+      publisher: p.publisher,
+      cadence: p.cadence,
+      contact: p.contact,
+      about_markdown: p.about,
+    };
+    const before = await trx.selectFrom('publication').selectAll().where('id', '=', 1).executeTakeFirst();
+    changed ||= !before || !holds(before, values);
+    await trx
+      .insertInto('publication')
+      .values({ id: 1, ...values })
+      .onConflict((oc) => oc.column('id').doUpdateSet(values))
+      .execute();
+  }
+  if (bundle.glossary) {
+    const before = await listGlossary(trx);
+    for (const [position, g] of bundle.glossary.entries()) {
+      await trx
+        .insertInto('glossary')
+        .values({ ...g, position })
+        .onConflict((oc) => oc.column('abbreviation').doUpdateSet({ english: g.english, chinese: g.chinese, position }))
+        .execute();
+    }
+    changed ||= !sameJson(before, await listGlossary(trx));
+  }
+  return changed;
+}
+
+export async function importFolder(db: Db, dir: string, options: ImportOptions = {}): Promise<ImportResult> {
+  return writeImportBundle(db, readImportFolder(dir), options);
 }

@@ -47,22 +47,39 @@ export interface GlossaryEntry {
   chinese: string;
 }
 
-/** One issue with everything needed to render any of its editions. */
-export interface IssueDocument {
-  id: number;
-  slug: string;
+/**
+ * What an issue says: the part of an issue a send fixes. A draft's content follows the library
+ * (its articles as they are now); once its send starts, the content is a stored snapshot.
+ */
+export interface IssueContent {
   title: string;
   edition: string;
   period: string;
   editorNoteMarkdown: string;
-  status: IssueStatus;
-  sendAt: string | null;
-  sentAt: string | null;
-  updatedAt: string;
   /** The issue's sections in print order. */
   sections: Topic[];
   /** The issue's articles in issue order. */
   articles: Article[];
   publication: Publication;
   glossary: GlossaryEntry[];
+}
+
+/** A correction published after the send: shown on the web version, mailed to nobody. */
+export interface IssueCorrection {
+  note: string;
+  correctedAt: string;
+}
+
+/** One issue with everything needed to render any of its editions. */
+export interface IssueDocument extends IssueContent {
+  id: number;
+  slug: string;
+  status: IssueStatus;
+  sendAt: string | null;
+  sentAt: string | null;
+  updatedAt: string;
+  /** When the content was fixed (its send started); null for a draft, whose content follows the library. */
+  frozenAt: string | null;
+  /** Corrections published since, oldest first. */
+  corrections: IssueCorrection[];
 }

@@ -5,6 +5,7 @@ import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider
 import * as initial from './migrations/001-initial.js';
 import * as sending from './migrations/002-sending.js';
 import * as bounceSafety from './migrations/020-bounce-safety.js';
+import * as issueRecords from './migrations/030-issue-records.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '001-initial': initial,
   '002-sending': sending,
   '020-bounce-safety': bounceSafety,
+  '030-issue-records': issueRecords,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
@@ -45,7 +47,9 @@ export function openDatabase(databaseUrl: string): Db {
 }
 
 export async function migrate(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
+  // Each engineer's migrations have their own number range, so a database may have applied 030
+  // before 010 exists: apply what is missing whatever its place in the order.
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

@@ -65,6 +65,32 @@ export interface IssueTable {
   bounce_check: BounceCheck | null;
   created_at: string;
   updated_at: string;
+  /** Added by 030-issue-records: set when a sent issue is taken out of the archive and feed. */
+  withdrawn_at: string | null;
+  /** Shown on the 410 page of a withdrawn issue. */
+  withdrawal_note: string | null;
+}
+
+/**
+ * Added by 030-issue-records: what an issue's send sent. Written once when the send starts (the
+ * JSON of `IssueContent`: details, sections, articles, publication, glossary) and replaced only
+ * by a published correction; the web version and every edition of a sent issue are rendered from it.
+ */
+export interface IssueSnapshotTable {
+  issue_id: number;
+  content_json: string;
+  taken_at: string;
+}
+
+/** Added by 030-issue-records: each correction of a sent issue, with the content it replaced. */
+export interface IssueCorrectionTable {
+  id: Generated<number>;
+  issue_id: number;
+  note: string;
+  corrected_at: string;
+  /** `cli`, or the editor's email address. */
+  corrected_by: string;
+  replaced_json: string;
 }
 
 export type BounceCheck = 'passed' | 'tripped';
@@ -176,6 +202,8 @@ export interface Database {
   issues: IssueTable;
   issue_sections: IssueSectionTable;
   issue_articles: IssueArticleTable;
+  issue_snapshots: IssueSnapshotTable;
+  issue_corrections: IssueCorrectionTable;
   subscribers: SubscriberTable;
   subscriber_topics: SubscriberTopicTable;
   consent_log: ConsentLogTable;

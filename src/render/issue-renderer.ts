@@ -5,7 +5,13 @@ import { convert } from 'html-to-text';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import { getIssueRow, listTopics, loadIssueDocument } from '../content/content-repository.js';
-import { assertKnownTopics, buildEdition, editionKey, type Edition, type EditionArticle } from '../content/editions.js';
+import {
+  buildEdition,
+  editionKey,
+  resolveEditionTopics,
+  type Edition,
+  type EditionArticle,
+} from '../content/editions.js';
 import type { IssueDocument } from '../content/types.js';
 import type { Views } from './views.js';
 import type { MjmlCompiler } from './mjml-compiler.js';
@@ -162,8 +168,7 @@ export class IssueRenderer {
 
   async edition(issueSlug: string, topicSlugs: readonly string[] | null): Promise<CompiledEdition> {
     const version = await this.version(issueSlug);
-    const key = editionKey(topicSlugs);
-    if (key !== '*') assertKnownTopics(key.split(','), await listTopics(this.deps.db));
+    const key = await this.editionKeyOf(version, topicSlugs);
     let compiled = lruGet(version.editions, key);
     if (!compiled) {
       compiled = this.compileEdition(version, key);
@@ -191,11 +196,11 @@ export class IssueRenderer {
   /** The web version of the issue or an edition, cached until the issue changes. */
   async renderWeb(issueSlug: string, topicSlugs: readonly string[] | null): Promise<string> {
     const version = await this.version(issueSlug);
-    const key = editionKey(topicSlugs);
-    const cached = lruGet(version.web, key);
+    const requested = editionKey(topicSlugs);
+    const cached = lruGet(version.web, requested);
     if (cached !== undefined) return cached;
-    if (key !== '*') assertKnownTopics(key.split(','), await listTopics(this.deps.db));
-    const edition = buildEdition(version.doc, topicSlugs);
+    const key = await this.editionKeyOf(version, topicSlugs);
+    const edition = buildEdition(version.doc, key === '*' ? null : key.split(','));
     const doc = version.doc;
     const html = this.deps.views.render('issue', {
       title: `${doc.edition ? doc.edition + ' · ' : ''}${doc.period}`,
@@ -212,10 +217,28 @@ export class IssueRenderer {
       editorNoteHtml: markdownToSafeHtml(doc.editorNoteMarkdown),
       aboutHtml: markdownToSafeHtml(doc.publication.aboutMarkdown),
       glossary: doc.glossary,
+      corrections: doc.corrections.map((c) => ({ note: c.note, date: this.dateText(c.correctedAt) })),
       subscribeUrl: `/subscribe${key !== '*' ? `?topics=${encodeURIComponent(key)}` : ''}`,
     });
-    lruSet(version.web, key, html, MAX_CACHED_PAGES);
+    lruSet(version.web, requested, html, MAX_CACHED_PAGES);
     return html;
+  }
+
+  /** The edition key for requested topics, in the issue's own spelling of them (see resolveEditionTopics). */
+  private async editionKeyOf(version: IssueVersion, topicSlugs: readonly string[] | null): Promise<string> {
+    const key = editionKey(topicSlugs);
+    if (key === '*') return key;
+    return editionKey(resolveEditionTopics(version.doc, key.split(','), await listTopics(this.deps.db)));
+  }
+
+  /** "3 December 2026", in the service's zone. */
+  private dateText(iso: string): string {
+    return new Intl.DateTimeFormat('en-GB', {
+      day: 'numeric',
+      month: 'long',
+      year: 'numeric',
+      timeZone: this.deps.config.scheduleTz,
+    }).format(new Date(iso));
   }
 
   private async version(issueSlug: string): Promise<IssueVersion> {

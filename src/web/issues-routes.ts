@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { Router, type Request, type Response } from 'express';
 import type { Services } from '../app/services.js';
 import { parseTopicList } from '../command/context.js';
-import { getIssueRow, getPublication, listIssues, UnknownIssueError } from '../content/content-repository.js';
+import { getIssueRow, getPublication, listPublicIssues, UnknownIssueError } from '../content/content-repository.js';
 import { editionKey, UnknownTopicError } from '../content/editions.js';
 import type { IssueRow } from '../db/schema.js';
 
@@ -107,9 +107,25 @@ export function createIssuesRouter(services: Services): Router {
       );
   };
 
+  /** A withdrawn issue is gone on purpose: 410, with the editors' note when they left one. */
+  const withdrawn = async (res: Response, issue: IssueRow) => {
+    res
+      .status(410)
+      .type('html')
+      .send(
+        views.render('message', {
+          title: 'Issue withdrawn',
+          heading: 'This issue was withdrawn',
+          message: `${issueHeading(issue)} was taken out of the archive on ${DATE_FORMAT.format(new Date(issue.withdrawn_at ?? ''))}.${issue.withdrawal_note ? ` ${issue.withdrawal_note}` : ''}`,
+          link: { href: '/issues', label: 'All issues' },
+          publication: await getPublication(db),
+        }),
+      );
+  };
+
   router.get('/issues', async (_req, res) => {
     const publication = await getPublication(db);
-    const issues = (await listIssues(db, ['sent'])).map((issue) => ({
+    const issues = (await listPublicIssues(db)).map((issue) => ({
       href: `/issues/${encodeURIComponent(issue.slug)}`,
       title: issue.title,
       showTitle: issue.title !== publication.name && issue.title !== '',
@@ -125,6 +141,7 @@ export function createIssuesRouter(services: Services): Router {
   router.get('/issues/:slug', async (req, res) => {
     const issue = await getIssueRow(db, req.params.slug);
     if (!issue || issue.status !== 'sent') return notFound(res, 'There is no published issue at this address.');
+    if (issue.withdrawn_at !== null) return withdrawn(res, issue);
     const topics = parseTopicList(typeof req.query.topics === 'string' ? req.query.topics : undefined);
     try {
       const html = await renderer.renderWeb(issue.slug, topics);
@@ -143,7 +160,7 @@ export function createIssuesRouter(services: Services): Router {
 
   router.get('/feed.xml', async (_req, res) => {
     const publication = await getPublication(db);
-    const issues = (await listIssues(db, ['sent'])).slice(0, FEED_ENTRIES);
+    const issues = (await listPublicIssues(db)).slice(0, FEED_ENTRIES);
     const base = config.baseUrl;
     const updated = issues.map(publishedAt).sort().at(-1) ?? new Date(0).toISOString();
     const entries: string[] = [];

@@ -20,6 +20,12 @@ const NOTICES: Record<string, string> = {
   started: 'Sending started.',
   'test-sent': 'The test message was sent.',
   uploaded: 'The image was uploaded and added to the text.',
+  corrected: 'The correction is published: the web version shows the new text and your note. Nobody was mailed.',
+  withdrawn: 'The issue is withdrawn: the archive and the feed leave it out, and its address says it was withdrawn.',
+  republished: 'The issue is back in the archive and the feed.',
+  'issue-deleted': 'The draft was deleted; its articles are still in the library.',
+  'saved-drafts-only':
+    'Saved. Drafts holding this article show the change; the sent issues listed below keep the text they were sent with.',
 };
 
 export interface PageOptions {

@@ -11,6 +11,7 @@ import { createAccountRouter } from './account-routes.js';
 import { formatTime } from './format.js';
 import { createArticleRouter } from './articles/article-routes.js';
 import { createComposerRouter } from './issues/composer-routes.js';
+import { createRecordRouter } from './issues/record-routes.js';
 import { createPreviewRouter } from './issues/preview-routes.js';
 import { createSendingRouter } from './issues/sending-routes.js';
 import { createSubscriberAdminRouter } from './subscribers/subscriber-routes.js';
@@ -50,6 +51,7 @@ export function createAdminRouter(services: Services): Router {
   router.use(createAccountRouter(ctx));
   router.use(createArticleRouter(ctx));
   router.use(createComposerRouter(ctx));
+  router.use(createRecordRouter(ctx));
   router.use(createPreviewRouter(ctx));
   router.use(createSendingRouter(ctx));
   router.use(createSubscriberAdminRouter(ctx));

@@ -1,5 +1,5 @@
 import { Router, type Request, type Response } from 'express';
-import { listTopics, loadArticles } from '../../src/content/content-repository.js';
+import { listTopics, loadArticles, recordsHolding } from '../../src/content/content-repository.js';
 import type { Topic } from '../../src/content/types.js';
 import { inlineMarkdownToSafeHtml, markdownToSafeHtml } from '../../src/render/markdown.js';
 import {
@@ -89,7 +89,13 @@ interface ArticleFormState {
   values: ArticleFormValues;
   errors?: ArticleFormErrors;
   status?: number;
-  usedIn?: string[];
+  usage?: ArticleUsage;
+}
+
+/** Where an article is printed: drafts follow its edits, sent issues keep the text they were sent with. */
+interface ArticleUsage {
+  drafts: string[];
+  records: { slug: string; title: string; period: string; sentAt: string; correctable: boolean }[];
 }
 
 async function showArticleForm(ctx: AdminContext, req: Request, res: Response, state: ArticleFormState) {
@@ -107,7 +113,9 @@ async function showArticleForm(ctx: AdminContext, req: Request, res: Response, s
       values: v,
       errors,
       hasErrors: Object.keys(errors).length > 0,
-      usedIn: state.usedIn ?? [],
+      usedIn: state.usage?.drafts ?? [],
+      records: state.usage?.records ?? [],
+      inUse: Boolean(state.usage && (state.usage.drafts.length || state.usage.records.length)),
       sectionOptions: topics.map((t: Topic) => ({
         id: t.id,
         name: t.name,
@@ -148,9 +156,20 @@ async function previewArticle(_ctx: AdminContext, req: Request, res: Response): 
   return Promise.resolve();
 }
 
-/** Slugs of the issues that hold the article. */
-async function articleUsage(ctx: AdminContext, articleId: number): Promise<string[]> {
-  return (await listLibrary(ctx.services.db, {})).find((a) => a.id === articleId)?.issues.map((i) => i.slug) ?? [];
+async function articleUsage(ctx: AdminContext, articleId: number): Promise<ArticleUsage> {
+  const { db, config } = ctx.services;
+  const records = await recordsHolding(db, [articleId]);
+  const holding = (await listLibrary(db, {})).find((a) => a.id === articleId)?.issues ?? [];
+  return {
+    drafts: holding.map((i) => i.slug).filter((slug) => !records.some((r) => r.slug === slug)),
+    records: records.map((r) => ({
+      slug: r.slug,
+      title: r.title,
+      period: r.period,
+      sentAt: formatTime(r.sentAt, config.scheduleTz),
+      correctable: r.sentAt !== null,
+    })),
+  };
 }
 
 /**
@@ -190,15 +209,15 @@ async function submitArticle(ctx: AdminContext, req: Request, res: Response, art
   const values = formFromBody(req.body);
   const intent = field(req.body, 'intent') || 'save';
   const errors = await attachUploadedImage(ctx, req, values, intent);
-  const usedIn = articleId ? await articleUsage(ctx, articleId) : [];
+  const usage = articleId ? await articleUsage(ctx, articleId) : undefined;
   if (intent !== 'save') {
     const status = Object.keys(errors).length ? 400 : 200;
-    return showArticleForm(ctx, req, res, { articleId, values, errors, status, usedIn });
+    return showArticleForm(ctx, req, res, { articleId, values, errors, status, usage });
   }
   const checked = validateArticleForm(values, await listTopics(db));
   Object.assign(errors, checked.errors);
   if (Object.keys(errors).length > 0)
-    return showArticleForm(ctx, req, res, { articleId, values, errors, status: 400, usedIn });
+    return showArticleForm(ctx, req, res, { articleId, values, errors, status: 400, usage });
 
   const sectionTopicId = checked.input.sectionTopicId ?? (await findOrCreateTopic(db, values.newSection));
   const input = { ...checked.input, sectionTopicId };
@@ -208,7 +227,8 @@ async function submitArticle(ctx: AdminContext, req: Request, res: Response, art
   }
   const touched = await updateArticle(db, articleId, input);
   for (const slug of touched) ctx.services.renderer.invalidate(slug);
-  redirectSeeOther(res, `/admin/articles/${articleId}?notice=saved`);
+  const notice = usage?.records.length ? 'saved-drafts-only' : 'saved';
+  redirectSeeOther(res, `/admin/articles/${articleId}?notice=${notice}`);
 }
 
 async function createArticle(ctx: AdminContext, req: Request, res: Response): Promise<void> {
@@ -222,7 +242,7 @@ async function showArticle(ctx: AdminContext, req: Request, res: Response): Prom
   await showArticleForm(ctx, req, res, {
     articleId: id,
     values: formFromArticle(article),
-    usedIn: await articleUsage(ctx, id),
+    usage: await articleUsage(ctx, id),
   });
 }
 

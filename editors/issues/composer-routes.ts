@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { buildEdition } from '../../src/content/editions.js';
-import { listIssues, listTopics, loadIssueDocument } from '../../src/content/content-repository.js';
+import { isIssueRecord, listIssues, listTopics, loadIssueDocument } from '../../src/content/content-repository.js';
 import type { IssueRow } from '../../src/db/schema.js';
 import { inlineMarkdownToSafeHtml, markdownToSafeHtml } from '../../src/render/markdown.js';
 import { type AdminContext, field, fieldList, handle, HttpError, notFound, redirectSeeOther } from '../context.js';
@@ -143,13 +143,24 @@ async function showComposer(
       })),
     };
   });
+  const tz = ctx.services.config.scheduleTz;
+  const record = isIssueRecord(issue) && {
+    sent: issue.status === 'sent',
+    sentAt: formatTime(issue.sent_at, tz),
+    corrections: doc.corrections.map((c) => ({ note: c.note, when: formatTime(c.correctedAt, tz) })),
+    withdrawn: issue.withdrawn_at !== null,
+    withdrawnAt: formatTime(issue.withdrawn_at, tz),
+    withdrawalNote: issue.withdrawal_note,
+  };
   await renderAdminPage(
     ctx,
     req,
     res,
     'issues/composer',
     {
-      issue: { ...issue, sendAtText: formatTime(issue.send_at, ctx.services.config.scheduleTz) },
+      issue: { ...issue, sendAtText: formatTime(issue.send_at, tz) },
+      record,
+      deletable: !record && issue.status !== 'scheduled',
       editable: EDITABLE_STATUSES.includes(issue.status),
       details: state.detailValues ?? {
         slug: issue.slug,

@@ -10,6 +10,7 @@ import { registerSubscriberCommands } from '../../subscribers/cli.js';
 import { registerSchedulerCommands } from '../../scheduler/cli.js';
 import { registerEditorCommands } from '../../editors/cli.js';
 import { CliError, parseTopicList, type CliContext } from '../command/context.js';
+import { registerIssueCommands } from './issue-commands.js';
 
 const FORMATS = ['email', 'text', 'web', 'mjml'] as const;
 type Format = (typeof FORMATS)[number];
@@ -116,6 +117,7 @@ function buildProgram(ctx: CliContext): Command {
   registerSubscriberCommands(program, ctx);
   registerSchedulerCommands(program, ctx);
   registerEditorCommands(program, ctx);
+  registerIssueCommands(program, ctx);
   return program;
 }
 

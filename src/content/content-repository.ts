@@ -353,3 +353,86 @@ export async function issueHasArticles(db: Db, issueId: number): Promise<boolean
     .executeTakeFirst();
   return row !== undefined;
 }
+
+/** What a guarded change of an issue did: `done`, `refused` (the issue is not in a state that allows it) or `missing`. */
+export type IssueChange = 'done' | 'refused' | 'missing';
+
+async function changeResult(db: Db, slug: string, changed: bigint | undefined): Promise<IssueChange> {
+  if (Number(changed ?? 0) > 0) return 'done';
+  return (await getIssueRow(db, slug)) ? 'refused' : 'missing';
+}
+
+/**
+ * Takes a sent issue out of the archive and the feed; its page then answers 410 with the note.
+ * Nothing else changes (its snapshot and delivery records stay), so it can be put back.
+ */
+export async function withdrawIssue(db: Db, slug: string, note: string | null, now: string): Promise<IssueChange> {
+  const result = await db
+    .updateTable('issues')
+    .set({ withdrawn_at: now, withdrawal_note: note })
+    .where('slug', '=', slug)
+    .where('status', '=', 'sent')
+    .where('withdrawn_at', 'is', null)
+    .executeTakeFirst();
+  return changeResult(db, slug, result.numUpdatedRows);
+}
+
+/** Puts a withdrawn issue back in the archive and the feed. */
+export async function republishIssue(db: Db, slug: string): Promise<IssueChange> {
+  const result = await db
+    .updateTable('issues')
+    .set({ withdrawn_at: null, withdrawal_note: null })
+    .where('slug', '=', slug)
+    .where('withdrawn_at', 'is not', null)
+    .executeTakeFirst();
+  return changeResult(db, slug, result.numUpdatedRows);
+}
+
+/**
+ * Deletes a draft (never scheduled, or cancelled before it started) with its sections and article
+ * order; the articles stay in the library. An issue whose send started is a record and is never deleted.
+ */
+export async function deleteDraftIssue(db: Db, slug: string): Promise<IssueChange> {
+  const result = await db
+    .deleteFrom('issues')
+    .where('slug', '=', slug)
+    .where('started_at', 'is', null)
+    .where('status', 'in', ['draft', 'cancelled'])
+    .executeTakeFirst();
+  return changeResult(db, slug, result.numDeletedRows);
+}
+
+/** How the library now differs from what a sent issue holds: what a correction would publish. */
+export interface IssueDrift {
+  /** Articles of the issue whose library text (title, body, takeaway, tags, sources, topics) changed. */
+  articles: { id: number; title: string; sentTitle: string }[];
+  details: boolean;
+  publication: boolean;
+  glossary: boolean;
+}
+
+export async function issueDrift(db: Db, slug: string): Promise<IssueDrift> {
+  const issue = await getIssueRow(db, slug);
+  if (!issue) throw new UnknownIssueError(slug, await listIssueSlugs(db));
+  const sent = (await recordContent(db, issue)).content;
+  const now = await liveContent(db, issue);
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  // What readers see of an article (a topic's description or place in the sign-up list is not part of it).
+  const text = (a: Article) => [a.title, a.bodyMarkdown, a.takeaway, a.tags, a.sources, a.topics.map((t) => t.name)];
+  const sentById = new Map(sent.articles.map((a) => [a.id, a]));
+  return {
+    articles: now.articles.flatMap((a) => {
+      const before = sentById.get(a.id);
+      return before && same(text(before), text(a))
+        ? []
+        : [{ id: a.id, title: a.title, sentTitle: before?.title ?? '' }];
+    }),
+    details:
+      !same(
+        [sent.title, sent.edition, sent.period, sent.editorNoteMarkdown],
+        [now.title, now.edition, now.period, now.editorNoteMarkdown],
+      ) || !same(sent.sections, now.sections),
+    publication: !same(sent.publication, now.publication),
+    glossary: !same(sent.glossary, now.glossary),
+  };
+}

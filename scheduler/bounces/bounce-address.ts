@@ -94,7 +94,8 @@ export class BounceAddresses {
     const text = token.toLowerCase();
     if (!TOKEN_PATTERN.test(text)) return null;
     const block = fromBase32(text);
-    if (block.length !== 16) return null;
+    // The last character carries two spare bits: only the canonical spelling is accepted.
+    if (block.length !== 16 || base32(block) !== text) return null;
     const decipher = createDecipheriv('aes-128-ecb', this.encKey, null).setAutoPadding(false);
     const plain = Buffer.concat([decipher.update(block), decipher.final()]);
     const ids = plain.subarray(0, 8);

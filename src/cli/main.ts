@@ -9,6 +9,7 @@ import { assertKnownTopics, UnknownTopicError } from '../content/editions.js';
 import { registerSubscriberCommands } from '../../subscribers/cli.js';
 import { registerSchedulerCommands } from '../../scheduler/cli.js';
 import { registerEditorCommands } from '../../editors/cli.js';
+import { registerBounceCommands } from '../../scheduler/bounces/cli.js';
 import { CliError, parseTopicList, type CliContext } from '../command/context.js';
 import { registerIssueCommands } from './issue-commands.js';
 
@@ -118,6 +119,7 @@ function buildProgram(ctx: CliContext): Command {
   registerSchedulerCommands(program, ctx);
   registerEditorCommands(program, ctx);
   registerIssueCommands(program, ctx);
+  registerBounceCommands(program, ctx);
   return program;
 }
 

@@ -6,6 +6,7 @@ import * as initial from './migrations/001-initial.js';
 import * as sending from './migrations/002-sending.js';
 import * as bounceSafety from './migrations/020-bounce-safety.js';
 import * as issueRecords from './migrations/030-issue-records.js';
+import * as feedbackEvents from './migrations/050-feedback-events.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '002-sending': sending,
   '020-bounce-safety': bounceSafety,
   '030-issue-records': issueRecords,
+  '050-feedback-events': feedbackEvents,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

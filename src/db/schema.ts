@@ -127,7 +127,16 @@ export interface SubscriberTopicTable {
   topic_id: number;
 }
 
-export type ConsentSource = 'form' | 'import' | 'cli' | 'one-click' | 'preferences' | 'admin' | 'system';
+export type ConsentSource =
+  | 'form'
+  | 'import'
+  | 'cli'
+  | 'one-click'
+  | 'preferences'
+  | 'admin'
+  | 'system'
+  /** A feedback-loop report or a provider's complaint event ("this is spam"). */
+  | 'complaint';
 
 export interface ConsentLogTable {
   id: Generated<number>;

@@ -3,6 +3,7 @@ import type { Services } from '../app/services.js';
 import { seedDemoIfEmpty } from '../content/demo.js';
 import { ensureFirstAdmin } from '../../editors/bootstrap.js';
 import { startScheduler } from '../../scheduler/scheduler-service.js';
+import { startAndAnnounce } from '../../scheduler/bounces/bounce-intake.js';
 import { createWebApp } from './server.js';
 
 export interface ServeOptions {
@@ -35,10 +36,12 @@ export async function serve(services: Services, options: ServeOptions): Promise<
   options.stdout.write(`Serving on http://${config.host === '127.0.0.1' ? 'localhost' : config.host}:${port}\n`);
   if (seeded) options.stdout.write(`Demo issue: http://localhost:${port}/issues/${seeded}\n`);
   const scheduler = await startScheduler(services);
+  const bounces = await startAndAnnounce(services, options.stdout);
   logger.info({ port, host: config.host, mail: services.config.smtpUrl ? 'smtp' : 'outbox' }, 'started');
 
   await (options.until ?? signalled());
   logger.info('stopping');
+  await bounces.stop();
   await scheduler.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections();

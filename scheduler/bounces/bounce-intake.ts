@@ -24,8 +24,7 @@ export function createFeedbackProcessor(services: Services): FeedbackProcessor {
     // The send's own pause: the sender (in this process or another) stops at its next look.
     async pauseSend(issueSlug, reason) {
       try {
-        const status = await pauseSend(services, issueSlug, reason);
-        return status.status === 'paused' && status.pauseReason === reason;
+        return (await pauseSend(services, issueSlug, reason)).changed;
       } catch (error) {
         if (error instanceof SendControlError) return false;
         throw error;

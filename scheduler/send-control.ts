@@ -41,6 +41,16 @@ import { SendError } from '../src/mail/messenger.js';
 /** A request that cannot be honoured in the issue's current state; the message says what to do. */
 export class SendControlError extends Error {}
 
+/** A send time that has passed; `when` lets each surface word it (the CLI suggests `send`, the app "Send now"). */
+export class ScheduleInPastError extends SendControlError {
+  constructor(
+    readonly when: Date,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Why an issue with no article is neither sent nor scheduled (nor ever public). */
 const EMPTY_ISSUE = 'the issue has no article, so it cannot be sent or scheduled; add articles to it first';
 
@@ -379,7 +389,8 @@ export async function scheduleIssue(services: Services, slug: string, at: string
   }
   if (!(await issueHasArticles(services.db, row.id))) throw new SendControlError(`Issue "${slug}": ${EMPTY_ISSUE}`);
   if (when.getTime() < Date.now() - 60_000) {
-    throw new SendControlError(
+    throw new ScheduleInPastError(
+      when,
       `${formatScheduleTime(when, services.config.scheduleTz)} is in the past; give a later time, or send now with \`newsletter send ${slug}\``,
     );
   }
@@ -501,6 +512,12 @@ export async function cancelSend(services: Services, slug: string): Promise<Cont
   return { ...(await sendStatus(services, slug)), changed };
 }
 
+/**
+ * A machine-local address such as a fresh install's `admin@localhost`: fine for a test copy (the
+ * outbox, or a local mail server, takes it), though never for the subscriber list.
+ */
+const LOCAL_ADDRESS = /^[a-z0-9._%+-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
+
 export interface TestSendResult {
   to: string;
   subject: string;
@@ -516,7 +533,7 @@ export async function sendTest(
   email: string,
   topicSlugs: readonly string[] | null,
 ): Promise<TestSendResult> {
-  const to = parseEmail(email);
+  const to = parseEmail(email) ?? (LOCAL_ADDRESS.test(email.trim()) ? email.trim().toLowerCase() : null);
   if (!to) throw new SendControlError(`"${email}" is not an email address`);
   await requireIssue(services.db, slug);
   const edition = await services.renderer.edition(slug, topicSlugs);

@@ -259,6 +259,12 @@ async function arrangeIssue(ctx: AdminContext, req: Request, res: Response): Pro
   if (action === 'takeaway') return saveTakeaway(ctx, req, res, issue, composition, id);
   const change = arranged(composition, action, id);
   if (!change) throw new HttpError(400, 'Unknown change; reload the page and try again.');
+  if (issue.status === 'scheduled' && change.composition.articles.length === 0) {
+    throw new HttpError(
+      409,
+      'This is the only article of a scheduled issue: unschedule the issue first, or add another article.',
+    );
+  }
   await saveComposition(ctx.services.db, issue.id, change.composition);
   ctx.services.renderer.invalidate(issue.slug);
   redirectSeeOther(res, `/admin/issues/${issue.slug}#${change.anchor}`);

@@ -8,12 +8,12 @@ import {
 } from '../../src/content/editions.js';
 import { listTopics, loadIssueDocument } from '../../src/content/content-repository.js';
 import type { Topic } from '../../src/content/types.js';
-import { listActiveSubscribers } from '../../subscribers/subscriber-repository.js';
 import type { AdminContext } from '../context.js';
 import { field, fieldList, HttpError } from '../context.js';
 import { renderAdminPage } from '../page.js';
 import { formatCount } from '../format.js';
 import { issueBySlug } from './issue-lookup.js';
+import { issueAudience } from './audience.js';
 
 /**
  * Email HTML is shown in same-origin iframes. MJML output needs inline styles, which the app's
@@ -139,29 +139,24 @@ export function createPreviewRouter(ctx: AdminContext): Router {
     const issue = await issueBySlug(ctx, req);
     const topics = await listTopics(services.db);
     const doc = await loadIssueDocument(services.db, issue.slug);
-    const audience = new Map<string, number>();
-    for (const s of await listActiveSubscribers(services.db)) {
-      const key = editionKey(s.topicSlugs);
-      audience.set(key, (audience.get(key) ?? 0) + 1);
-    }
+    const audience = await issueAudience(services.db, doc);
     const name = new Map(topics.map((t) => [t.slug, t.name]));
-    const rows = [...audience.entries()]
-      .map(([key, count]) => {
-        const slugs = topicSlugsFromKey(key);
-        const edition = buildEdition(doc, slugs);
+    const rows = audience.rows
+      .map((r) => {
+        const label = r.topicSlugs
+          ? r.topicSlugs.map((s) => name.get(s) ?? s).join(', ')
+          : 'No topic chosen: the whole issue';
         return {
-          key,
-          label: slugs ? slugs.map((s) => name.get(s) ?? s).join(', ') : 'No topic chosen: the whole issue',
-          audience: count,
-          audienceText: formatCount(count),
-          articleCount: edition.articles.length,
-          empty: edition.empty,
-          previewUrl: `/admin/issues/${issue.slug}/preview${topicsQuery(slugs)}`,
+          key: r.key,
+          label,
+          audience: r.subscribers,
+          audienceText: formatCount(r.subscribers),
+          articleCount: r.articleCount,
+          empty: r.empty,
+          previewUrl: `/admin/issues/${issue.slug}/preview${topicsQuery(r.topicSlugs)}`,
         };
       })
       .sort((a, b) => b.audience - a.audience || a.label.localeCompare(b.label));
-    const total = rows.reduce((n, r) => n + r.audience, 0);
-    const emptyAudience = rows.filter((r) => r.empty).reduce((n, r) => n + r.audience, 0);
     await renderAdminPage(
       ctx,
       req,
@@ -171,9 +166,9 @@ export function createPreviewRouter(ctx: AdminContext): Router {
         issue,
         rows,
         editionCount: rows.length,
-        total: formatCount(total),
-        receiving: formatCount(total - emptyAudience),
-        emptyAudience: formatCount(emptyAudience),
+        total: formatCount(audience.subscribers),
+        receiving: formatCount(audience.receiving),
+        emptyAudience: formatCount(audience.skipped),
         emptyCount: rows.filter((r) => r.empty).length,
         wholeUrl: `/admin/issues/${issue.slug}/preview`,
         wholeCount: buildEdition(doc, null).articles.length,

@@ -17,8 +17,8 @@ import { makePng } from './fixtures.js';
 
 // The whole editor's job in a real Chromium against the real app, a real SQLite file and a
 // loopback SMTP server: sign in with the first admin's one-time password, write an article with
-// an image, compose an issue, reorder, preview, check the edition matrix, test-send, schedule
-// and watch the dashboard reach "sent". Screenshots go to test/artifacts/admin-*.png.
+// an image, compose an issue, reorder, preview, check the edition matrix, test-send, schedule and
+// send now through their confirmation pages, and watch the dashboard reach "sent". Screenshots go to test/artifacts/admin-*.png.
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -77,7 +77,7 @@ describe('the editors’ journey in Chromium', () => {
     expect(again.text()).toBe('');
 
     app = await startApp(services, port);
-    // A tick every second instead of every minute, so the schedule test does not wait a minute.
+    // As `newsletter serve` runs it (a tick every second: nothing here waits for a minute).
     scheduler = await startScheduler(services, { cronExpression: '* * * * * *' });
     browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -249,16 +249,30 @@ describe('the editors’ journey in Chromium', () => {
     expect(test?.parsed.text).not.toContain('Quantum pilots in Hefei');
     await shot('08-test-sent');
 
-    // 8. Schedule a few seconds ahead in the service's zone and watch the dashboard reach "sent".
-    const at = formatScheduleTime(new Date(Date.now() + 12_000), env.config.scheduleTz);
-    const [date = '', time = ''] = at.split(' ');
+    // 8. Schedule for tomorrow morning in the service's zone: a confirmation page shows what will
+    // happen first. Then unschedule, send now (confirmed too) and watch the dashboard reach "sent".
+    const at = formatScheduleTime(new Date(Date.now() + 86_400_000), env.config.scheduleTz);
+    const [date = ''] = at.split(' ');
     await page.getByLabel('Date').fill(date);
-    await page.getByLabel('Time', { exact: true }).fill(time.length === 5 ? `${time}:00` : time);
+    await page.getByLabel('Time', { exact: true }).fill('09:30');
     expect(await page.getByLabel('Time zone').inputValue()).toBe('Europe/Brussels');
-    await page.getByRole('button', { name: 'Schedule' }).click();
+    await page.getByRole('button', { name: 'Schedule…' }).click();
+    await page.getByRole('heading', { name: /Schedule this issue\?/ }).waitFor();
+    const confirmation = page.locator('#confirmation');
+    expect(await confirmation.locator('[data-field="receiving"]').textContent()).toBe('3');
+    expect(await confirmation.textContent()).toContain(`${date} 09:30 Europe/Brussels`);
+    await shot('09-confirm-schedule');
+    await confirmation.getByRole('button', { name: new RegExp(`^Schedule for ${date} 09:30`) }).click();
     await page.getByText('The issue is scheduled.').waitFor();
-    await page.getByText(`Scheduled for ${at.split(' (')[0]}`).waitFor();
-    await shot('09-scheduled');
+    await page.getByText(`Scheduled for ${date} 09:30 Europe/Brussels`).waitFor();
+    expect(await page.getByLabel('Time', { exact: true }).inputValue()).toBe('09:30');
+    await page.getByRole('button', { name: 'Unschedule' }).click();
+    await page.getByText('The schedule was cleared').waitFor();
+    await page.getByRole('button', { name: 'Send to all subscribers now…' }).click();
+    await page.getByRole('heading', { name: /Send this issue now\?/ }).waitFor();
+    await shot('09-confirm-send');
+    await page.locator('#confirmation').getByRole('button', { name: 'Send to 3 subscribers now' }).click();
+    await page.getByText('Sending started.').waitFor();
     const status = page.locator('#dashboard [data-field="status"]');
     await expect.poll(() => status.textContent(), { timeout: 60_000, interval: 500 }).toBe('sent');
     expect(await page.locator('#dashboard [data-field="sent"]').textContent()).toBe('3');

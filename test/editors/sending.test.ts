@@ -4,6 +4,20 @@ import type { Services } from '../../src/app/services.js';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
 import { signedInEditor, type Client, type SignedIn } from './admin-helpers.js';
 
+/** The hidden fields of the confirmation page's form, as the browser would post them. */
+function confirmationFields(html: string): Record<string, string> {
+  const form =
+    /<section class="card" aria-labelledby="what-heading" id="confirmation">[\s\S]*?<\/form>/.exec(html)?.[0] ?? '';
+  const fields: Record<string, string> = {};
+  for (const m of form.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+    fields[m[1] as string] = (m[2] as string)
+      .replace(/&#x2B;/g, '+')
+      .replace(/&#x3A;/g, ':')
+      .replace(/&amp;/g, '&');
+  }
+  return fields;
+}
+
 async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -61,16 +75,36 @@ describe('sending from the editors’ app', () => {
       time: '09:00',
       zone: 'Europe/Brussels',
     });
-    expect(res.status).toBe(409);
-    expect(await res.text()).toMatch(/id="schedule-error">[^<]*in the past/);
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toMatch(/id="schedule-error">[^<]*has passed: choose a later time, or send now\./);
+    expect(html).not.toContain('newsletter send');
   });
 
-  it('schedules with date, time and zone, then unschedules', async () => {
-    const res = await client.post('/admin/issues/oct-nov-2020/send/schedule', {
+  it('schedules with date, time and zone after a confirmation showing the audience, then unschedules', async () => {
+    const asked = await client.post('/admin/issues/oct-nov-2020/send/schedule', {
       _csrf: token,
       date: '2099-03-02',
       time: '09:00',
       zone: 'Asia/Shanghai',
+    });
+    expect(asked.status).toBe(200);
+    const confirmation = await asked.text();
+    expect(confirmation).toContain('Schedule this issue?');
+    expect(confirmation).toContain('<strong>2099-03-02 02:00 Europe/Brussels (UTC+01:00)</strong>');
+    expect(confirmation).toMatch(/<strong data-field="receiving">2<\/strong> of 3 active subscribers/);
+    expect(confirmation).toMatch(/<strong data-field="skipped">1<\/strong> skipped/);
+    // Nothing is scheduled until the confirmation is posted.
+    expect(
+      await services.db
+        .selectFrom('issues')
+        .select('status')
+        .where('slug', '=', 'oct-nov-2020')
+        .executeTakeFirstOrThrow(),
+    ).toEqual({ status: 'draft' });
+    const res = await client.post('/admin/issues/oct-nov-2020/send/schedule', {
+      _csrf: token,
+      ...confirmationFields(confirmation),
     });
     expect(res.status).toBe(303);
     const row = await services.db
@@ -81,6 +115,10 @@ describe('sending from the editors’ app', () => {
     expect(row).toEqual({ status: 'scheduled', send_at: '2099-03-02T01:00:00.000Z' });
     const page = await (await client.get('/admin/issues/oct-nov-2020/send')).text();
     expect(page).toContain('2099-03-02 02:00 Europe/Brussels');
+    // The form shows the current schedule, in minutes.
+    expect(page).toContain('name="date" type="date" required value="2099-03-02"');
+    expect(page).toContain('name="time" type="time" required value="02:00"');
+    expect(page).toContain('<strong>Unschedule</strong> clears the time');
     expect((await client.post('/admin/issues/oct-nov-2020/send/unschedule', { _csrf: token })).status).toBe(303);
     const after = await services.db
       .selectFrom('issues')
@@ -101,6 +139,16 @@ describe('sending from the editors’ app', () => {
     expect(mail?.parsed.subject).toContain('[TEST]');
     expect(mail?.parsed.text).toContain('Blockchain');
     expect(mail?.parsed.text).not.toContain('Quantum Technology Standardization');
+    // A fresh install's first admin is admin@localhost: the pre-filled address must work.
+    const page = await (await client.get('/admin/issues/oct-nov-2020/send')).text();
+    expect(page).toContain('name="testEmail" type="email" required value="ed@example.org"');
+    const local = await client.post('/admin/issues/oct-nov-2020/send/test', {
+      _csrf: token,
+      testEmail: 'admin@localhost',
+    });
+    expect(local.status).toBe(200);
+    const [, localMail] = await sink.waitFor(2);
+    expect(localMail?.envelopeTo).toEqual(['admin@localhost']);
     const bad = await client.post('/admin/issues/oct-nov-2020/send/test', {
       _csrf: token,
       testEmail: 'not-an-address',
@@ -109,9 +157,61 @@ describe('sending from the editors’ app', () => {
     expect(await bad.text()).toContain('id="testEmail-error"');
   });
 
+  it('refuses a confirmation made on a page that no longer matches the issue (another tab, an edit)', async () => {
+    const sendNowPage = await (await client.post('/admin/issues/oct-nov-2020/send/now', { _csrf: token })).text();
+    const scheduleTab = await (
+      await client.post('/admin/issues/oct-nov-2020/send/schedule', {
+        _csrf: token,
+        date: '2099-05-01',
+        time: '10:00',
+        zone: 'Europe/Brussels',
+      })
+    ).text();
+    // The second tab schedules; the first tab's "send now" is then out of date.
+    const scheduled = await client.post('/admin/issues/oct-nov-2020/send/schedule', {
+      _csrf: token,
+      ...confirmationFields(scheduleTab),
+    });
+    expect(scheduled.status).toBe(303);
+    const stale = await client.post('/admin/issues/oct-nov-2020/send/now', {
+      _csrf: token,
+      ...confirmationFields(sendNowPage),
+    });
+    expect(stale.status).toBe(409);
+    expect(await stale.text()).toContain('Nothing was sent: the issue is scheduled now, not draft');
+    expect((await client.post('/admin/issues/oct-nov-2020/send/unschedule', { _csrf: token })).status).toBe(303);
+    // An edit between the confirmation page and the click.
+    const again = await (await client.post('/admin/issues/oct-nov-2020/send/now', { _csrf: token })).text();
+    await services.db
+      .updateTable('issues')
+      .set({ updated_at: new Date().toISOString() })
+      .where('slug', '=', 'oct-nov-2020')
+      .execute();
+    const edited = await client.post('/admin/issues/oct-nov-2020/send/now', {
+      _csrf: token,
+      ...confirmationFields(again),
+    });
+    expect(edited.status).toBe(409);
+    expect(await edited.text()).toContain('Nothing was sent: the issue was edited since the page was shown.');
+    expect(await services.db.selectFrom('deliveries').select('id').execute()).toEqual([]);
+  });
+
   it('sends to everyone and the status JSON reaches "sent" with counts; history stays', async () => {
     const before = sink.received.length;
-    expect((await client.post('/admin/issues/oct-nov-2020/send/now', { _csrf: token })).status).toBe(303);
+    const confirmation = await (await client.post('/admin/issues/oct-nov-2020/send/now', { _csrf: token })).text();
+    expect(confirmation).toContain('Send this issue now?');
+    expect(confirmation).toMatch(/in <strong data-field="editions">2<\/strong> editions/);
+    expect(confirmation).toContain('Send to 2 subscribers now');
+    expect(
+      (await client.post('/admin/issues/oct-nov-2020/send/now', { _csrf: token, ...confirmationFields(confirmation) }))
+        .status,
+    ).toBe(303);
+    // A second click on the same confirmation does not send again.
+    const twice = await client.post('/admin/issues/oct-nov-2020/send/now', {
+      _csrf: token,
+      ...confirmationFields(confirmation),
+    });
+    expect(twice.status).toBe(409);
     const status = await until(
       async () =>
         (await (

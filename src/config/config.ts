@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -217,6 +217,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`SCHEDULE_TZ: "${scheduleTz}" is not a time zone; use a name such as Europe/Brussels`);
   }
 
+  if (e.SENDGRID_WEBHOOK_PUBLIC_KEY !== undefined) {
+    try {
+      const text = e.SENDGRID_WEBHOOK_PUBLIC_KEY;
+      const key = text.startsWith('-----BEGIN')
+        ? createPublicKey(text)
+        : createPublicKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'spki' });
+      if (key.asymmetricKeyType !== 'ec') throw new Error('not an ECDSA key');
+    } catch {
+      throw new ConfigError(
+        'SENDGRID_WEBHOOK_PUBLIC_KEY must be the verification key SendGrid shows for the signed Event Webhook (base64, or PEM)',
+      );
+    }
+  }
   if (e.BOUNCE_SMTP_PORT !== undefined && e.BOUNCE_DOMAIN === undefined) {
     throw new ConfigError(
       'BOUNCE_SMTP_PORT needs BOUNCE_DOMAIN: the receiver takes mail for bounces+…@BOUNCE_DOMAIN only',

@@ -8,9 +8,15 @@ import { getPublication } from '../content/content-repository.js';
 import { createIssuesRouter } from './issues-routes.js';
 import { createSubscriberRouter } from '../../subscribers/routes.js';
 import { createAdminRouter } from '../../editors/router.js';
+import { createWebhookRouter, type WebhookOptions } from '../../scheduler/bounces/webhooks/webhook-routes.js';
 
-/** Builds the whole HTTP app: public site, subscriber pages, editors' app, media and health. */
-export function createWebApp(services: Services): Express {
+export interface WebAppOptions {
+  /** Webhook verification settings only tests change (see scheduler/bounces/webhooks/). */
+  webhooks?: WebhookOptions;
+}
+
+/** Builds the whole HTTP app: public site, subscriber pages, editors' app, webhooks, media and health. */
+export function createWebApp(services: Services, options: WebAppOptions = {}): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -32,6 +38,8 @@ export function createWebApp(services: Services): Express {
       frameguard: { action: 'sameorigin' },
     }),
   );
+  // Before the body parsers: webhooks read their bodies raw (signatures cover the exact bytes).
+  app.use('/webhooks', createWebhookRouter(services, options.webhooks));
   app.use(express.urlencoded({ extended: false, limit: '64kb' }));
   app.use(express.json({ limit: '256kb' }));
   app.use('/assets', express.static(path.join(PROJECT_ROOT, 'public'), { maxAge: '1h' }));

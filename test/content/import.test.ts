@@ -6,8 +6,8 @@ import type { Services } from '../../src/app/services.js';
 import { importFolder, ImportError } from '../../src/content/import.js';
 import { listGlossary, listTopics, loadIssueDocument } from '../../src/content/content-repository.js';
 import { DEMO_DIR } from '../../src/content/demo.js';
-import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
-import { readSample, sampleAvailable } from '../helpers/sample.js';
+import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
+import { importLongIssue, LONG_ISSUE, LONG_ISSUE_IMAGES } from '../fixtures/long-issue.js';
 
 let env: TempEnv;
 let services: Services;
@@ -41,30 +41,36 @@ async function counts() {
   };
 }
 
-describe.runIf(sampleAvailable)('import of the real sample issue', () => {
-  it('stores 20 articles in issue order, 9 topics, 7 takeaways and the glossary', async () => {
-    const sample = readSample();
-    const result = await importFolder(services.db, SAMPLE_DIR);
-    expect(result.slug).toBe('oct-nov-2020');
-    const doc = await loadIssueDocument(services.db, 'oct-nov-2020');
-    expect(doc.articles).toHaveLength(20);
-    expect(doc.articles.map((a) => a.title)).toEqual(sample.articles.map((a) => a.title));
-    expect(doc.sections.map((s) => s.name)).toEqual(sample.sections);
-    expect(await listTopics(services.db)).toHaveLength(9);
-    expect(doc.articles.filter((a) => a.takeaway)).toHaveLength(7);
+describe("import of the project's long issue", () => {
+  it('stores every article in issue order with its topics, takeaways, sources, images and the glossary', async () => {
+    const slug = await importLongIssue(services);
+    expect(slug).toBe(LONG_ISSUE.slug);
+    const doc = await loadIssueDocument(services.db, slug);
+    expect(doc.articles.map((a) => a.title)).toEqual(LONG_ISSUE.articles.map((a) => a.title));
+    expect(doc.sections.map((s) => s.name)).toEqual(LONG_ISSUE.sections);
+    expect(doc.sections.map((s) => s.slug)).toContain('6g-and-factories');
+    expect(await listTopics(services.db)).toHaveLength(LONG_ISSUE.sections.length);
+    expect(doc.articles.map((a) => a.takeaway ?? undefined)).toEqual(LONG_ISSUE.articles.map((a) => a.takeaway));
+    const catalogue = doc.articles.find((a) => a.title === 'The City Catalogue Lists Forty Data Sets');
+    expect(catalogue?.topics.map((t) => t.slug)).toEqual(['open-data', 'city-services']);
+    expect(catalogue?.sources).toHaveLength(2);
+    expect(doc.articles.flatMap((a) => a.images.map((i) => i.src))).toEqual(
+      LONG_ISSUE_IMAGES.map((i) => `/media/${i.file}`),
+    );
     const glossary = await listGlossary(services.db);
-    expect(glossary).toHaveLength(sample.glossaryRows);
-    expect(glossary.find((g) => g.abbreviation === 'SAMR')?.chinese).toBe('国家市场监督管理总局');
-    expect(doc.publication.name).toBe('China Standardisation Newsletter');
-    expect(doc.sections.map((s) => s.slug)).toContain('5g-and-industrial-digitalisation');
+    expect(glossary.map((g) => [g.abbreviation, g.english, g.chinese])).toEqual(
+      LONG_ISSUE.glossary.map((g) => [g.abbreviation, g.english, g.chinese]),
+    );
+    expect(doc.publication.name).toBe(LONG_ISSUE.publication.name);
   });
 
   it('changes nothing when the same folder is imported twice', async () => {
-    await importFolder(services.db, SAMPLE_DIR);
+    await importLongIssue(services);
     const first = await counts();
-    await importFolder(services.db, SAMPLE_DIR);
+    await importLongIssue(services);
     expect(await counts()).toEqual(first);
-    expect(first).toMatchObject({ articles: 20, topics: 9, issues: 1, links: 20 });
+    const n = LONG_ISSUE.articles.length;
+    expect(first).toMatchObject({ articles: n, topics: 9, issues: 1, links: n, glossary: LONG_ISSUE.glossary.length });
   });
 });
 

@@ -4,8 +4,8 @@ import type { EditorRole } from '../../src/db/schema.js';
 import { createWebApp } from '../../src/web/server.js';
 import { insertEditor } from '../../editors/editor-repository.js';
 import { hashPassword } from '../../editors/auth/passwords.js';
-import { importFolder } from '../../src/content/import.js';
-import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
+import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
+import { importLongIssue } from '../fixtures/long-issue.js';
 
 export interface RunningApp {
   url: string;
@@ -111,11 +111,11 @@ export interface SignedInOptions {
   /** The editor's address; ed@example.org unless given. */
   email?: string;
   role?: EditorRole;
-  /** Import the sample issue (SAMPLE_DIR) first; true unless given. */
-  withSample?: boolean;
+  /** Import the project's long issue (test/fixtures/long-issue.ts) first; true unless given. */
+  withLongIssue?: boolean;
   /** Environment variables passed to makeTempEnv (e.g. SMTP_URL). */
   env?: Record<string, string>;
-  /** Runs after the sample import and before the editor is added and the app starts. */
+  /** Runs after the long issue's import and before the editor is added and the app starts. */
   seed?: (services: Services, env: TempEnv) => Promise<void>;
 }
 
@@ -130,11 +130,11 @@ export interface SignedIn {
 }
 
 /**
- * A fresh DATA_DIR and database (with the sample issue unless told otherwise), one editor,
+ * A fresh DATA_DIR and database (with the long issue unless told otherwise), one editor,
  * the real app on a loopback port, and a client signed in as that editor.
  */
 export async function signedInEditor(options: SignedInOptions = {}): Promise<SignedIn> {
-  const { email = 'ed@example.org', role = 'editor', withSample = true, env: extra = {}, seed } = options;
+  const { email = 'ed@example.org', role = 'editor', withLongIssue = true, env: extra = {}, seed } = options;
   const env = makeTempEnv(extra);
   let services: Services | undefined;
   let app: RunningApp | undefined;
@@ -145,7 +145,7 @@ export async function signedInEditor(options: SignedInOptions = {}): Promise<Sig
   };
   try {
     services = await env.open();
-    if (withSample) await importFolder(services.db, SAMPLE_DIR);
+    if (withLongIssue) await importLongIssue(services);
     await seed?.(services, env);
     await addEditor(services, email, EDITOR_PASSWORD, role);
     app = await startApp(services);

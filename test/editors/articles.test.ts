@@ -5,7 +5,8 @@ import type { TempEnv } from '../helpers/temp-env.js';
 import type { Services } from '../../src/app/services.js';
 import { listTopics, loadArticles } from '../../src/content/content-repository.js';
 import { signedInEditor, type Client, type RunningApp, type SignedIn } from './admin-helpers.js';
-import { makePng } from './fixtures.js';
+import { makePng } from '../fixtures/png.js';
+import { LONG_ISSUE } from '../fixtures/long-issue.js';
 
 describe('article library over HTTP', () => {
   let editor: SignedIn;
@@ -32,22 +33,23 @@ describe('article library over HTTP', () => {
 
   it('lists and filters the library by search, topic, tag and use', async () => {
     const all = await (await client.get('/admin/articles')).text();
-    expect(all).toContain('20 articles');
-    const search = await (await client.get('/admin/articles?q=blockchain')).text();
-    expect(search).toContain('Three Blockchain National Standards');
-    expect(search).not.toContain('Quantum Technology Standardization');
+    expect(all).toContain(`${LONG_ISSUE.articles.length} articles`);
+    const search = await (await client.get('/admin/articles?q=ledger')).text();
+    expect(search).toContain('Two Ledger Standards Enter Public Review');
+    expect(search).not.toContain('The Exchange Office Opens a Reading Room');
     const topics = await listTopics(services.db);
-    const smartCity = topics.find((t) => t.slug === 'smart-city');
-    const byTopic = await (await client.get(`/admin/articles?topic=${smartCity?.id}`)).text();
-    expect(byTopic).toMatch(/\b1 article\b/);
+    const cityServices = topics.find((t) => t.slug === 'city-services');
+    const byTopic = await (await client.get(`/admin/articles?topic=${cityServices?.id}`)).text();
+    // The section's own article, and the Open Data article that carries the topic too.
+    expect(byTopic).toMatch(/\b2 articles\b/);
     const unused = await (await client.get('/admin/articles?used=no')).text();
     expect(unused).toContain('0 articles');
   });
 
   it('saves an article with an uploaded image stored under /media and served there', async () => {
     const topics = await listTopics(services.db);
-    const section = topics.find((t) => t.slug === 'big-data');
-    const extra = topics.find((t) => t.slug === 'internet-of-things');
+    const section = topics.find((t) => t.slug === 'open-data');
+    const extra = topics.find((t) => t.slug === 'connected-devices');
     const png = makePng();
     const form = articleForm(
       {
@@ -68,7 +70,7 @@ describe('article library over HTTP', () => {
     const id = Number(/\/admin\/articles\/(\d+)/.exec(res.headers.get('location') ?? '')?.[1]);
     const [article] = await loadArticles(services.db, [id]);
     expect(article?.title).toBe('Data <exchange> pilots');
-    expect(article?.topics.map((t) => t.slug)).toEqual(['big-data', 'internet-of-things']);
+    expect(article?.topics.map((t) => t.slug)).toEqual(['open-data', 'connected-devices']);
     expect(article?.tags).toEqual(['Data', 'Pilots']);
     expect(article?.sources).toEqual([{ url: 'https://example.org/report', label: 'The report' }]);
     expect(article?.images).toHaveLength(1);

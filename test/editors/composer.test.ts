@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
 import { loadIssueDocument } from '../../src/content/content-repository.js';
 import { signedInEditor, type Client, type SignedIn } from './admin-helpers.js';
+import { LONG_ISSUE } from '../fixtures/long-issue.js';
 
 describe('issue composer over HTTP', () => {
   let editor: SignedIn;
@@ -28,8 +29,8 @@ describe('issue composer over HTTP', () => {
 
     const created = await client.post('/admin/issues', {
       _csrf: token,
-      title: 'China Standardisation Newsletter',
-      edition: 'SESEC IV',
+      title: 'Riverside Open Standards Digest',
+      edition: 'Volume 8',
       period: 'December 2020',
       note: 'Hello **readers**',
     });
@@ -41,12 +42,12 @@ describe('issue composer over HTTP', () => {
     expect(await emptyPreview.text()).toContain('This edition holds no article');
 
     const a = await ids();
-    // 08 and 09 are Information Security, 01 Horizontal Issues, 17 Blockchain.
+    // 08 and 09 are Privacy & Security, 01 Office News, 17 Shared Ledgers.
     const add = new URLSearchParams({ _csrf: token });
     for (const n of ['08', '17', '09', '01']) add.append('add', String(a.get(n)));
     expect((await client.post('/admin/issues/december-2020/add', add)).status).toBe(303);
     let doc = await loadIssueDocument(services.db, 'december-2020');
-    expect(doc.sections.map((s) => s.slug)).toEqual(['information-security', 'blockchain', 'horizontal-issues']);
+    expect(doc.sections.map((s) => s.slug)).toEqual(['privacy-security', 'shared-ledgers', 'office-news']);
     expect(doc.articles.map((x) => x.slug.slice(0, 2))).toEqual(['08', '09', '17', '01']);
 
     // Keyboard/no-JS path: one form, the pressed button names the change.
@@ -62,7 +63,7 @@ describe('issue composer over HTTP', () => {
       ).status,
     ).toBe(303);
     doc = await loadIssueDocument(services.db, 'december-2020');
-    expect(doc.sections.map((s) => s.slug)).toEqual(['information-security', 'horizontal-issues', 'blockchain']);
+    expect(doc.sections.map((s) => s.slug)).toEqual(['privacy-security', 'office-news', 'shared-ledgers']);
     expect(doc.articles.map((x) => x.slug.slice(0, 2))).toEqual(['09', '08', '01', '17']);
 
     // Drag-and-drop path (JSON from reorder.js).
@@ -78,10 +79,10 @@ describe('issue composer over HTTP', () => {
     doc = await loadIssueDocument(services.db, 'december-2020');
     expect(doc.articles.map((x) => x.slug.slice(0, 2))).toEqual(['08', '09', '01', '17']);
 
-    // Remove the only Blockchain article: its section goes with it.
+    // Remove the only Shared Ledgers article: its section goes with it.
     await client.post('/admin/issues/december-2020/arrange', { _csrf: token, op: `remove:${a.get('17')}` });
     doc = await loadIssueDocument(services.db, 'december-2020');
-    expect(doc.sections.map((s) => s.slug)).toEqual(['information-security', 'horizontal-issues']);
+    expect(doc.sections.map((s) => s.slug)).toEqual(['privacy-security', 'office-news']);
 
     // Mark a takeaway from the composer.
     await client.post('/admin/issues/december-2020/arrange', {
@@ -91,9 +92,10 @@ describe('issue composer over HTTP', () => {
     });
     const page = await (await client.get('/admin/issues/december-2020')).text();
     const index = page.slice(page.indexOf('id="index-heading"'));
-    expect(index.indexOf('Information Security')).toBeLessThan(index.indexOf('Horizontal Issues'));
+    expect(index.indexOf('Privacy &amp; Security')).toBeGreaterThan(0);
+    expect(index.indexOf('Privacy &amp; Security')).toBeLessThan(index.indexOf('Office News'));
     expect(index).toContain('<strong>readers</strong>');
-    expect(index).toMatch(/<strong>1\. The publicity video[^<]*<\/strong>: Watch the video\./i);
+    expect(index).toMatch(/<strong>1\. A Short Video Explains the Password Guidance<\/strong>: Watch the video\./);
   });
 
   it('renders the change at once: the renderer cache is invalidated', async () => {
@@ -101,7 +103,7 @@ describe('issue composer over HTTP', () => {
     await client.post('/admin/issues/december-2020/details', {
       _csrf: token,
       title: 'Renamed Newsletter',
-      edition: 'SESEC IV',
+      edition: 'Volume 8',
       period: 'December 2020',
       note: '',
     });
@@ -111,11 +113,11 @@ describe('issue composer over HTTP', () => {
   });
 
   it('refuses changes to a sent issue', async () => {
-    const res = await client.post('/admin/issues/oct-nov-2020/arrange', { _csrf: token, op: 'remove:1' });
-    // The sample issue is a draft after import; mark it sent to check the lock.
+    const res = await client.post(`/admin/issues/${LONG_ISSUE.slug}/arrange`, { _csrf: token, op: 'remove:1' });
+    // The long issue is a draft after import; mark it sent to check the lock.
     expect(res.status).toBe(303);
-    await services.db.updateTable('issues').set({ status: 'sent' }).where('slug', '=', 'oct-nov-2020').execute();
-    const locked = await client.post('/admin/issues/oct-nov-2020/arrange', { _csrf: token, op: 'remove:2' });
+    await services.db.updateTable('issues').set({ status: 'sent' }).where('slug', '=', LONG_ISSUE.slug).execute();
+    const locked = await client.post(`/admin/issues/${LONG_ISSUE.slug}/arrange`, { _csrf: token, op: 'remove:2' });
     expect(locked.status).toBe(409);
   });
 });

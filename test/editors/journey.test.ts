@@ -3,17 +3,17 @@ import { Writable } from 'node:stream';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
+import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { ARTIFACTS_DIR, launchChromium } from '../helpers/browser.js';
 import type { Services } from '../../src/app/services.js';
-import { importFolder } from '../../src/content/import.js';
 import { ensureFirstAdmin, FIRST_ADMIN_EMAIL } from '../../editors/bootstrap.js';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
 import { startScheduler, type RunningScheduler } from '../../scheduler/scheduler-service.js';
 import { formatScheduleTime } from '../../scheduler/schedule.js';
 import { startApp, type RunningApp } from './admin-helpers.js';
-import { makePng } from './fixtures.js';
+import { makePng } from '../fixtures/png.js';
+import { importLongIssue } from '../fixtures/long-issue.js';
 
 // The whole editor's job in a real Chromium against the real app, a real SQLite file and a
 // loopback SMTP server: sign in with the first admin's one-time password, write an article with
@@ -58,14 +58,19 @@ describe('the editors’ journey in Chromium', () => {
     const port = await freePort();
     env = makeTempEnv({ SMTP_URL: sink.url, BASE_URL: `http://127.0.0.1:${port}`, PORT: String(port) });
     services = await env.open();
-    await importFolder(services.db, SAMPLE_DIR);
+    await importLongIssue(services);
     const ctx = { source: 'cli' as const };
     await addSubscriber(services.db, env.config.secretKey, { email: 'whole@example.org', name: 'Whole' }, ctx);
-    await addSubscriber(services.db, env.config.secretKey, { email: 'chain@example.org', topics: ['blockchain'] }, ctx);
     await addSubscriber(
       services.db,
       env.config.secretKey,
-      { email: 'city@example.org', topics: ['smart-city', 'blockchain'] },
+      { email: 'chain@example.org', topics: ['shared-ledgers'] },
+      ctx,
+    );
+    await addSubscriber(
+      services.db,
+      env.config.secretKey,
+      { email: 'city@example.org', topics: ['city-services', 'shared-ledgers'] },
       ctx,
     );
     // Exactly what `npm start` does on a fresh database: the first admin, its password printed once.
@@ -131,7 +136,7 @@ describe('the editors’ journey in Chromium', () => {
     // 2. Write an article with an image; the live preview follows the typing.
     await page.goto(`${base}/admin/articles/new`);
     await page.getByLabel('Title').fill('Quantum pilots in Hefei');
-    await page.getByLabel('Section (also the article').selectOption({ label: 'Horizontal Issues' });
+    await page.getByLabel('Section (also the article').selectOption({ label: 'Office News' });
     await page.getByLabel('Tags').fill('Quantum, Pilots');
     await page.getByLabel('Takeaway').fill('Hefei opens **two** quantum pilot lines.');
     await page.locator('#body').fill('### Background\n\nThe city announced two *pilot lines*.');
@@ -150,10 +155,10 @@ describe('the editors’ journey in Chromium', () => {
     expect(await image.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(120);
     await shot('02-article');
 
-    // 3. Compose an issue from the sample articles and the new one.
+    // 3. Compose an issue from the long issue's articles and the new one.
     await page.goto(`${base}/admin/issues/new`);
-    await page.locator('#title').fill('China Standardisation Newsletter');
-    await page.locator('#edition').fill('SESEC IV');
+    await page.locator('#title').fill('Riverside Open Standards Digest');
+    await page.locator('#edition').fill('Volume 8');
     await page.locator('#period').fill('January 2021');
     await page.locator('#note').fill('A short issue to start the year.');
     await page.getByRole('button', { name: 'Create the issue' }).click();
@@ -161,10 +166,10 @@ describe('the editors’ journey in Chromium', () => {
     expect(page.url()).toContain('/admin/issues/january-2021');
     for (const title of [
       'Quantum pilots in Hefei',
-      'SESEC IV Published Thematic Report on Quantum Technology Standardization in China',
-      'SESEC Roundtable on Personal Information Protection',
-      'Three Blockchain National Standards under Formulation',
-      'SAC/TC28 Sets up the Smart City Standardisation Working Group',
+      'The Exchange Office Opens a Reading Room',
+      'Autumn Workshops on Testing Without a Network',
+      'Two Ledger Standards Enter Public Review',
+      'Street Lighting Working Group Holds Its First Meeting',
     ]) {
       await page.locator('#add-form label', { hasText: title }).first().click();
     }
@@ -172,10 +177,8 @@ describe('the editors’ journey in Chromium', () => {
     await page.locator('#arrange-form li[data-article-id]').nth(4).waitFor();
     await shot('03-composed');
 
-    // 4. Reorder: drag and drop within Horizontal Issues, then the keyboard alternative.
-    const horizontal = page
-      .locator('#arrange-form section', { hasText: 'Horizontal Issues' })
-      .locator('li[data-article-id]');
+    // 4. Reorder: drag and drop within Office News, then the keyboard alternative.
+    const horizontal = page.locator('#arrange-form section', { hasText: 'Office News' }).locator('li[data-article-id]');
     const titlesOf = async () => horizontal.locator('.what a').allTextContents();
     const before = await titlesOf();
     expect(before).toHaveLength(3);
@@ -197,17 +200,18 @@ describe('the editors’ journey in Chromium', () => {
     await page.getByRole('heading', { name: 'Email at 375 px (phone)' }).waitFor();
     const phone = page.frameLocator('iframe[title="The email at 375 pixels wide"]');
     await phone.getByText('Quantum pilots in Hefei').first().waitFor();
-    const phoneFrame = page.frames().find((f) => f.url().includes('/preview/email') && f !== page.mainFrame());
-    expect(phoneFrame).toBeDefined();
-    const widths = await Promise.all(
-      page
-        .frames()
-        .filter((f) => f.url().includes('/preview/email'))
-        .map((f) => f.evaluate(() => [window.innerWidth, document.documentElement.scrollWidth])),
-    );
-    const narrow = widths.find(([w]) => w !== undefined && w <= 375);
-    expect(narrow).toBeDefined();
-    expect(narrow?.[1]).toBeLessThanOrEqual(narrow?.[0] ?? 0);
+    // The frame titled as the phone's is 375 px wide inside, and its email fits it.
+    const phoneFrame = await (
+      await page.locator('iframe[title="The email at 375 pixels wide"]').elementHandle()
+    )?.contentFrame();
+    if (!phoneFrame) throw new Error('no 375 px frame');
+    expect(phoneFrame.url()).toContain('/preview/email');
+    const phone375 = await phoneFrame.evaluate(() => ({
+      viewport: window.innerWidth,
+      content: document.documentElement.scrollWidth,
+    }));
+    expect(phone375.viewport).toBe(375);
+    expect(phone375.content).toBeLessThanOrEqual(375);
     await expect.poll(() => page.locator('pre.text-part').textContent()).toContain('Quantum pilots in Hefei');
     await page.locator('iframe[title="The email at 375 pixels wide"]').scrollIntoViewIfNeeded();
     await shot('05-preview');
@@ -223,14 +227,19 @@ describe('the editors’ journey in Chromium', () => {
     await matrix.waitFor();
     const rows = await matrix.locator('tbody tr').allTextContents();
     expect(rows.map((r) => r.replace(/\s+/g, ' ').trim())).toEqual([
-      'Blockchain 1 1 Preview the edition for Blockchain',
-      'Blockchain, Smart City 1 2 Preview the edition for Blockchain, Smart City',
+      'City Services, Shared Ledgers 1 2 Preview the edition for City Services, Shared Ledgers',
       'No topic chosen: the whole issue 1 5 Preview the edition for No topic chosen: the whole issue',
+      'Shared Ledgers 1 1 Preview the edition for Shared Ledgers',
     ]);
     await shot('06-editions');
-    await follow(matrix.getByRole('link', { name: 'Preview the edition for Blockchain, Smart City' }));
-    await page.getByRole('heading', { name: 'Blockchain, Smart City' }).waitFor();
-    await page.frameLocator('iframe[title="The email at 600 pixels wide"]').getByText('Smart City').first().waitFor();
+    await follow(matrix.getByRole('link', { name: 'Preview the edition for City Services, Shared Ledgers' }));
+    // The preview names the topics in the topics' order, the matrix in its key's.
+    await page.getByRole('heading', { name: 'Shared Ledgers, City Services' }).waitFor();
+    await page
+      .frameLocator('iframe[title="The email at 600 pixels wide"]')
+      .getByText('City Services')
+      .first()
+      .waitFor();
     expect(await page.locator('pre.text-part').textContent()).not.toContain('Quantum pilots in Hefei');
     await shot('07-edition-preview');
 
@@ -239,13 +248,13 @@ describe('the editors’ journey in Chromium', () => {
     await page.getByRole('heading', { name: 'Send a test' }).waitFor();
     expect(await page.getByLabel('To', { exact: true }).inputValue()).toBe(FIRST_ADMIN_EMAIL);
     await page.getByLabel('To', { exact: true }).fill('editor@example.org');
-    await page.locator('form[action$="/send/test"]').getByLabel('Blockchain').check();
+    await page.locator('form[action$="/send/test"]').getByLabel('Shared Ledgers').check();
     await page.getByRole('button', { name: 'Send the test' }).click();
     await page.locator('#test-result').waitFor();
     const [test] = await sink.waitFor(1);
     expect(test?.envelopeTo).toEqual(['editor@example.org']);
     expect(test?.parsed.subject).toContain('[TEST]');
-    expect(test?.parsed.text).toContain('Three Blockchain National Standards');
+    expect(test?.parsed.text).toContain('Two Ledger Standards Enter Public Review');
     expect(test?.parsed.text).not.toContain('Quantum pilots in Hefei');
     await shot('08-test-sent');
 

@@ -4,6 +4,7 @@ import type { Services } from '../../src/app/services.js';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
 import { listEditors } from '../../editors/editor-repository.js';
 import { Client, signedInEditor, type RunningApp, type SignedIn } from './admin-helpers.js';
+import { LONG_ISSUE } from '../fixtures/long-issue.js';
 
 describe('outbox viewer and settings over HTTP', () => {
   let signedIn: SignedIn;
@@ -25,14 +26,14 @@ describe('outbox viewer and settings over HTTP', () => {
     const empty = await (await admin.get('/admin/outbox')).text();
     expect(empty).toContain('The outbox is empty.');
     const form = new URLSearchParams({ _csrf: token, testEmail: 'boss@example.org' });
-    expect((await admin.post('/admin/issues/oct-nov-2020/send/test', form)).status).toBe(200);
+    expect((await admin.post(`/admin/issues/${LONG_ISSUE.slug}/send/test`, form)).status).toBe(200);
     const list = await (await admin.get('/admin/outbox')).text();
     const name = /href="\/admin\/outbox\/([^"]+\.eml)"/.exec(list)?.[1] ?? '';
     expect(name).not.toBe('');
     expect(list).toContain('[TEST]');
     const page = await (await admin.get(`/admin/outbox/${name}`)).text();
     expect(page).toContain('<dt>List-Unsubscribe</dt>');
-    expect(page).toMatch(/<pre class="text-part"[^>]*>[\s\S]*Quantum Technology/);
+    expect(page).toMatch(/<pre class="text-part"[^>]*>[\s\S]*The Exchange Office Opens a Reading Room/);
     expect(page).toMatch(/<iframe class="mail-html" src="\/admin\/outbox\/[^"]+\/html"[^>]*sandbox=/);
     const frame = await admin.get(`/admin/outbox/${name}/html`);
     expect(frame.headers.get('content-security-policy')).toContain('sandbox');
@@ -44,19 +45,19 @@ describe('outbox viewer and settings over HTTP', () => {
     await addSubscriber(
       services.db,
       env.config.secretKey,
-      { email: 'r@example.org', topics: ['smart-city'] },
+      { email: 'r@example.org', topics: ['city-services'] },
       { source: 'cli' },
     );
     const topic = await services.db
       .selectFrom('topics')
       .select(['id', 'position'])
-      .where('slug', '=', 'smart-city')
+      .where('slug', '=', 'city-services')
       .executeTakeFirstOrThrow();
     const res = await admin.post('/admin/settings/topics', {
       _csrf: token,
       op: `save:${topic.id}`,
-      [`name_${topic.id}`]: 'Smart Cities',
-      [`description_${topic.id}`]: 'Urban standards',
+      [`name_${topic.id}`]: 'Town Services',
+      [`description_${topic.id}`]: 'Lamps, bins and benches',
     });
     expect(res.status).toBe(303);
     const renamed = await services.db
@@ -64,7 +65,11 @@ describe('outbox viewer and settings over HTTP', () => {
       .selectAll()
       .where('id', '=', topic.id)
       .executeTakeFirstOrThrow();
-    expect(renamed).toMatchObject({ name: 'Smart Cities', slug: 'smart-cities', description: 'Urban standards' });
+    expect(renamed).toMatchObject({
+      name: 'Town Services',
+      slug: 'town-services',
+      description: 'Lamps, bins and benches',
+    });
     const chosen = await services.db
       .selectFrom('subscriber_topics')
       .innerJoin('subscribers', 'subscribers.id', 'subscriber_topics.subscriber_id')
@@ -75,7 +80,7 @@ describe('outbox viewer and settings over HTTP', () => {
     const clash = await admin.post('/admin/settings/topics', {
       _csrf: token,
       op: `save:${topic.id}`,
-      [`name_${topic.id}`]: 'Blockchain',
+      [`name_${topic.id}`]: 'Shared Ledgers',
       [`description_${topic.id}`]: '',
     });
     expect(clash.status).toBe(400);
@@ -105,7 +110,7 @@ describe('outbox viewer and settings over HTTP', () => {
         await admin.post('/admin/settings/publication', {
           _csrf: token,
           name: 'Standards Digest',
-          publisher: 'SESEC',
+          publisher: 'Riverside Exchange Office',
           cadence: 'bimonthly',
           contact: 'news@example.org',
           about: 'About us.',
@@ -117,16 +122,16 @@ describe('outbox viewer and settings over HTTP', () => {
         await admin.post('/admin/settings/glossary', {
           _csrf: token,
           rows: '2',
-          abbreviation_0: 'QIT',
-          english_0: 'Quantum information technology',
-          chinese_0: '量子信息技术',
+          abbreviation_0: 'RTB',
+          english_0: 'River Transport Board',
+          chinese_0: '河运管理委员会',
         })
       ).status,
     ).toBe(303);
     expect(await services.db.selectFrom('glossary').select(['abbreviation', 'chinese']).execute()).toEqual([
-      { abbreviation: 'QIT', chinese: '量子信息技术' },
+      { abbreviation: 'RTB', chinese: '河运管理委员会' },
     ]);
-    const edition = await services.renderer.edition('oct-nov-2020', null);
+    const edition = await services.renderer.edition(LONG_ISSUE.slug, null);
     expect(edition.subject).toContain('Standards Digest');
   });
 

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
 import { signedInEditor, type Client, type SignedIn } from './admin-helpers.js';
+import { articlesFor, LONG_ISSUE } from '../fixtures/long-issue.js';
+
+const SLUG = LONG_ISSUE.slug;
 
 describe('previews and the edition matrix over HTTP', () => {
   let editor: SignedIn;
@@ -27,9 +30,9 @@ describe('previews and the edition matrix over HTTP', () => {
           addSubscriber(services.db, env.config.secretKey, { email, topics }, ctx);
         await add('all1@example.org');
         await add('all2@example.org');
-        await add('bc1@example.org', ['blockchain', 'smart-city']);
-        await add('bc2@example.org', ['smart-city', 'blockchain']);
-        await add('bc3@example.org', ['blockchain', 'smart-city']);
+        await add('bc1@example.org', ['shared-ledgers', 'city-services']);
+        await add('bc2@example.org', ['city-services', 'shared-ledgers']);
+        await add('bc3@example.org', ['shared-ledgers', 'city-services']);
         await add('annex@example.org', ['annex']);
       },
     });
@@ -37,47 +40,54 @@ describe('previews and the edition matrix over HTTP', () => {
   });
   afterAll(() => editor?.close());
 
+  const ledgersAndCity = articlesFor(['shared-ledgers', 'city-services']).length;
+
   it('lists each distinct topic combination with audience and article count, empty ones flagged', async () => {
-    const html = await (await client.get('/admin/issues/oct-nov-2020/editions')).text();
+    const html = await (await client.get(`/admin/issues/${SLUG}/editions`)).text();
     const rows = [
       ...html.matchAll(
         /<tr( class="empty-edition")?>\s*<td>([^<]*)(?:<span[^>]*>[^<]*<\/span>)?<\/td>\s*<td class="num">(\d+)<\/td>\s*<td class="num">(\d+)<\/td>/g,
       ),
     ].map((m) => ({ empty: Boolean(m[1]), label: m[2]?.trim(), audience: Number(m[3]), articles: Number(m[4]) }));
     expect(rows).toEqual([
-      { empty: false, label: 'Blockchain, Smart City', audience: 3, articles: 3 },
-      { empty: false, label: 'No topic chosen: the whole issue', audience: 2, articles: 19 },
+      { empty: false, label: 'City Services, Shared Ledgers', audience: 3, articles: ledgersAndCity },
+      {
+        empty: false,
+        label: 'No topic chosen: the whole issue',
+        audience: 2,
+        articles: LONG_ISSUE.articles.length - 1,
+      },
       { empty: true, label: 'Annex', audience: 1, articles: 0 },
     ]);
     // Handlebars escapes "=" in attributes as &#x3D;, which browsers read back as "=".
-    expect(html).toContain('href="/admin/issues/oct-nov-2020/preview?topics&#x3D;blockchain,smart-city"');
+    expect(html).toContain(`href="/admin/issues/${SLUG}/preview?topics&#x3D;city-services,shared-ledgers"`);
     expect(html).toContain('1 edition is empty');
   });
 
   it('previews an edition: email frames with their own CSP, the text part and the web version', async () => {
-    const page = await (await client.get('/admin/issues/oct-nov-2020/preview?topics=blockchain,smart-city')).text();
-    expect(page).toContain('src="/admin/issues/oct-nov-2020/preview/email?topics&#x3D;blockchain,smart-city"');
+    const page = await (await client.get(`/admin/issues/${SLUG}/preview?topics=city-services,shared-ledgers`)).text();
+    expect(page).toContain(`src="/admin/issues/${SLUG}/preview/email?topics&#x3D;city-services,shared-ledgers"`);
     expect(page).toContain('Email at 375 px');
-    expect(page).toMatch(/<strong>3<\/strong> articles/);
+    expect(page).toContain(`<strong>${ledgersAndCity}</strong> articles`);
     expect(page).toContain('Text part');
-    const email = await client.get('/admin/issues/oct-nov-2020/preview/email?topics=blockchain,smart-city');
+    const email = await client.get(`/admin/issues/${SLUG}/preview/email?topics=city-services,shared-ledgers`);
     expect(email.status).toBe(200);
     expect(email.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(email.headers.get('content-security-policy')).toContain('sandbox');
     expect(email.headers.get('x-frame-options')).toBe('SAMEORIGIN');
     const emailHtml = await email.text();
-    expect(emailHtml).toContain('Smart City');
-    expect(emailHtml).not.toContain('Quantum Technology Standardization');
-    const web = await client.get('/admin/issues/oct-nov-2020/preview/web?topics=blockchain');
+    expect(emailHtml).toContain('City Services');
+    expect(emailHtml).not.toContain('The Exchange Office Opens a Reading Room');
+    const web = await client.get(`/admin/issues/${SLUG}/preview/web?topics=shared-ledgers`);
     expect(web.status).toBe(200);
-    expect(await web.text()).toContain('Blockchain');
-    const unknown = await client.get('/admin/issues/oct-nov-2020/preview?topics=nope');
+    expect(await web.text()).toContain('Shared Ledgers');
+    const unknown = await client.get(`/admin/issues/${SLUG}/preview?topics=nope`);
     expect(unknown.status).toBe(400);
     expect(await unknown.text()).toContain('Unknown topic');
   });
 
   it('flags an empty edition instead of showing a message', async () => {
-    const page = await (await client.get('/admin/issues/oct-nov-2020/preview?topics=annex')).text();
+    const page = await (await client.get(`/admin/issues/${SLUG}/preview?topics=annex`)).text();
     expect(page).toContain('This edition holds no article');
   });
 });

@@ -3,6 +3,9 @@ import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import type { Services } from '../../src/app/services.js';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
 import { signedInEditor, type Client, type SignedIn } from './admin-helpers.js';
+import { LONG_ISSUE } from '../fixtures/long-issue.js';
+
+const SLUG = LONG_ISSUE.slug;
 
 /** The hidden fields of the confirmation page's form, as the browser would post them. */
 function confirmationFields(html: string): Record<string, string> {
@@ -46,7 +49,7 @@ describe('sending from the editors’ app', () => {
           .execute();
         for (const [email, topics] of [
           ['a@example.org', undefined],
-          ['b@example.org', ['blockchain']],
+          ['b@example.org', ['shared-ledgers']],
           ['c@example.org', ['space']],
         ] as const) {
           await addSubscriber(
@@ -59,7 +62,7 @@ describe('sending from the editors’ app', () => {
       },
     });
     ({ services, client } = editor);
-    token = await client.csrfToken('/admin/issues/oct-nov-2020/send');
+    token = await client.csrfToken(`/admin/issues/${SLUG}/send`);
   });
   afterAll(async () => {
     await editor?.close();
@@ -67,9 +70,9 @@ describe('sending from the editors’ app', () => {
   });
 
   it('shows the service’s zone and refuses a time in the past beside the schedule fields', async () => {
-    const page = await (await client.get('/admin/issues/oct-nov-2020/send')).text();
+    const page = await (await client.get(`/admin/issues/${SLUG}/send`)).text();
     expect(page).toContain('The service’s time zone is <strong>Europe/Brussels</strong>');
-    const res = await client.post('/admin/issues/oct-nov-2020/send/schedule', {
+    const res = await client.post(`/admin/issues/${SLUG}/send/schedule`, {
       _csrf: token,
       date: '2020-01-01',
       time: '09:00',
@@ -82,7 +85,7 @@ describe('sending from the editors’ app', () => {
   });
 
   it('schedules with date, time and zone after a confirmation showing the audience, then unschedules', async () => {
-    const asked = await client.post('/admin/issues/oct-nov-2020/send/schedule', {
+    const asked = await client.post(`/admin/issues/${SLUG}/send/schedule`, {
       _csrf: token,
       date: '2099-03-02',
       time: '09:00',
@@ -99,10 +102,10 @@ describe('sending from the editors’ app', () => {
       await services.db
         .selectFrom('issues')
         .select('status')
-        .where('slug', '=', 'oct-nov-2020')
+        .where('slug', '=', SLUG)
         .executeTakeFirstOrThrow(),
     ).toEqual({ status: 'draft' });
-    const res = await client.post('/admin/issues/oct-nov-2020/send/schedule', {
+    const res = await client.post(`/admin/issues/${SLUG}/send/schedule`, {
       _csrf: token,
       ...confirmationFields(confirmation),
     });
@@ -110,46 +113,46 @@ describe('sending from the editors’ app', () => {
     const row = await services.db
       .selectFrom('issues')
       .select(['status', 'send_at'])
-      .where('slug', '=', 'oct-nov-2020')
+      .where('slug', '=', SLUG)
       .executeTakeFirstOrThrow();
     expect(row).toEqual({ status: 'scheduled', send_at: '2099-03-02T01:00:00.000Z' });
-    const page = await (await client.get('/admin/issues/oct-nov-2020/send')).text();
+    const page = await (await client.get(`/admin/issues/${SLUG}/send`)).text();
     expect(page).toContain('2099-03-02 02:00 Europe/Brussels');
     // The form shows the current schedule, in minutes.
     expect(page).toContain('name="date" type="date" required value="2099-03-02"');
     expect(page).toContain('name="time" type="time" required value="02:00"');
     expect(page).toContain('<strong>Unschedule</strong> clears the time');
-    expect((await client.post('/admin/issues/oct-nov-2020/send/unschedule', { _csrf: token })).status).toBe(303);
+    expect((await client.post(`/admin/issues/${SLUG}/send/unschedule`, { _csrf: token })).status).toBe(303);
     const after = await services.db
       .selectFrom('issues')
       .select(['status', 'send_at'])
-      .where('slug', '=', 'oct-nov-2020')
+      .where('slug', '=', SLUG)
       .executeTakeFirstOrThrow();
     expect(after).toEqual({ status: 'draft', send_at: null });
   });
 
   it('sends a test copy of an edition to a loopback SMTP server', async () => {
     const form = new URLSearchParams({ _csrf: token, testEmail: 'ed@example.org' });
-    form.append('topic', 'blockchain');
-    const res = await client.post('/admin/issues/oct-nov-2020/send/test', form);
+    form.append('topic', 'shared-ledgers');
+    const res = await client.post(`/admin/issues/${SLUG}/send/test`, form);
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('id="test-result"');
     const [mail] = await sink.waitFor(1);
     expect(mail?.envelopeTo).toEqual(['ed@example.org']);
     expect(mail?.parsed.subject).toContain('[TEST]');
-    expect(mail?.parsed.text).toContain('Blockchain');
-    expect(mail?.parsed.text).not.toContain('Quantum Technology Standardization');
+    expect(mail?.parsed.text).toContain('Shared Ledgers');
+    expect(mail?.parsed.text).not.toContain('The Exchange Office Opens a Reading Room');
     // A fresh install's first admin is admin@localhost: the pre-filled address must work.
-    const page = await (await client.get('/admin/issues/oct-nov-2020/send')).text();
+    const page = await (await client.get(`/admin/issues/${SLUG}/send`)).text();
     expect(page).toContain('name="testEmail" type="email" required value="ed@example.org"');
-    const local = await client.post('/admin/issues/oct-nov-2020/send/test', {
+    const local = await client.post(`/admin/issues/${SLUG}/send/test`, {
       _csrf: token,
       testEmail: 'admin@localhost',
     });
     expect(local.status).toBe(200);
     const [, localMail] = await sink.waitFor(2);
     expect(localMail?.envelopeTo).toEqual(['admin@localhost']);
-    const bad = await client.post('/admin/issues/oct-nov-2020/send/test', {
+    const bad = await client.post(`/admin/issues/${SLUG}/send/test`, {
       _csrf: token,
       testEmail: 'not-an-address',
     });
@@ -158,9 +161,9 @@ describe('sending from the editors’ app', () => {
   });
 
   it('refuses a confirmation made on a page that no longer matches the issue (another tab, an edit)', async () => {
-    const sendNowPage = await (await client.post('/admin/issues/oct-nov-2020/send/now', { _csrf: token })).text();
+    const sendNowPage = await (await client.post(`/admin/issues/${SLUG}/send/now`, { _csrf: token })).text();
     const scheduleTab = await (
-      await client.post('/admin/issues/oct-nov-2020/send/schedule', {
+      await client.post(`/admin/issues/${SLUG}/send/schedule`, {
         _csrf: token,
         date: '2099-05-01',
         time: '10:00',
@@ -168,26 +171,26 @@ describe('sending from the editors’ app', () => {
       })
     ).text();
     // The second tab schedules; the first tab's "send now" is then out of date.
-    const scheduled = await client.post('/admin/issues/oct-nov-2020/send/schedule', {
+    const scheduled = await client.post(`/admin/issues/${SLUG}/send/schedule`, {
       _csrf: token,
       ...confirmationFields(scheduleTab),
     });
     expect(scheduled.status).toBe(303);
-    const stale = await client.post('/admin/issues/oct-nov-2020/send/now', {
+    const stale = await client.post(`/admin/issues/${SLUG}/send/now`, {
       _csrf: token,
       ...confirmationFields(sendNowPage),
     });
     expect(stale.status).toBe(409);
     expect(await stale.text()).toContain('Nothing was sent: the issue is scheduled now, not draft');
-    expect((await client.post('/admin/issues/oct-nov-2020/send/unschedule', { _csrf: token })).status).toBe(303);
+    expect((await client.post(`/admin/issues/${SLUG}/send/unschedule`, { _csrf: token })).status).toBe(303);
     // An edit between the confirmation page and the click.
-    const again = await (await client.post('/admin/issues/oct-nov-2020/send/now', { _csrf: token })).text();
+    const again = await (await client.post(`/admin/issues/${SLUG}/send/now`, { _csrf: token })).text();
     await services.db
       .updateTable('issues')
       .set({ updated_at: new Date().toISOString() })
-      .where('slug', '=', 'oct-nov-2020')
+      .where('slug', '=', SLUG)
       .execute();
-    const edited = await client.post('/admin/issues/oct-nov-2020/send/now', {
+    const edited = await client.post(`/admin/issues/${SLUG}/send/now`, {
       _csrf: token,
       ...confirmationFields(again),
     });
@@ -198,16 +201,16 @@ describe('sending from the editors’ app', () => {
 
   it('sends to everyone and the status JSON reaches "sent" with counts; history stays', async () => {
     const before = sink.received.length;
-    const confirmation = await (await client.post('/admin/issues/oct-nov-2020/send/now', { _csrf: token })).text();
+    const confirmation = await (await client.post(`/admin/issues/${SLUG}/send/now`, { _csrf: token })).text();
     expect(confirmation).toContain('Send this issue now?');
     expect(confirmation).toMatch(/in <strong data-field="editions">2<\/strong> editions/);
     expect(confirmation).toContain('Send to 2 subscribers now');
     expect(
-      (await client.post('/admin/issues/oct-nov-2020/send/now', { _csrf: token, ...confirmationFields(confirmation) }))
+      (await client.post(`/admin/issues/${SLUG}/send/now`, { _csrf: token, ...confirmationFields(confirmation) }))
         .status,
     ).toBe(303);
     // A second click on the same confirmation does not send again.
-    const twice = await client.post('/admin/issues/oct-nov-2020/send/now', {
+    const twice = await client.post(`/admin/issues/${SLUG}/send/now`, {
       _csrf: token,
       ...confirmationFields(confirmation),
     });
@@ -215,7 +218,7 @@ describe('sending from the editors’ app', () => {
     const status = await until(
       async () =>
         (await (
-          await client.get('/admin/issues/oct-nov-2020/send/status.json', { accept: 'application/json' })
+          await client.get(`/admin/issues/${SLUG}/send/status.json`, { accept: 'application/json' })
         ).json()) as { status: string; counts: Record<string, number>; percent: number },
       (s) => s.status === 'sent',
     );
@@ -223,7 +226,7 @@ describe('sending from the editors’ app', () => {
     expect(status.counts).toMatchObject({ planned: 3, sent: 2, skipped: 1, failed: 0, pending: 0 });
     expect(status.percent).toBe(100);
     expect(sink.received.length - before).toBe(2);
-    const page = await (await client.get('/admin/issues/oct-nov-2020/send')).text();
+    const page = await (await client.get(`/admin/issues/${SLUG}/send`)).text();
     expect(page).toMatch(/Finished [^<]+\./);
     expect(page).toContain('This issue is sent; it can no longer be scheduled.');
   });

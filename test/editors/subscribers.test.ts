@@ -15,7 +15,7 @@ describe('subscriber pages over HTTP', () => {
         await addSubscriber(
           services.db,
           env.config.secretKey,
-          { email: 'old@example.org', name: 'Old Reader', topics: ['blockchain'] },
+          { email: 'old@example.org', name: 'Old Reader', topics: ['shared-ledgers'] },
           { source: 'cli' },
         );
       },
@@ -28,7 +28,7 @@ describe('subscriber pages over HTTP', () => {
   it('imports a CSV with the CLI’s rules and shows the per-row report', async () => {
     const csv = [
       'email,name,topics',
-      'new@example.org,New <b>One</b>,smart-city;blockchain',
+      'new@example.org,New <b>One</b>,city-services;shared-ledgers',
       'broken-address,Bad,',
       'new@example.org,Again,',
       'x@example.org,X,no-such-topic',
@@ -55,10 +55,10 @@ describe('subscriber pages over HTTP', () => {
   });
 
   it('lists with filters and counts per status and topic', async () => {
-    const html = await (await client.get('/admin/subscribers?topic=blockchain')).text();
+    const html = await (await client.get('/admin/subscribers?topic=shared-ledgers')).text();
     expect(html).toContain('old@example.org');
     expect(html).toContain('new@example.org');
-    expect(html).toMatch(/<th scope="row">Blockchain<\/th><td class="num">2<\/td>/);
+    expect(html).toMatch(/<th scope="row">Shared Ledgers<\/th><td class="num">2<\/td>/);
     expect(html).toMatch(/<a href="\/admin\/subscribers\?status=active">active<\/a><\/th><td class="num">2<\/td>/);
     const pending = await (await client.get('/admin/subscribers?status=pending')).text();
     expect(pending).not.toContain('old@example.org</a>');
@@ -69,7 +69,7 @@ describe('subscriber pages over HTTP', () => {
     expect(res.headers.get('content-disposition')).toMatch(/attachment; filename="subscribers-/);
     const csv = await res.text();
     expect(csv.split('\n')[0]).toBe('email,name,topics,status,subscribed_at');
-    expect(csv).toContain('old@example.org,Old Reader,blockchain,active');
+    expect(csv).toContain('old@example.org,Old Reader,shared-ledgers,active');
     const uid = (
       await services.db
         .selectFrom('subscribers')

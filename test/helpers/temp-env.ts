@@ -6,8 +6,6 @@ import { openServices, type Services } from '../../src/app/services.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { MjmlCompiler } from '../../src/render/mjml-compiler.js';
 
-export const SAMPLE_DIR = path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'sample', 'oct-nov-2020');
-
 export interface TempEnv {
   dir: string;
   env: NodeJS.ProcessEnv;

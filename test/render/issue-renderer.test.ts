@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
 import { importFolder } from '../../src/content/import.js';
 import { topicSlug } from '../../src/content/slug.js';
-import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
-import { readSample, sampleAvailable } from '../helpers/sample.js';
+import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
+import { articlesFor, importLongIssue, LONG_ISSUE, UNBROKEN_CHINESE_PARAGRAPH } from '../fixtures/long-issue.js';
 import { ACTIVE_PATTERNS, hostileFolder } from '../helpers/hostile.js';
 
 const esc = (s: string) => Handlebars.escapeExpression(s);
@@ -40,18 +40,18 @@ afterAll(async () => {
   env.cleanup();
 });
 
-describe.runIf(sampleAvailable)('rendering the real sample issue', () => {
-  const sample = sampleAvailable ? readSample() : { sections: [], articles: [], glossaryRows: 0 };
-  const slug = 'oct-nov-2020';
+describe("rendering the project's long issue", () => {
+  const { slug, articles } = LONG_ISSUE;
+  const anchorOf = (a: { file: string }) => `article-${a.file.replace(/\.md$/, '')}`;
   beforeAll(async () => {
-    await importFolder(services.db, SAMPLE_DIR);
+    await importLongIssue(services);
   });
 
-  it('the full email and text hold all 20 titles in order, and the index links to each', async () => {
+  it('the full email and text hold every title in order, and the index links to each', async () => {
     const edition = await services.renderer.edition(slug, null);
     const { html, text } = edition.fill(services.renderer.previewFields(slug, null));
-    expect(edition.articleCount).toBe(20);
-    const titles = sample.articles.map((a) => a.title);
+    expect(edition.articleCount).toBe(articles.length);
+    const titles = articles.map((a) => a.title);
     expectInOrder(
       html,
       titles.map((t, i) => `${i + 1}. ${esc(t)}`),
@@ -60,22 +60,34 @@ describe.runIf(sampleAvailable)('rendering the real sample issue', () => {
       text,
       titles.map((t, i) => `${i + 1}. ${t}`),
     );
-    expect(indexAnchors(html)).toHaveLength(20);
+    expect(indexAnchors(html)).toEqual(articles.map(anchorOf));
     for (const anchor of indexAnchors(html)) expect(html).toContain(`id="${anchor}"`);
-    expect(html).toContain('#Quantum Technology');
+    expect(html).toContain('#Reading Room');
     expect(html).toMatch(/<h4[^>]*>Background<\/h4>/);
-    expect(html).toContain('SESEC IV Report: Latest Progress of QIT Standardisation in China');
-    expect(edition.subject).toBe('China Standardisation Newsletter · SESEC IV · October – November 2020');
+    expect(edition.subject).toBe(`${LONG_ISSUE.title} · ${LONG_ISSUE.edition} · ${LONG_ISSUE.period}`);
   });
 
-  it('every one-topic edition holds exactly its section, and its index lists exactly those', async () => {
-    for (const section of sample.sections) {
+  it('keeps the unbroken Chinese paragraph whole, and shows the tables and the images (absolute in email)', async () => {
+    const { html, text } = (await services.renderer.edition(slug, null)).fill(
+      services.renderer.previewFields(slug, null),
+    );
+    const web = await services.renderer.renderWeb(slug, null);
+    for (const output of [html, text, web]) expect(output).toContain(UNBROKEN_CHINESE_PARAGRAPH);
+    expect(html).toMatch(/<table[^>]*>[\s\S]*Questions answered[\s\S]*<\/table>/);
+    expect(web).toMatch(/<table[^>]*>[\s\S]*Questions answered[\s\S]*<\/table>/);
+    expect(html).toContain('src="http://localhost:3999/media/long-issue-harbour-lab.png"');
+    expect(web).toContain('src="/media/long-issue-harbour-lab.png"');
+    expect(text).toContain('交流办公室发布年度工作计划');
+  });
+
+  it('every one-topic edition holds exactly the articles carrying it, and its index lists exactly those', async () => {
+    for (const section of LONG_ISSUE.sections) {
       const topic = topicSlug(section);
       const edition = await services.renderer.edition(slug, [topic]);
       const { html, text } = edition.fill(services.renderer.previewFields(slug, [topic]));
-      const expected = sample.articles.filter((a) => a.section === section);
-      const others = sample.articles.filter((a) => a.section !== section);
-      expect(indexAnchors(html)).toEqual(expected.map((a) => `article-${a.file.replace(/\.md$/, '')}`));
+      const expected = articlesFor([topic]);
+      const others = articles.filter((a) => !expected.includes(a));
+      expect(indexAnchors(html)).toEqual(expected.map(anchorOf));
       expectInOrder(
         html,
         expected.map((a, i) => `${i + 1}. ${esc(a.title)}`),
@@ -90,12 +102,12 @@ describe.runIf(sampleAvailable)('rendering the real sample issue', () => {
   });
 
   it('a two-topic edition merges both sections in issue order', async () => {
-    const topics = ['blockchain', 'horizontal-issues'];
+    const topics = ['shared-ledgers', 'office-news'];
     const { html } = (await services.renderer.edition(slug, topics)).fill(
       services.renderer.previewFields(slug, topics),
     );
-    const expected = sample.articles.filter((a) => a.section === 'Blockchain' || a.section === 'Horizontal Issues');
-    expect(indexAnchors(html)).toEqual(expected.map((a) => `article-${a.file.replace(/\.md$/, '')}`));
+    const expected = articlesFor(topics);
+    expect(indexAnchors(html)).toEqual(expected.map(anchorOf));
     expectInOrder(
       html,
       expected.map((a, i) => `${i + 1}. ${esc(a.title)}`),
@@ -103,7 +115,7 @@ describe.runIf(sampleAvailable)('rendering the real sample issue', () => {
   });
 
   it('the text part carries the same titles and links as the HTML part', async () => {
-    for (const topics of [null, ['internet-of-things'], ['big-data', 'annex']]) {
+    for (const topics of [null, ['connected-devices'], ['open-data', 'annex']]) {
       const { html, text } = (await services.renderer.edition(slug, topics)).fill(
         services.renderer.previewFields(slug, topics),
       );
@@ -123,7 +135,7 @@ describe.runIf(sampleAvailable)('rendering the real sample issue', () => {
   it('compiles MJML once for all editions and subscribers, and the fast path equals a direct compile', async () => {
     services.renderer.invalidate();
     const before = services.renderer.compileCount;
-    const topicSets = [null, ['blockchain'], ['smart-city', 'big-data']];
+    const topicSets = [null, ['shared-ledgers'], ['city-services', 'open-data']];
     for (let i = 0; i < 300; i++) {
       const topics = topicSets[i % 3] ?? null;
       const edition = await services.renderer.edition(slug, topics);
@@ -136,8 +148,8 @@ describe.runIf(sampleAvailable)('rendering the real sample issue', () => {
       });
     }
     expect(services.renderer.compileCount - before).toBe(1);
-    expect(await services.renderer.edition(slug, ['blockchain'])).toBe(
-      await services.renderer.edition(slug, ['blockchain']),
+    expect(await services.renderer.edition(slug, ['shared-ledgers'])).toBe(
+      await services.renderer.edition(slug, ['shared-ledgers']),
     );
 
     // The spliced edition is byte-for-byte what compiling that edition's own MJML produces.
@@ -156,7 +168,7 @@ describe.runIf(sampleAvailable)('rendering the real sample issue', () => {
   });
 
   it('personal fields are escaped in HTML and verbatim in text', async () => {
-    const edition = await services.renderer.edition(slug, ['smart-city']);
+    const edition = await services.renderer.edition(slug, ['city-services']);
     const { html, text } = edition.fill({
       name: '<b>"Mallory"</b> & 王',
       email: 'm@example.org',
@@ -174,12 +186,12 @@ describe.runIf(sampleAvailable)('rendering the real sample issue', () => {
   it('the web version holds the glossary with Chinese names and anchors for every article', async () => {
     const page = await services.renderer.renderWeb(slug, null);
     expect(page).toContain('id="glossary"');
-    expect(page).toContain('<td lang="zh">国家市场监督管理总局</td>');
-    for (const a of sample.articles) expect(page).toContain(`id="article-${a.file.replace(/\.md$/, '')}"`);
+    for (const g of LONG_ISSUE.glossary) expect(page).toContain(`<td lang="zh">${g.chinese}</td>`);
+    for (const a of articles) expect(page).toContain(`id="${anchorOf(a)}"`);
     expect(page).toContain('href="/subscribe"');
-    const edition = await services.renderer.renderWeb(slug, ['blockchain']);
+    const edition = await services.renderer.renderWeb(slug, ['shared-ledgers']);
     expect(edition).toContain('This edition holds the 2 articles on');
-    expect(edition).not.toContain(esc(sample.articles[0]?.title ?? ''));
+    expect(edition).not.toContain(esc(articles[0]?.title ?? ''));
   });
 });
 

@@ -5,11 +5,11 @@ import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProgressReporter } from '../../scheduler/progress.js';
 import { runCli } from '../helpers/cli.js';
-import { sampleAvailable } from '../helpers/sample.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
-import { flat, importSample, insertSubscribers, sampleTitlesByTopic } from './fixtures.js';
+import { flat, insertSubscribers } from './fixtures.js';
+import { articlesFor, importLongIssue, LONG_ISSUE } from '../fixtures/long-issue.js';
 
-describe.runIf(sampleAvailable)('scheduler commands (contract.md §3), mail to the outbox', () => {
+describe('scheduler commands (contract.md §3), mail to the outbox', () => {
   let env: TempEnv;
   let slug: string;
   const outbox = () => readdirSync(env.config.outboxDir).filter((f) => f.endsWith('.eml'));
@@ -17,11 +17,11 @@ describe.runIf(sampleAvailable)('scheduler commands (contract.md §3), mail to t
   beforeAll(async () => {
     env = makeTempEnv({ MAIL_FROM: 'News <news@example.org>' });
     const services = await env.open();
-    slug = await importSample(services.db);
+    slug = await importLongIssue(services);
     await insertSubscribers(services.db, [
       { email: 'one@example.org', name: 'One' },
-      { email: 'two@example.org', topics: ['blockchain'] },
-      { email: 'three@example.org', topics: ['annex', 'big-data'] },
+      { email: 'two@example.org', topics: ['shared-ledgers'] },
+      { email: 'three@example.org', topics: ['annex', 'open-data'] },
       { email: 'off@example.org', status: 'unsubscribed' },
     ]);
     await services.close();
@@ -66,17 +66,16 @@ describe.runIf(sampleAvailable)('scheduler commands (contract.md §3), mail to t
   });
 
   it('sends a [TEST] copy of one edition outside the delivery records', async () => {
-    const run = await runCli(['send', slug, '--test', 'Editor@Example.org', '--topics', 'blockchain'], env.env);
+    const run = await runCli(['send', slug, '--test', 'Editor@Example.org', '--topics', 'shared-ledgers'], env.env);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/Sent a \[TEST\] copy of .* \(edition blockchain\) to editor@example\.org/);
+    expect(run.stdout).toMatch(/Sent a \[TEST\] copy of .* \(edition shared-ledgers\) to editor@example\.org/);
     const files = outbox();
     expect(files).toHaveLength(1);
     const mail = await simpleParser(readFileSync(path.join(env.config.outboxDir, files[0] ?? '')));
     expect(mail.subject).toMatch(/^\[TEST\] /);
-    const { all, byTopic } = sampleTitlesByTopic();
+    const wanted = articlesFor(['shared-ledgers']).map((a) => a.title);
     const html = flat(String(mail.html));
-    for (const title of all)
-      expect(html.includes(flat(title)), title).toBe((byTopic.get('blockchain') ?? []).includes(title));
+    for (const { title } of LONG_ISSUE.articles) expect(html.includes(flat(title)), title).toBe(wanted.includes(title));
     const status = await runCli(['status', slug], env.env);
     expect(status.stdout).toMatch(/status: +draft/);
     expect(status.stdout).toMatch(/planned 0/);
@@ -85,11 +84,11 @@ describe.runIf(sampleAvailable)('scheduler commands (contract.md §3), mail to t
   it('refuses a test send with an unknown topic or a bad address, and --topics without --test', async () => {
     const topic = await runCli(['send', slug, '--test', 'a@example.org', '--topics', 'cooking'], env.env);
     expect(topic.code).toBe(1);
-    expect(topic.stderr).toMatch(/Unknown topic "cooking"\. Topics: .*blockchain/);
+    expect(topic.stderr).toMatch(/Unknown topic "cooking"\. Topics: .*shared-ledgers/);
     const address = await runCli(['send', slug, '--test', 'not-an-address'], env.env);
     expect(address.code).toBe(1);
     expect(address.stderr).toMatch(/"not-an-address" is not an email address/);
-    const real = await runCli(['send', slug, '--topics', 'blockchain'], env.env);
+    const real = await runCli(['send', slug, '--topics', 'shared-ledgers'], env.env);
     expect(real.code).toBe(1);
     expect(real.stderr).toMatch(/--topics only goes with --test/);
   });
@@ -112,12 +111,12 @@ describe.runIf(sampleAvailable)('scheduler commands (contract.md §3), mail to t
   });
 });
 
-describe.runIf(sampleAvailable)('cancel', () => {
+describe('cancel', () => {
   it('cancels a scheduled issue; sending it afterwards is refused', async () => {
     const env = makeTempEnv();
     try {
       const services = await env.open();
-      const slug = await importSample(services.db);
+      const slug = await importLongIssue(services);
       await insertSubscribers(services.db, [{ email: 'x@example.org' }]);
       await services.close();
       expect((await runCli(['schedule', slug, '--at', '2031-01-01 08:00'], env.env)).code).toBe(0);

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deliveriesOf, importSample, insertSubscribers } from './fixtures.js';
+import { deliveriesOf, insertSubscribers } from './fixtures.js';
 import { startSlowSink, type SlowSink } from './slow-sink.js';
-import { sampleAvailable } from '../helpers/sample.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
+import { importLongIssue } from '../fixtures/long-issue.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const CONCURRENCY = 3;
@@ -36,12 +36,12 @@ function spawnSend(env: TempEnv, smtpUrl: string, slug: string): Child {
 async function prepare(): Promise<{ env: TempEnv; slug: string }> {
   const env = makeTempEnv();
   const services = await env.open();
-  const slug = await importSample(services.db);
+  const slug = await importLongIssue(services);
   await insertSubscribers(
     services.db,
     Array.from({ length: SUBSCRIBERS }, (_, i) => ({
       email: `reader${i}@example.org`,
-      topics: i % 3 === 0 ? [] : ['internet-of-things'],
+      topics: i % 3 === 0 ? [] : ['connected-devices'],
     })),
   );
   await services.close();
@@ -53,7 +53,7 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
 
-describe.runIf(sampleAvailable)('crash safety (real child processes)', () => {
+describe('crash safety (real child processes)', () => {
   it('after kill -9 mid-send, `send` again finishes: nobody missing, duplicates only in flight, same Message-ID', async () => {
     const { env, slug } = await prepare();
     cleanups.push(() => env.cleanup());

@@ -1,10 +1,7 @@
 import type { Db } from '../../src/db/database.js';
 import { nowIso } from '../../src/db/database.js';
 import type { SubscriberStatus } from '../../src/db/schema.js';
-import { importFolder } from '../../src/content/import.js';
 import { newSubscriberUid } from '../../subscribers/tokens.js';
-import { SAMPLE_DIR } from '../helpers/temp-env.js';
-import { readSample } from '../helpers/sample.js';
 
 export interface TestSubscriber {
   email: string;
@@ -12,11 +9,6 @@ export interface TestSubscriber {
   /** Topic slugs; empty or absent = every topic. */
   topics?: string[];
   status?: SubscriberStatus;
-}
-
-/** Imports the shared sample issue; returns its slug. */
-export async function importSample(db: Db): Promise<string> {
-  return (await importFolder(db, SAMPLE_DIR)).slug;
 }
 
 /** Inserts subscribers directly (the subscribers module's own rules are tested there). */
@@ -49,26 +41,9 @@ export async function insertSubscribers(db: Db, list: TestSubscriber[]): Promise
   return ids;
 }
 
-/** A topic no sample article carries (to make an empty edition). */
+/** A topic no article of the long issue carries (to make an empty edition). */
 export async function insertUnusedTopic(db: Db, slug = 'gardening'): Promise<void> {
   await db.insertInto('topics').values({ slug, name: 'Gardening', description: '', position: 99 }).execute();
-}
-
-const slugOf = (name: string) =>
-  name
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '');
-
-/** Expected article titles per topic slug, read from the sample's own files. */
-export function sampleTitlesByTopic(): { all: string[]; byTopic: Map<string, string[]> } {
-  const { articles } = readSample();
-  const byTopic = new Map<string, string[]>();
-  for (const a of articles) {
-    const slug = slugOf(a.section);
-    byTopic.set(slug, [...(byTopic.get(slug) ?? []), a.title]);
-  }
-  return { all: articles.map((a) => a.title), byTopic };
 }
 
 export async function deliveriesOf(db: Db, issueSlug: string) {

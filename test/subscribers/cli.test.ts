@@ -3,10 +3,10 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
-import { importFolder } from '../../src/content/import.js';
 import { findSubscriberByEmail, withdrawSubscriber } from '../../subscribers/subscriber-repository.js';
 import { runCli } from '../helpers/cli.js';
-import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
+import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
+import { importLongIssue } from '../fixtures/long-issue.js';
 
 let temp: TempEnv;
 let services: Services;
@@ -14,7 +14,7 @@ let services: Services;
 beforeAll(async () => {
   temp = makeTempEnv();
   services = await temp.open();
-  await importFolder(services.db, SAMPLE_DIR);
+  await importLongIssue(services);
 });
 afterAll(async () => {
   await services?.close();
@@ -43,15 +43,15 @@ describe('newsletter subscribers import', () => {
       'mixed.csv',
       [
         'email,name,topics',
-        'ann@example.org,Ann,big-data;blockchain', // 2
+        'ann@example.org,Ann,open-data;shared-ledgers', // 2
         'not-an-address,Bad,', // 3
         '"Bob@Example.ORG ","Bob, Jr.",', // 4
         'carl@example.org,Carl,space-travel', // 5
         '', // 6 (blank lines are skipped but still counted)
         'ANN@example.org,Ann again,', // 7
         'dora@example.org,"Dora', // 8 (a quoted cell spans two lines)
-        'Multi",smart-city', // 9
-        'eve@example.org,Eve,big-data;;smart-city', // 10
+        'Multi",city-services', // 9
+        'eve@example.org,Eve,open-data;;city-services', // 10
         ',No address,', // 11
       ].join('\n') + '\n',
     );
@@ -62,14 +62,14 @@ describe('newsletter subscribers import', () => {
     expect(rejected).toEqual([
       '  line 3: bad address "not-an-address"',
       expect.stringMatching(
-        /^ {2}line 5: carl@example\.org: unknown topic "space-travel" \(topics: horizontal-issues, .*big-data/,
+        /^ {2}line 5: carl@example\.org: unknown topic "space-travel" \(topics: office-news, .*open-data/,
       ),
       '  line 7: duplicate in the file: ann@example.org is already on line 2',
       '  line 11: bad address: the email cell is empty',
     ]);
 
     const ann = await findSubscriberByEmail(services.db, 'ann@example.org');
-    expect(ann).toMatchObject({ status: 'active', name: 'Ann', topicSlugs: ['big-data', 'blockchain'] });
+    expect(ann).toMatchObject({ status: 'active', name: 'Ann', topicSlugs: ['open-data', 'shared-ledgers'] });
     expect(ann?.confirmedAt).not.toBeNull();
     expect(await findSubscriberByEmail(services.db, 'bob@example.org')).toMatchObject({
       name: 'Bob, Jr.',
@@ -77,10 +77,10 @@ describe('newsletter subscribers import', () => {
     });
     expect(await findSubscriberByEmail(services.db, 'dora@example.org')).toMatchObject({
       name: 'Dora Multi',
-      topicSlugs: ['smart-city'],
+      topicSlugs: ['city-services'],
     });
     expect(await findSubscriberByEmail(services.db, 'eve@example.org')).toMatchObject({
-      topicSlugs: ['big-data', 'smart-city'],
+      topicSlugs: ['open-data', 'city-services'],
     });
     expect(await findSubscriberByEmail(services.db, 'carl@example.org')).toBeUndefined();
     expect(await consentOf('ann@example.org')).toEqual([
@@ -91,7 +91,7 @@ describe('newsletter subscribers import', () => {
   it('exits 0 when every row is taken; a re-import updates names and topics without duplicates', async () => {
     const file = csvFile(
       'update.csv',
-      'email,name,topics\nann@example.org,Ann Smith,smart-city\nbob@example.org,"Bob, Jr.",\nfrank@example.org,,\n',
+      'email,name,topics\nann@example.org,Ann Smith,city-services\nbob@example.org,"Bob, Jr.",\nfrank@example.org,,\n',
     );
     const run = await runCli(['subscribers', 'import', file], temp.env);
     expect(run.stderr).toBe('');
@@ -99,7 +99,7 @@ describe('newsletter subscribers import', () => {
     expect(run.stdout).toContain('1 added, 1 updated, 1 unchanged, 0 rejected');
     expect(await findSubscriberByEmail(services.db, 'ann@example.org')).toMatchObject({
       name: 'Ann Smith',
-      topicSlugs: ['smart-city'],
+      topicSlugs: ['city-services'],
     });
     const rows = await services.db
       .selectFrom('subscribers')
@@ -110,11 +110,11 @@ describe('newsletter subscribers import', () => {
     expect((await consentOf('ann@example.org')).map((c) => c.action)).toEqual(['subscribe', 'import-update']);
 
     // A file without a name column leaves names alone.
-    const onlyTopics = csvFile('topics-only.csv', 'email,topics\nann@example.org,big-data\n');
+    const onlyTopics = csvFile('topics-only.csv', 'email,topics\nann@example.org,open-data\n');
     expect((await runCli(['subscribers', 'import', onlyTopics], temp.env)).code).toBe(0);
     expect(await findSubscriberByEmail(services.db, 'ann@example.org')).toMatchObject({
       name: 'Ann Smith',
-      topicSlugs: ['big-data'],
+      topicSlugs: ['open-data'],
     });
   });
 
@@ -175,7 +175,7 @@ describe('newsletter subscribers import', () => {
 describe('newsletter subscribers add', () => {
   it('adds an active subscriber with consent source cli and checks its input', async () => {
     const run = await runCli(
-      ['subscribers', 'add', ' Hal@Example.org', '--name', 'Hal', '--topics', 'big-data,smart-city'],
+      ['subscribers', 'add', ' Hal@Example.org', '--name', 'Hal', '--topics', 'open-data,city-services'],
       temp.env,
     );
     expect(run.code).toBe(0);
@@ -183,13 +183,13 @@ describe('newsletter subscribers add', () => {
     expect(await findSubscriberByEmail(services.db, 'hal@example.org')).toMatchObject({
       status: 'active',
       name: 'Hal',
-      topicSlugs: ['big-data', 'smart-city'],
+      topicSlugs: ['open-data', 'city-services'],
     });
     expect(await consentOf('hal@example.org')).toEqual([{ action: 'subscribe', source: 'cli', detail: null }]);
 
     const badTopic = await runCli(['subscribers', 'add', 'ivy@example.org', '--topics', 'nope'], temp.env);
     expect(badTopic.code).toBe(1);
-    expect(badTopic.stderr).toMatch(/^Error: Unknown topic "nope"\. Topics: horizontal-issues/);
+    expect(badTopic.stderr).toMatch(/^Error: Unknown topic "nope"\. Topics: office-news/);
     const badAddress = await runCli(['subscribers', 'add', 'ivy-at-example.org'], temp.env);
     expect(badAddress.code).toBe(1);
     expect(badAddress.stderr).toContain('is not an email address');
@@ -206,7 +206,7 @@ describe('newsletter subscribers export', () => {
         'f2@example.org,+SUM(A1:A9),',
         'f3@example.org,-2+3,',
         'f4@example.org,@cmd,',
-        'f5@example.org,"Quote "" and, comma",big-data',
+        'f5@example.org,"Quote "" and, comma",open-data',
       ].join('\n') + '\n',
     );
     expect((await runCli(['subscribers', 'import', hostile], temp.env)).code).toBe(0);
@@ -224,11 +224,11 @@ describe('newsletter subscribers export', () => {
     expect(byEmail.get('f4@example.org')?.name).toBe("'@cmd");
     expect(byEmail.get('f5@example.org')).toMatchObject({
       name: 'Quote " and, comma',
-      topics: 'big-data',
+      topics: 'open-data',
       status: 'active',
     });
     expect(byEmail.get('gone@example.org')?.status).toBe('unsubscribed');
-    expect(byEmail.get('hal@example.org')?.topics).toBe('big-data;smart-city');
+    expect(byEmail.get('hal@example.org')?.topics).toBe('open-data;city-services');
     // No cell of the export starts a formula.
     for (const row of rows) for (const cell of Object.values(row)) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
     const all = await services.db.selectFrom('subscribers').select('id').execute();

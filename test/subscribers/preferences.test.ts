@@ -38,24 +38,24 @@ async function formFields(client: Client, path: string): Promise<{ csrf: string;
 
 describe('preferences page', () => {
   it('changes topics and name, unsubscribes and subscribes again, each logged', async () => {
-    const { client, managePath } = await confirmedSubscriber('prefs@example.org', ['big-data']);
+    const { client, managePath } = await confirmedSubscriber('prefs@example.org', ['open-data']);
     const { csrf, html } = await formFields(client, managePath);
     expect(html).toContain('prefs@example.org');
-    expect(html).toMatch(/value="big-data" id="topic-big-data" checked/);
+    expect(html).toMatch(/value="open-data" id="topic-open-data" checked/);
     expect(html).toContain('<meta name="robots" content="noindex">');
 
     const saved = await client.post(managePath, {
       _csrf: csrf,
       action: 'save',
       name: 'Pat <Q>',
-      topics: ['blockchain', 'smart-city'],
+      topics: ['shared-ledgers', 'city-services'],
     });
     expect(saved.res.status).toBe(200);
     expect(mainOf(saved.html)).toContain('Your choices are saved.');
     expect(saved.html).toContain('value="Pat &lt;Q&gt;"');
     let s = await findSubscriberByEmail(h.services.db, 'prefs@example.org');
     expect(s?.name).toBe('Pat <Q>');
-    expect(s?.topicSlugs).toEqual(['blockchain', 'smart-city']);
+    expect(s?.topicSlugs).toEqual(['shared-ledgers', 'city-services']);
 
     // No topic ticked = every topic.
     await client.post(managePath, { _csrf: csrf, action: 'save', name: 'Pat' });
@@ -85,12 +85,12 @@ describe('preferences page', () => {
     expect(prefEntries).toEqual(['preferences-changed', 'preferences-changed', 'unsubscribe', 'resubscribe']);
     expect(JSON.parse(log.find((l) => l.action === 'preferences-changed')?.detail ?? '{}')).toEqual({
       changed: ['name', 'topics'],
-      topics: ['blockchain', 'smart-city'],
+      topics: ['shared-ledgers', 'city-services'],
     });
   });
 
   it('refuses a post without the CSRF token and one with a bad link, changing nothing', async () => {
-    const { client, managePath } = await confirmedSubscriber('guarded@example.org', ['big-data']);
+    const { client, managePath } = await confirmedSubscriber('guarded@example.org', ['open-data']);
     const forged = await new Client(h.base).post(managePath, { action: 'unsubscribe' });
     expect(forged.res.status).toBe(403);
 
@@ -109,11 +109,11 @@ describe('preferences page', () => {
     }
     const after = await findSubscriberByEmail(h.services.db, 'guarded@example.org');
     expect(after?.status).toBe('active');
-    expect(after?.topicSlugs).toEqual(['big-data']);
+    expect(after?.topicSlugs).toEqual(['open-data']);
   });
 
   it('exports everything held as JSON', async () => {
-    const { client, managePath } = await confirmedSubscriber('export.me@example.org', ['big-data', 'smart-city']);
+    const { client, managePath } = await confirmedSubscriber('export.me@example.org', ['open-data', 'city-services']);
     const { csrf } = await formFields(client, managePath);
     const res = await client.request(managePath, {
       method: 'POST',
@@ -136,8 +136,8 @@ describe('preferences page', () => {
       signedUpAt: s?.createdAt,
       confirmedAt: s?.confirmedAt,
       topics: [
-        { slug: 'big-data', name: 'Big Data' },
-        { slug: 'smart-city', name: 'Smart City' },
+        { slug: 'open-data', name: 'Open Data' },
+        { slug: 'city-services', name: 'City Services' },
       ],
     });
     expect(data.consentLog.map((l) => `${l.action}/${l.source}`)).toEqual([
@@ -150,7 +150,7 @@ describe('preferences page', () => {
   });
 
   it('erases the row and its log after a confirmation step; an import of the address is then refused', async () => {
-    const { client, managePath } = await confirmedSubscriber('erase.me@example.org', ['big-data']);
+    const { client, managePath } = await confirmedSubscriber('erase.me@example.org', ['open-data']);
     const before = await findSubscriberByEmail(h.services.db, 'erase.me@example.org');
     const { csrf } = await formFields(client, managePath);
 
@@ -200,7 +200,7 @@ describe('preferences page', () => {
     expect((await client.get(managePath)).res.status).toBe(404);
 
     const csv = path.join(h.temp.dir, 'after-erasure.csv');
-    writeFileSync(csv, 'email,name,topics\nErase.Me@example.org,Back Door,big-data\nfresh.import@example.org,New,\n');
+    writeFileSync(csv, 'email,name,topics\nErase.Me@example.org,Back Door,open-data\nfresh.import@example.org,New,\n');
     const run = await runCli(['subscribers', 'import', csv], h.temp.env);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/line 2: erase\.me@example\.org was erased at the owner's request/);

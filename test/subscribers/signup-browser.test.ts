@@ -54,9 +54,9 @@ describe.skipIf(!chromiumAvailable())('sign-up in Chromium', () => {
     await page.keyboard.type('Keyboard.User@Example.org');
     await tabTo(page, '#name');
     await page.keyboard.type('Kim Keys');
-    await tabTo(page, '#topic-big-data');
+    await tabTo(page, '#topic-open-data');
     await page.keyboard.press('Space');
-    await tabTo(page, '#topic-smart-city');
+    await tabTo(page, '#topic-city-services');
     await page.keyboard.press('Space');
     await tabTo(page, 'button[type="submit"]');
     const seen = h.sink.received.length;
@@ -68,7 +68,11 @@ describe.skipIf(!chromiumAvailable())('sign-up in Chromium', () => {
     await page.goto(h.base + linkIn(mail, '/confirm'));
     expect(await page.locator('h1').textContent()).toBe('You are subscribed');
     const subscriber = await findSubscriberByEmail(h.services.db, 'keyboard.user@example.org');
-    expect(subscriber).toMatchObject({ status: 'active', name: 'Kim Keys', topicSlugs: ['big-data', 'smart-city'] });
+    expect(subscriber).toMatchObject({
+      status: 'active',
+      name: 'Kim Keys',
+      topicSlugs: ['open-data', 'city-services'],
+    });
 
     // On to the preferences page by keyboard; it too fits the screen.
     await tabTo(page, 'main a[href^="/preferences"]');
@@ -78,12 +82,14 @@ describe.skipIf(!chromiumAvailable())('sign-up in Chromium', () => {
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'preferences-375.png'), fullPage: true });
 
     // Un-tick a topic and save, still by keyboard.
-    await tabTo(page, '#topic-smart-city');
+    await tabTo(page, '#topic-city-services');
     await page.keyboard.press('Space');
     await tabTo(page, 'button[type="submit"]');
     await Promise.all([page.waitForLoadState('load'), page.keyboard.press('Enter')]);
     await expect.poll(() => page.locator('.notice').textContent()).toBe('Your choices are saved.');
-    expect((await findSubscriberByEmail(h.services.db, 'keyboard.user@example.org'))?.topicSlugs).toEqual(['big-data']);
+    expect((await findSubscriberByEmail(h.services.db, 'keyboard.user@example.org'))?.topicSlugs).toEqual([
+      'open-data',
+    ]);
 
     expect(violations).toEqual([]);
     await context.close();

@@ -26,7 +26,7 @@ async function consentActions(
 
 describe('sign-up with double opt-in', () => {
   it('shows a labelled form with every topic', async () => {
-    const { res, html } = await new Client(h.base).get('/subscribe?topics=big-data');
+    const { res, html } = await new Client(h.base).get('/subscribe?topics=open-data');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(html).toMatch(/<label for="email">/);
@@ -36,8 +36,8 @@ describe('sign-up with double opt-in', () => {
     expect(topics.length).toBeGreaterThan(3);
     for (const t of topics) expect(html).toContain(`value="${t.slug}"`);
     // ?topics= from an edition's "Subscribe" link pre-ticks that topic only.
-    expect(html).toMatch(/value="big-data" id="topic-big-data" checked/);
-    expect(html).not.toMatch(/value="blockchain" id="topic-blockchain" checked/);
+    expect(html).toMatch(/value="open-data" id="topic-open-data" checked/);
+    expect(html).not.toMatch(/value="shared-ledgers" id="topic-shared-ledgers" checked/);
   });
 
   it('confirms through the link in the received mail, once, with the chosen topics', async () => {
@@ -46,7 +46,7 @@ describe('sign-up with double opt-in', () => {
     const { res, html } = await signUp(client, {
       email: '  Ann.Reader@Example.ORG ',
       name: 'Ann <b>Reader</b>',
-      topics: ['big-data', 'blockchain'],
+      topics: ['open-data', 'shared-ledgers'],
     });
     expect(res.status).toBe(200);
     expect(mainOf(html)).toContain('Check your inbox');
@@ -75,7 +75,7 @@ describe('sign-up with double opt-in', () => {
     expect(active?.status).toBe('active');
     expect(active?.confirmedAt).not.toBeNull();
     expect(active?.name).toBe('Ann <b>Reader</b>');
-    expect([...(active?.topicSlugs ?? [])].sort()).toEqual(['big-data', 'blockchain']);
+    expect([...(active?.topicSlugs ?? [])].sort()).toEqual(['open-data', 'shared-ledgers']);
 
     const log = await consentActions('ann.reader@example.org');
     expect(log.map((l) => `${l.action}/${l.source}`)).toEqual(['signup/form', 'confirm/form']);
@@ -97,12 +97,12 @@ describe('sign-up with double opt-in', () => {
     const known = await signUp(new Client(h.base), {
       email: 'ann.reader@example.org',
       name: 'Mallory',
-      topics: ['smart-city'],
+      topics: ['city-services'],
     });
     const fresh = await signUp(new Client(h.base), {
       email: 'new.person@example.org',
       name: 'Mallory',
-      topics: ['smart-city'],
+      topics: ['city-services'],
     });
     expect(known.res.status).toBe(fresh.res.status);
     expect(known.html).toBe(fresh.html);
@@ -211,7 +211,7 @@ describe('sign-up with double opt-in', () => {
   it('brings back an unsubscribed address only through a newly mailed link', async () => {
     const client = new Client(h.base);
     let seen = h.sink.received.length;
-    await signUp(client, { email: 'returner@example.org', topics: ['big-data'] });
+    await signUp(client, { email: 'returner@example.org', topics: ['open-data'] });
     const firstLink = linkIn(await nextMailTo(h.sink, 'returner@example.org', seen), '/confirm');
     expect((await client.get(firstLink)).res.status).toBe(200);
     const subscriber = await findSubscriberByEmail(h.services.db, 'returner@example.org');
@@ -231,7 +231,7 @@ describe('sign-up with double opt-in', () => {
     expect((await client.get(linkIn(mail, '/confirm'))).res.status).toBe(200);
     const back = await findSubscriberByEmail(h.services.db, 'returner@example.org');
     expect(back?.status).toBe('active');
-    expect(back?.topicSlugs).toEqual(['big-data']);
+    expect(back?.topicSlugs).toEqual(['open-data']);
   });
 
   it('limits sign-ups per address and per IP', async () => {

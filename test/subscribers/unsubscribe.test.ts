@@ -14,7 +14,7 @@ afterAll(async () => {
 });
 
 async function activeSubscriber(email: string): Promise<Subscriber> {
-  await addSubscriber(h.services.db, h.services.config.secretKey, { email, topics: ['big-data'] }, { source: 'cli' });
+  await addSubscriber(h.services.db, h.services.config.secretKey, { email, topics: ['open-data'] }, { source: 'cli' });
   const s = await findSubscriberByEmail(h.services.db, email);
   if (!s) throw new Error('not created');
   return s;

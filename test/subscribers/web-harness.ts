@@ -1,10 +1,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Services } from '../../src/app/services.js';
-import { importFolder } from '../../src/content/import.js';
 import { createWebApp } from '../../src/web/server.js';
 import { startSmtpSink, type ReceivedMail, type SmtpSink } from '../helpers/smtp-sink.js';
-import { makeTempEnv, SAMPLE_DIR, type TempEnv } from '../helpers/temp-env.js';
+import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
+import { importLongIssue } from '../fixtures/long-issue.js';
 
 // A real server on loopback with a real SQLite file and a real SMTP server receiving the mail.
 
@@ -16,11 +16,12 @@ export interface WebHarness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { sample?: boolean } = {}): Promise<WebHarness> {
+/** A running server; with the project's long issue imported (as a draft) unless `longIssue` is false. */
+export async function startHarness(options: { longIssue?: boolean } = {}): Promise<WebHarness> {
   const sink = await startSmtpSink();
   const temp = makeTempEnv({ SMTP_URL: sink.url });
   const services = await temp.open();
-  if (options.sample !== false) await importFolder(services.db, SAMPLE_DIR);
+  if (options.longIssue !== false) await importLongIssue(services);
   const server: Server = createWebApp(services).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

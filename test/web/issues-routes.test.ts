@@ -6,24 +6,23 @@ import { DEMO_DIR } from '../../src/content/demo.js';
 import type { IssueStatus } from '../../src/db/schema.js';
 import { ARTIFACTS_DIR, chromiumAvailable, launchChromium } from '../helpers/browser.js';
 import { startHarness, type WebHarness } from '../subscribers/web-harness.js';
+import { importLongIssue } from '../fixtures/long-issue.js';
 
 let h: WebHarness;
-let sampleSlug: string;
+let longSlug: string;
 let demoSlug: string;
 
 const HIDDEN: IssueStatus[] = ['draft', 'scheduled', 'sending', 'paused', 'cancelled'];
 
 beforeAll(async () => {
-  h = await startHarness({ sample: false });
+  h = await startHarness({ longIssue: false });
   const db = h.services.db;
-  sampleSlug = (
-    await importFolder(db, path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'sample', 'oct-nov-2020'))
-  ).slug;
+  longSlug = await importLongIssue(h.services);
   demoSlug = (await importFolder(db, DEMO_DIR)).slug;
   await db
     .updateTable('issues')
     .set({ status: 'sent', sent_at: '2020-12-01T09:00:00.000Z' })
-    .where('slug', '=', sampleSlug)
+    .where('slug', '=', longSlug)
     .execute();
   await db
     .updateTable('issues')
@@ -60,7 +59,7 @@ async function get(p: string): Promise<{ status: number; html: string; res: Resp
   return { status: res.status, html: await res.text(), res };
 }
 
-/** Titles of the sample's articles that carry a topic, and of those that do not. */
+/** Titles of the long issue's articles that carry a topic, and of those that do not. */
 async function articlesByTopic(topic: string): Promise<{ inside: string[]; outside: string[] }> {
   const db = h.services.db;
   const all = await db
@@ -68,7 +67,7 @@ async function articlesByTopic(topic: string): Promise<{ inside: string[]; outsi
     .innerJoin('issues', 'issues.id', 'issue_articles.issue_id')
     .innerJoin('articles', 'articles.id', 'issue_articles.article_id')
     .select(['articles.id', 'articles.title'])
-    .where('issues.slug', '=', sampleSlug)
+    .where('issues.slug', '=', longSlug)
     .execute();
   const carrying = await db
     .selectFrom('articles')
@@ -96,11 +95,11 @@ describe('public archive', () => {
   it('lists sent issues newest first and nothing else', async () => {
     const { status, html } = await get('/issues');
     expect(status).toBe(200);
-    const sample = html.indexOf(`href="/issues/${sampleSlug}"`);
+    const long = html.indexOf(`href="/issues/${longSlug}"`);
     const demo = html.indexOf(`href="/issues/${demoSlug}"`);
-    expect(sample).toBeGreaterThan(0);
+    expect(long).toBeGreaterThan(0);
     expect(demo).toBeGreaterThan(0);
-    expect(demo).toBeLessThan(sample);
+    expect(demo).toBeLessThan(long);
     expect(html).toContain('<time datetime="2020-12-01T09:00:00.000Z">1 December 2020</time>');
     for (const s of HIDDEN) {
       expect(html).not.toContain(`hidden-${s}`);
@@ -109,11 +108,11 @@ describe('public archive', () => {
   });
 
   it('serves the web version of a sent issue and 404s every other status', async () => {
-    const page = await get(`/issues/${sampleSlug}`);
+    const page = await get(`/issues/${longSlug}`);
     expect(page.status).toBe(200);
     expect(page.res.headers.get('content-type')).toMatch(/^text\/html/);
     expect(page.res.headers.get('content-security-policy')).toContain("default-src 'self'");
-    const { inside } = await articlesByTopic('big-data');
+    const { inside } = await articlesByTopic('open-data');
     expect(page.html).toContain(inside[0]);
     for (const s of HIDDEN) {
       const hidden = await get(`/issues/hidden-${s}`);
@@ -124,23 +123,23 @@ describe('public archive', () => {
   });
 
   it('serves the cached page compressed when asked, with an ETag that answers 304 when unchanged', async () => {
-    const first = await fetch(`${h.base}/issues/${sampleSlug}`, { headers: { 'accept-encoding': 'gzip' } });
+    const first = await fetch(`${h.base}/issues/${longSlug}`, { headers: { 'accept-encoding': 'gzip' } });
     expect(first.status).toBe(200);
     expect(first.headers.get('content-encoding')).toBe('gzip');
     expect(first.headers.get('vary')).toMatch(/Accept-Encoding/i);
     const html = await first.text(); // fetch decompresses
-    const plain = await fetch(`${h.base}/issues/${sampleSlug}`, { headers: { 'accept-encoding': 'identity' } });
+    const plain = await fetch(`${h.base}/issues/${longSlug}`, { headers: { 'accept-encoding': 'identity' } });
     expect(plain.headers.get('content-encoding')).toBeNull();
     expect(await plain.text()).toBe(html);
     const etag = first.headers.get('etag');
     expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
     // (fetch adds `Cache-Control: no-cache` to conditional requests unless one is given, as browsers revalidating do.)
-    const again = await fetch(`${h.base}/issues/${sampleSlug}`, {
+    const again = await fetch(`${h.base}/issues/${longSlug}`, {
       headers: { 'if-none-match': etag ?? '', 'cache-control': 'max-age=0' },
     });
     expect(again.status).toBe(304);
     // Another edition is another page with another ETag.
-    const edition = await fetch(`${h.base}/issues/${sampleSlug}?topics=big-data`, {
+    const edition = await fetch(`${h.base}/issues/${longSlug}?topics=open-data`, {
       headers: { 'if-none-match': etag ?? '', 'cache-control': 'max-age=0' },
     });
     expect(edition.status).toBe(200);
@@ -148,14 +147,14 @@ describe('public archive', () => {
   });
 
   it('shows one edition with ?topics= and refuses an unknown topic', async () => {
-    const { inside, outside } = await articlesByTopic('big-data');
+    const { inside, outside } = await articlesByTopic('open-data');
     expect(inside.length).toBeGreaterThan(0);
     expect(outside.length).toBeGreaterThan(0);
-    const edition = await get(`/issues/${sampleSlug}?topics=big-data`);
+    const edition = await get(`/issues/${longSlug}?topics=open-data`);
     expect(edition.status).toBe(200);
     for (const title of inside) expect(edition.html).toContain(title);
     for (const title of outside) expect(edition.html).not.toContain(title);
-    const unknown = await get(`/issues/${sampleSlug}?topics=big-data,${encodeURIComponent('<nope>')}`);
+    const unknown = await get(`/issues/${longSlug}?topics=open-data,${encodeURIComponent('<nope>')}`);
     expect(unknown.status).toBe(404);
     expect(unknown.html).toContain('&lt;nope&gt;');
     expect(unknown.html).not.toContain('<nope>');
@@ -187,7 +186,7 @@ describe('public archive', () => {
     expect(xml).not.toContain('<Things>');
     const ids = [...xml.matchAll(/<entry>\s*<id>([^<]+)<\/id>/g)].map((m) => m[1]);
     const base = h.services.config.baseUrl;
-    expect(ids).toEqual([`${base}/issues/${demoSlug}`, `${base}/issues/${sampleSlug}`]);
+    expect(ids).toEqual([`${base}/issues/${demoSlug}`, `${base}/issues/${longSlug}`]);
     expect(xml).toContain('<published>2020-12-01T09:00:00.000Z</published>');
     expect(xml).toMatch(/<updated>2021-01-15T09:00:00.000Z<\/updated>\n {2}<author>/);
     expect(xml).not.toContain('hidden-');
@@ -215,7 +214,7 @@ describe.skipIf(!chromiumAvailable())('the web version in Chromium', () => {
     page.on('console', (m) => {
       if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
     });
-    for (const url of [`/issues/${sampleSlug}`, `/issues/${sampleSlug}?topics=big-data`, '/issues']) {
+    for (const url of [`/issues/${longSlug}`, `/issues/${longSlug}?topics=open-data`, '/issues']) {
       const res = await page.goto(h.base + url);
       expect(res?.status()).toBe(200);
       const widths = await page.evaluate(() => ({
@@ -227,7 +226,7 @@ describe.skipIf(!chromiumAvailable())('the web version in Chromium', () => {
       expect(widths.scroll, url).toBeLessThanOrEqual(widths.client);
       expect(widths.stylesheets, url).toBeGreaterThan(0);
     }
-    await page.goto(`${h.base}/issues/${sampleSlug}`);
+    await page.goto(`${h.base}/issues/${longSlug}`);
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'issue-web-375.png'), fullPage: false });
     expect(violations).toEqual([]);
     await context.close();

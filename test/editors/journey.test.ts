@@ -182,8 +182,12 @@ describe('the editors’ journey in Chromium', () => {
     const titlesOf = async () => horizontal.locator('.what a').allTextContents();
     const before = await titlesOf();
     expect(before).toHaveLength(3);
+    // A drop moves the item at once, saves, then reloads the page: wait for that reload, or the
+    // keyboard step below could race it.
+    const reloaded = page.waitForEvent('load');
     await horizontal.nth(2).dragTo(horizontal.nth(0), { targetPosition: { x: 20, y: 5 } });
-    await expect.poll(titlesOf, { timeout: 10_000 }).toEqual([before[2], before[0], before[1]]);
+    await reloaded;
+    expect(await titlesOf()).toEqual([before[2], before[0], before[1]]);
     await page.getByRole('button', { name: `Down “${before[2]}”` }).focus();
     await page.keyboard.press('Enter');
     await expect.poll(titlesOf, { timeout: 10_000 }).toEqual([before[0], before[2], before[1]]);

@@ -30,7 +30,7 @@ describe('sent issues in the editors’ app', () => {
 
   beforeAll(async () => {
     editor = await signedInEditor({
-      withSample: false,
+      withLongIssue: false,
       seed: async (s) => {
         await importFolder(s.db, DEMO_DIR);
         await insertSubscribers(s.db, [{ email: 'reader@example.org' }]);

@@ -99,11 +99,7 @@ describe('sending from the editors’ app', () => {
     expect(confirmation).toMatch(/<strong data-field="skipped">1<\/strong> skipped/);
     // Nothing is scheduled until the confirmation is posted.
     expect(
-      await services.db
-        .selectFrom('issues')
-        .select('status')
-        .where('slug', '=', SLUG)
-        .executeTakeFirstOrThrow(),
+      await services.db.selectFrom('issues').select('status').where('slug', '=', SLUG).executeTakeFirstOrThrow(),
     ).toEqual({ status: 'draft' });
     const res = await client.post(`/admin/issues/${SLUG}/send/schedule`, {
       _csrf: token,
@@ -217,9 +213,11 @@ describe('sending from the editors’ app', () => {
     expect(twice.status).toBe(409);
     const status = await until(
       async () =>
-        (await (
-          await client.get(`/admin/issues/${SLUG}/send/status.json`, { accept: 'application/json' })
-        ).json()) as { status: string; counts: Record<string, number>; percent: number },
+        (await (await client.get(`/admin/issues/${SLUG}/send/status.json`, { accept: 'application/json' })).json()) as {
+          status: string;
+          counts: Record<string, number>;
+          percent: number;
+        },
       (s) => s.status === 'sent',
     );
     expect(status.status).toBe('sent');

@@ -14,6 +14,7 @@ import { createComposerRouter } from './issues/composer-routes.js';
 import { createRecordRouter } from './issues/record-routes.js';
 import { createPreviewRouter } from './issues/preview-routes.js';
 import { createSendingRouter } from './issues/sending-routes.js';
+import { createFeedbackRouter } from './issues/feedback-routes.js';
 import { createSubscriberAdminRouter } from './subscribers/subscriber-routes.js';
 import { createOutboxRouter } from './outbox/outbox-routes.js';
 import { createSettingsRouter } from './settings/settings-routes.js';
@@ -54,6 +55,7 @@ export function createAdminRouter(services: Services): Router {
   router.use(createRecordRouter(ctx));
   router.use(createPreviewRouter(ctx));
   router.use(createSendingRouter(ctx));
+  router.use(createFeedbackRouter(ctx));
   router.use(createSubscriberAdminRouter(ctx));
   router.use(createOutboxRouter(ctx));
 

@@ -4,6 +4,7 @@ import { assertKnownTopics } from '../src/content/editions.js';
 import { CliError, parseTopicList, type CliContext, type RegisterCommands } from '../src/command/context.js';
 import type { Services } from '../src/app/services.js';
 import { listFailedDeliveries, requireIssue } from './delivery-repository.js';
+import { countIssueFeedback, type FeedbackCounts } from './bounces/feedback-repository.js';
 import { createProgressReporter, formatDuration, type ProgressReporter } from './progress.js';
 import { ScheduleTimeError } from './schedule.js';
 import {
@@ -49,6 +50,11 @@ function statusText(s: IssueSendStatus): string {
   if (s.sender) lines.push(`  sending in: ${s.sender.owner} (alive ${s.sender.heartbeatAt})`);
   lines.push(`  deliveries: ${countsLine(s)}`);
   return lines.join('\n') + '\n';
+}
+
+/** What came back after sending (scheduler/bounces): distinct subscribers per kind, replies kept. */
+function feedbackLine(c: FeedbackCounts): string {
+  return `  feedback:   hard bounces ${c.hard}, soft bounces ${c.soft}, complaints ${c.complaints}, unclassified replies ${c.unclassified}\n`;
 }
 
 function isTty(stream: NodeJS.WritableStream): boolean {
@@ -252,7 +258,10 @@ export const registerSchedulerCommands: RegisterCommands = (program, ctx) => {
     .description('send status and delivery counts: planned, sent, skipped, failed, pending')
     .action((slug: string) =>
       userErrors(async () => {
-        ctx.stdout.write(statusText(await sendStatus(await ctx.services(), slug)));
+        const services = await ctx.services();
+        const status = await sendStatus(services, slug);
+        const issue = await requireIssue(services.db, slug);
+        ctx.stdout.write(statusText(status) + feedbackLine(await countIssueFeedback(services.db, issue.id)));
       }),
     );
 

@@ -13,6 +13,8 @@ import { exportSubscribersCsv } from '../../subscribers/csv-export.js';
 import type { AdminContext } from '../context.js';
 import { adminState, field, notFound } from '../context.js';
 import { renderAdminPage } from '../page.js';
+import { listSubscriberFeedback } from '../../scheduler/bounces/feedback-repository.js';
+import { feedbackView } from '../issues/feedback-routes.js';
 import { formatCount, formatTime } from '../format.js';
 
 const STATUSES: readonly SubscriberStatus[] = ['active', 'pending', 'unsubscribed', 'bounced', 'complained'];
@@ -151,6 +153,7 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
           unsubscribed: formatTime(subscriber.unsubscribedAt, tz),
         },
         consent: (await listConsentLog(services.db, subscriber.id)).map((e) => ({ ...e, when: formatTime(e.at, tz) })),
+        feedback: (await listSubscriberFeedback(services.db, subscriber.id, 100)).map((e) => feedbackView(e, tz)),
         deliveries: (await listDeliveriesOf(services.db, subscriber.id)).map((d) => ({
           ...d,
           when: formatTime(d.sentAt ?? d.createdAt, tz),

@@ -15,6 +15,8 @@ export interface ProgressOptions {
   /** Draw a bar (stream is a terminal); otherwise print a plain line every `intervalMs`. */
   tty: boolean;
   intervalMs?: number;
+  /** Milliseconds now; Date.now unless given (tests pass their own clock). */
+  clock?: () => number;
 }
 
 export function done(counts: DeliveryCounts): number {
@@ -25,7 +27,7 @@ export function done(counts: DeliveryCounts): number {
 class RateMeter {
   private samples: { t: number; sent: number }[] = [];
 
-  sample(sentThisRun: number, now = Date.now()): void {
+  sample(sentThisRun: number, now: number): void {
     this.samples.push({ t: now, sent: sentThisRun });
     while (this.samples.length > 2 && now - (this.samples[0]?.t ?? now) > 5000) this.samples.shift();
   }
@@ -60,8 +62,10 @@ class BarReporter implements ProgressReporter {
   private readonly meter = new RateMeter();
   private started = false;
   private lastDraw = 0;
+  private readonly clock: () => number;
 
   constructor(options: ProgressOptions) {
+    this.clock = options.clock ?? Date.now;
     this.bar = new cliProgress.SingleBar(
       {
         stream: options.stream,
@@ -76,7 +80,7 @@ class BarReporter implements ProgressReporter {
   }
 
   update(progress: SendProgress): void {
-    const now = Date.now();
+    const now = this.clock();
     this.meter.sample(progress.sentThisRun, now);
     if (this.started && now - this.lastDraw < 100) return;
     this.lastDraw = now;
@@ -110,13 +114,15 @@ class LineReporter implements ProgressReporter {
   private lastLine = 0;
   private last: SendProgress | null = null;
   private readonly intervalMs: number;
+  private readonly clock: () => number;
 
   constructor(private readonly options: ProgressOptions) {
     this.intervalMs = options.intervalMs ?? 5000;
+    this.clock = options.clock ?? Date.now;
   }
 
   update(progress: SendProgress): void {
-    const now = Date.now();
+    const now = this.clock();
     this.meter.sample(progress.sentThisRun, now);
     this.last = progress;
     if (this.lastLine === 0) this.lastLine = now;

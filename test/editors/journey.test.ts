@@ -190,7 +190,7 @@ describe('the editors’ journey in Chromium', () => {
     expect(await titlesOf()).toEqual([before[2], before[0], before[1]]);
     await page.getByRole('button', { name: `Down “${before[2]}”` }).focus();
     await page.keyboard.press('Enter');
-    await expect.poll(titlesOf, { timeout: 10_000 }).toEqual([before[0], before[2], before[1]]);
+    await expect.poll(titlesOf, { timeout: 30_000 }).toEqual([before[0], before[2], before[1]]);
     // Focus comes back to the same button, so the keyboard user can press again.
     await expect
       .poll(() => page.evaluate(() => document.activeElement?.textContent?.trim() ?? ''))

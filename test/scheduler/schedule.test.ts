@@ -58,7 +58,16 @@ describe('formatScheduleTime', () => {
   });
 
   it('round-trips through parse', () => {
+    const at = parseScheduleTime('2026-07-01 09:15 Europe/Brussels', 'UTC');
+    expect(formatScheduleTime(at, 'Europe/Brussels')).toBe('2026-07-01 09:15 Europe/Brussels (UTC+02:00)');
+  });
+
+  it('reads an autumn wall time that happens twice as its second occurrence, after the clocks go back', () => {
+    // On 2026-10-25 Brussels goes from 03:00 CEST back to 02:00 CET: 02:30 is 00:30Z and 01:30Z.
     const at = parseScheduleTime('2026-10-25 02:30 Europe/Brussels', 'UTC');
-    expect(formatScheduleTime(at, 'Europe/Brussels')).toMatch(/^2026-10-25 02:30 Europe\/Brussels/);
+    expect(iso(at)).toBe('2026-10-25T01:30:00.000Z');
+    expect(formatScheduleTime(at, 'Europe/Brussels')).toBe('2026-10-25 02:30 Europe/Brussels (UTC+01:00)');
+    // The first occurrence is reachable with its offset.
+    expect(iso(parseScheduleTime('2026-10-25T02:30+02:00[Europe/Brussels]', 'UTC'))).toBe('2026-10-25T00:30:00.000Z');
   });
 });

@@ -48,24 +48,44 @@ async function scheduler(
   return running;
 }
 
-async function waitForStatus(services: Services, slug: string, status: string, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while ((await sendStatus(services, slug)).status !== status) {
-    if (Date.now() > until)
-      throw new Error(`issue never became ${status}: ${JSON.stringify(await sendStatus(services, slug))}`);
+/** Polls `probe` until `done` holds, or fails after the deadline with the last value seen. */
+async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+async function waitForStatus(services: Services, slug: string, status: string): Promise<void> {
+  await until(
+    () => sendStatus(services, slug),
+    (s) => s.status === status,
+  );
+}
+
+/**
+ * Schedules the issue (a valid, future time), then moves its time a minute into the past, as if
+ * the clock had passed it: no test waits on the wall clock for a send time to come.
+ */
+async function scheduleThenLetTimePass(services: Services, slug: string): Promise<void> {
+  await scheduleIssue(services, slug, new Date(Date.now() + 3_600_000));
+  expect((await sendStatus(services, slug)).status).toBe('scheduled');
+  await services.db
+    .updateTable('issues')
+    .set({ send_at: new Date(Date.now() - 60_000).toISOString() })
+    .where('slug', '=', slug)
+    .execute();
+}
 
 describe('the scheduler of `newsletter serve`', () => {
   it('sends, right after start, an issue whose time passed while the service was down; each edition built once', async () => {
     const server = await sink();
     const { services, slug } = await setup(server.url);
-    await scheduleIssue(services, slug, new Date(Date.now() + 300));
-    expect((await sendStatus(services, slug)).status).toBe('scheduled');
-    await sleep(400); // the time passes with no scheduler running
+    // The time passes with no scheduler running.
+    await scheduleThenLetTimePass(services, slug);
     const compiles = services.renderer.compileCount;
     const running = await scheduler(services);
     await waitForStatus(services, slug, 'sent');
@@ -79,12 +99,19 @@ describe('the scheduler of `newsletter serve`', () => {
   it('leaves a future schedule alone, and the cron tick starts it when due', async () => {
     const server = await sink();
     const { services, slug } = await setup(server.url);
-    await scheduleIssue(services, slug, new Date(Date.now() + 1500));
+    await scheduleIssue(services, slug, new Date(Date.now() + 3_600_000));
     // Every second instead of every minute, so the test does not wait.
-    await scheduler(services, { cronExpression: '* * * * * *' });
-    await sleep(300);
+    const running = await scheduler(services, { cronExpression: '* * * * * *' });
+    // A tick (the one at start, and this one) leaves a future schedule alone.
+    expect(await running.tick()).toEqual([]);
     expect((await sendStatus(services, slug)).status).toBe('scheduled');
     expect(server.received).toHaveLength(0);
+    // The time comes: the next cron tick starts the send, with no call from the test.
+    await services.db
+      .updateTable('issues')
+      .set({ send_at: new Date(Date.now() - 1_000).toISOString() })
+      .where('slug', '=', slug)
+      .execute();
     await waitForStatus(services, slug, 'sent');
     expect(server.received).toHaveLength(8);
   });
@@ -123,8 +150,7 @@ describe('the scheduler of `newsletter serve`', () => {
     const slow = await startSlowSink(40);
     cleanups.push(() => slow.close());
     const { services, slug } = await setup(slow.url, 30);
-    await scheduleIssue(services, slug, new Date(Date.now() + 100));
-    await sleep(150);
+    await scheduleThenLetTimePass(services, slug);
     let paused = false;
     slow.onRecorded = (n) => {
       if (n === 5 && !paused) {
@@ -134,15 +160,19 @@ describe('the scheduler of `newsletter serve`', () => {
     };
     const running = await scheduler(services);
     await waitForStatus(services, slug, 'paused');
-    await sleep(300);
+    // The messages in flight at the pause finish; then no sender holds the issue.
+    await until(
+      () => sendStatus(services, slug),
+      (s) => s.counts.sending === 0 && s.sender === null,
+    );
     const atPause = slow.received.length;
     expect(atPause).toBeLessThan(30);
+    // A tick does not resume it, so nothing can go out until an editor resumes.
     expect(await running.tick()).toEqual([]);
-    await sleep(200);
-    expect(slow.received.length).toBe(atPause);
     const status = await sendStatus(services, slug);
-    expect(status.pauseReason).toBe('paused by an editor');
+    expect(status).toMatchObject({ status: 'paused', pauseReason: 'paused by an editor', sender: null });
     expect(status.counts.sending).toBe(0);
+    expect(slow.received.length).toBe(atPause);
 
     await resumeSend(services, slug);
     await waitForStatus(services, slug, 'sent');
@@ -154,8 +184,7 @@ describe('the scheduler of `newsletter serve`', () => {
     const slow = await startSlowSink(60);
     cleanups.push(() => slow.close());
     const { services, slug } = await setup(slow.url, 40);
-    await scheduleIssue(services, slug, new Date(Date.now() + 50));
-    await sleep(100);
+    await scheduleThenLetTimePass(services, slug);
     const running = await startScheduler(services);
     await new Promise<void>((resolve) => {
       slow.onRecorded = (n) => n === 6 && resolve();

@@ -40,14 +40,17 @@ export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
   subscribers
     .command('import')
     .argument('<file>', 'CSV with header email,name,topics (topics: slugs separated by ;)')
+    .option('--encoding <name>', "the file's encoding when it is not UTF-8 or UTF-16, e.g. windows-1252")
     .description('import subscribers as active (consent source: import); exit 2 when some rows were rejected')
-    .action(async (file: string) => {
+    .action(async (file: string, options: { encoding?: string }) => {
       if (!existsSync(file)) throw new CliError(`No file at ${file}`);
-      const text = readFileSync(file, 'utf8');
+      const bytes = readFileSync(file);
       const services = await ctx.services();
       let report;
       try {
-        report = await importSubscribersCsv(services.db, services.config.secretKey, text);
+        report = await importSubscribersCsv(services.db, services.config.secretKey, bytes, {
+          encoding: options.encoding,
+        });
       } catch (error) {
         if (error instanceof CsvImportError) throw new CliError(`${file}: ${error.message}`);
         throw error;

@@ -1,24 +1,37 @@
-import { CsvError, parse } from 'csv-parse/sync';
+import { CsvError, parse } from 'csv-parse';
+import { finished } from 'node:stream/promises';
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '../src/db/database.js';
 import { erasedAddressHash, parseEmail } from './address.js';
+import { CsvEncodingError, decodeCsvBytes } from './csv-encoding.js';
+import { restoreNeutralised } from './csv-formula.js';
 import { cleanName, MAX_NAME_LENGTH } from './form-input.js';
 import {
   activateSubscriber,
-  createSubscriber,
-  findSubscriberByEmail,
-  isAddressErased,
+  createSubscribers,
+  erasedHashesAmong,
+  findSubscribersByEmails,
   resolveTopicSlugs,
   topicIdsBySlug,
   updateSubscriberProfile,
   WITHDRAWN_STATUSES,
+  type NewSubscriber,
 } from './subscriber-repository.js';
 
-// `newsletter subscribers import <file.csv>` (contract.md §3).
+// `newsletter subscribers import <file.csv>` and the editors' upload (contract.md §3).
 // Header `email,name,topics` (topics: slugs separated by `;`; empty = every topic). The columns
-// `status` and `subscribed_at` of our own export are accepted and ignored, so an export can be
-// re-imported. Every row is checked first; good rows are then written in one transaction.
+// `status` and `subscribed_at` of our own export are accepted and ignored, and the apostrophe the
+// export puts before a cell a spreadsheet would run as a formula is taken off again, so an export
+// re-imports unchanged. The file's encoding is detected (csv-encoding.ts).
 // A re-import updates name and topics from the file; a column left out of the header is left
 // unchanged. Unsubscribed, bounced, complained and erased addresses are never (re)activated.
+//
+// Every row is checked before anything is written. Good rows are then written in transactions of
+// WRITE_BATCH_ROWS with a pause between them, so that other writers (a one-click unsubscribe in
+// the web server, a send) wait at most one batch, never the whole file; and the file is read in
+// slices that give the event loop back in between, so a web server importing an upload keeps
+// answering. An import stopped half-way (a crash, a database locked for too long) has written
+// whole batches only; running it again finishes it, as rows already imported are left unchanged.
 
 export class CsvImportError extends Error {}
 
@@ -43,7 +56,6 @@ interface GoodRow {
   email: string;
   name: string | undefined;
   topicSlugs: string[] | undefined;
-  topicIds: number[] | undefined;
 }
 
 interface ParsedRecord {
@@ -51,24 +63,61 @@ interface ParsedRecord {
   info: { lines: number };
 }
 
-function readRecords(text: string): ParsedRecord[] {
+/** Rows written per transaction: a few tens of milliseconds of holding the write lock. */
+export const WRITE_BATCH_ROWS = 500;
+/**
+ * Pause between two write transactions: longer than the longest pause of a writer waiting for the
+ * lock (lock-waiting-sqlite.ts), so one that waits always gets in before the next batch.
+ */
+const WRITE_BATCH_PAUSE_MS = 15;
+/** Characters handed to the CSV parser before the event loop gets a turn. */
+const PARSE_SLICE_CHARS = 16_384;
+/** Rows checked before the event loop gets a turn. */
+const CHECK_SLICE_ROWS = 2_000;
+
+function csvSyntaxError(error: CsvError): CsvImportError {
+  const line = (error as CsvError & { lines?: number }).lines;
+  return new CsvImportError(
+    `${line !== undefined ? `line ${line}: ` : ''}${error.message}. Nothing was imported; fix the file and run the import again.`,
+  );
+}
+
+async function readRecords(text: string): Promise<ParsedRecord[]> {
+  const parser = parse({
+    info: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    record_delimiter: ['\r\n', '\n', '\r'],
+  });
+  const records: ParsedRecord[] = [];
+  let failed = false;
+  parser.on('readable', () => {
+    for (
+      let record = parser.read() as ParsedRecord | null;
+      record !== null;
+      record = parser.read() as ParsedRecord | null
+    )
+      records.push(record);
+  });
+  parser.once('error', () => (failed = true));
+  const done = finished(parser);
+  for (let at = text.startsWith('\uFEFF') ? 1 : 0; at < text.length && !failed;) {
+    let end = Math.min(text.length, at + PARSE_SLICE_CHARS);
+    // Never split a surrogate pair: each slice is encoded on its own.
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last < 0xdc00) end--;
+    parser.write(text.slice(at, end));
+    at = end;
+    await yieldToEventLoop();
+  }
+  if (!failed) parser.end();
   try {
-    return parse(text, {
-      bom: true,
-      info: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      record_delimiter: ['\r\n', '\n', '\r'],
-    }) as ParsedRecord[];
+    await done;
   } catch (error) {
-    if (error instanceof CsvError) {
-      const line = (error as CsvError & { lines?: number }).lines;
-      throw new CsvImportError(
-        `${line !== undefined ? `line ${line}: ` : ''}${error.message}. Nothing was imported; fix the file and run the import again.`,
-      );
-    }
+    if (error instanceof CsvError) throw csvSyntaxError(error);
     throw error;
   }
+  return records;
 }
 
 /** The line a record starts on: csv-parse reports where it ends, and quoted cells may span lines. */
@@ -94,21 +143,49 @@ function readHeader(record: string[] | undefined): Map<Column, number> {
   return columns;
 }
 
-export async function importSubscribersCsv(db: Db, secretKey: string, text: string): Promise<CsvImportReport> {
-  const records = readRecords(text);
+export interface CsvImportOptions {
+  /** The file's encoding, for a file that is neither UTF-8 nor UTF-16 with a byte-order mark. */
+  encoding?: string;
+}
+
+/** Decodes the file (bytes) or takes the pasted text as it is. */
+function fileText(input: Uint8Array | string, options: CsvImportOptions): string {
+  if (typeof input === 'string') return input;
+  try {
+    return decodeCsvBytes(input, options.encoding);
+  } catch (error) {
+    if (error instanceof CsvEncodingError) throw new CsvImportError(`${error.message}. Nothing was imported.`);
+    throw error;
+  }
+}
+
+function topicSlugsOf(raw: string): string[] {
+  return [
+    ...new Set(
+      raw
+        .split(';')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    ),
+  ];
+}
+
+/** Reads and checks every row; nothing is written. */
+async function checkRows(db: Db, records: ParsedRecord[]): Promise<{ good: GoodRow[]; rejected: RejectedRow[] }> {
   const header = readHeader(records[0]?.record);
   const cell = (record: string[], column: Column): string | undefined => {
     const index = header.get(column);
-    return index === undefined ? undefined : (record[index] ?? '');
+    return index === undefined ? undefined : restoreNeutralised(record[index] ?? '');
   };
-
   const rejected: RejectedRow[] = [];
   const good: GoodRow[] = [];
   const firstLineOf = new Map<string, number>();
   const { known } = await resolveTopicSlugs(db, []);
   const knownTopics = new Set(known);
 
-  for (const parsed of records.slice(1)) {
+  for (let index = 1; index < records.length; index++) {
+    if (index % CHECK_SLICE_ROWS === 0) await yieldToEventLoop();
+    const parsed = records[index] as ParsedRecord;
     const { record } = parsed;
     if (record.every((c) => c.trim() === '')) continue;
     const line = startLine(parsed);
@@ -117,6 +194,10 @@ export async function importSubscribersCsv(db: Db, secretKey: string, text: stri
 
     if (record.length > header.size) {
       reject(`has ${record.length} cells but the header has ${header.size} (quote cells that contain commas)`);
+      continue;
+    }
+    if (rawEmail.startsWith("'")) {
+      reject(`bad address "${rawEmail}": remove the apostrophe in front (spreadsheets add it to mark text)`);
       continue;
     }
     const email = parseEmail(rawEmail);
@@ -138,46 +219,62 @@ export async function importSubscribersCsv(db: Db, secretKey: string, text: stri
       continue;
     }
     const rawTopics = cell(record, 'topics');
-    let topicSlugs: string[] | undefined;
-    if (rawTopics !== undefined) {
-      topicSlugs = [
-        ...new Set(
-          rawTopics
-            .split(';')
-            .map((s) => s.trim())
-            .filter((s) => s !== ''),
-        ),
-      ];
-      const unknown = topicSlugs.filter((s) => !knownTopics.has(s));
-      if (unknown.length > 0) {
-        const list = known.length > 0 ? known.join(', ') : 'none yet (import an issue first)';
-        reject(
-          `${email}: unknown topic${unknown.length > 1 ? 's' : ''} ${unknown.map((s) => `"${s}"`).join(', ')} (topics: ${list})`,
-        );
-        continue;
-      }
+    const topicSlugs = rawTopics === undefined ? undefined : topicSlugsOf(rawTopics);
+    const unknown = topicSlugs?.filter((s) => !knownTopics.has(s)) ?? [];
+    if (unknown.length > 0) {
+      const list = known.length > 0 ? known.join(', ') : 'none yet (import an issue first)';
+      reject(
+        `${email}: unknown topic${unknown.length > 1 ? 's' : ''} ${unknown.map((s) => `"${s}"`).join(', ')} (topics: ${list})`,
+      );
+      continue;
     }
-    good.push({ line, email, name, topicSlugs, topicIds: undefined });
+    good.push({ line, email, name, topicSlugs });
   }
+  return { good, rejected };
+}
 
-  const report: CsvImportReport = { added: 0, updated: 0, unchanged: 0, rejected };
-  await db.transaction().execute(async (trx) => {
-    const idOf = await topicIdsBySlug(trx);
-    for (const row of good) {
-      const topicIds = row.topicSlugs?.map((s) => idOf.get(s) as number);
-      const context = { source: 'import' as const };
-      const detail = `CSV line ${row.line}`;
-      const existing = await findSubscriberByEmail(trx, row.email);
-      if (!existing) {
-        if (await isAddressErased(trx, erasedAddressHash(secretKey, row.email))) {
-          rejected.push({
-            line: row.line,
-            email: row.email,
-            reason: `${row.email} was erased at the owner's request; an import cannot add it back (the owner can sign up again)`,
-          });
-          continue;
-        }
-        await createSubscriber(trx, {
+interface BatchOutcome {
+  added: number;
+  updated: number;
+  unchanged: number;
+  rejected: RejectedRow[];
+}
+
+function sameTopics(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().join(';') === [...b].sort().join(';');
+}
+
+/** Writes one batch of checked rows inside the caller's transaction. */
+async function writeBatch(
+  trx: Db,
+  batch: readonly GoodRow[],
+  secretKey: string,
+  topicIdOf: ReadonlyMap<string, number>,
+): Promise<BatchOutcome> {
+  const outcome: BatchOutcome = { added: 0, updated: 0, unchanged: 0, rejected: [] };
+  const existing = await findSubscribersByEmails(
+    trx,
+    batch.map((row) => row.email),
+  );
+  const hashOf = new Map(
+    batch.filter((row) => !existing.has(row.email)).map((row) => [row.email, erasedAddressHash(secretKey, row.email)]),
+  );
+  const erased = await erasedHashesAmong(trx, [...hashOf.values()]);
+  const created: NewSubscriber[] = [];
+  for (const row of batch) {
+    const topicIds = row.topicSlugs?.map((slug) => topicIdOf.get(slug) as number);
+    const context = { source: 'import' as const };
+    const detail = `CSV line ${row.line}`;
+    const subscriber = existing.get(row.email);
+    if (!subscriber) {
+      if (erased.has(hashOf.get(row.email) as string)) {
+        outcome.rejected.push({
+          line: row.line,
+          email: row.email,
+          reason: `${row.email} was erased at the owner's request; an import cannot add it back (the owner can sign up again)`,
+        });
+      } else {
+        created.push({
           email: row.email,
           name: row.name ?? '',
           status: 'active',
@@ -186,32 +283,69 @@ export async function importSubscribersCsv(db: Db, secretKey: string, text: stri
           context,
           detail,
         });
-        report.added++;
-        continue;
       }
-      if (WITHDRAWN_STATUSES.includes(existing.status)) {
-        const since = existing.unsubscribedAt ? ` since ${existing.unsubscribedAt.slice(0, 10)}` : '';
-        rejected.push({
-          line: row.line,
-          email: row.email,
-          reason: `${row.email} is ${existing.status}${since}; an import never reactivates it (the owner can sign up again)`,
-        });
-        continue;
-      }
-      const activated =
-        existing.status === 'pending' &&
-        (await activateSubscriber(trx, existing.id, ['pending'], 'subscribe', context, detail));
-      const changed = await updateSubscriberProfile(
-        trx,
-        existing,
-        { name: row.name, topicIds },
-        'import-update',
-        context,
-      );
-      if (activated || changed) report.updated++;
-      else report.unchanged++;
+      continue;
     }
-  });
+    if (WITHDRAWN_STATUSES.includes(subscriber.status)) {
+      const since = subscriber.unsubscribedAt ? ` since ${subscriber.unsubscribedAt.slice(0, 10)}` : '';
+      outcome.rejected.push({
+        line: row.line,
+        email: row.email,
+        reason: `${row.email} is ${subscriber.status}${since}; an import never reactivates it (the owner can sign up again)`,
+      });
+      continue;
+    }
+    const activated =
+      subscriber.status === 'pending' &&
+      (await activateSubscriber(trx, subscriber.id, ['pending'], 'subscribe', context, detail));
+    const differs =
+      (row.name !== undefined && row.name !== subscriber.name) ||
+      (row.topicSlugs !== undefined && !sameTopics(row.topicSlugs, subscriber.topicSlugs));
+    const changed =
+      differs &&
+      (await updateSubscriberProfile(trx, subscriber, { name: row.name, topicIds }, 'import-update', context));
+    if (activated || changed) outcome.updated++;
+    else outcome.unchanged++;
+  }
+  await createSubscribers(trx, created);
+  outcome.added = created.length;
+  return outcome;
+}
+
+/** The error of an import that stopped after writing some batches: what was written, and what to do. */
+function stoppedError(line: number, report: CsvImportReport, error: unknown): CsvImportError {
+  const reason = error instanceof Error ? error.message : String(error);
+  if (report.added + report.updated + report.unchanged === 0)
+    return new CsvImportError(`The import stopped at line ${line}, and nothing was imported: ${reason}`);
+  return new CsvImportError(
+    `The import stopped at line ${line}: ${reason} The rows before line ${line} were imported (${report.added} added, ${report.updated} updated); run the same import again to finish: rows already imported are left unchanged.`,
+  );
+}
+
+export async function importSubscribersCsv(
+  db: Db,
+  secretKey: string,
+  input: Uint8Array | string,
+  options: CsvImportOptions = {},
+): Promise<CsvImportReport> {
+  const records = await readRecords(fileText(input, options));
+  const { good, rejected } = await checkRows(db, records);
+  const report: CsvImportReport = { added: 0, updated: 0, unchanged: 0, rejected };
+  const topicIdOf = await topicIdsBySlug(db);
+  for (let start = 0; start < good.length; start += WRITE_BATCH_ROWS) {
+    if (start > 0) await sleep(WRITE_BATCH_PAUSE_MS);
+    const batch = good.slice(start, start + WRITE_BATCH_ROWS);
+    let outcome: BatchOutcome;
+    try {
+      outcome = await db.transaction().execute((trx) => writeBatch(trx, batch, secretKey, topicIdOf));
+    } catch (error) {
+      throw stoppedError((batch[0] as GoodRow).line, report, error);
+    }
+    report.added += outcome.added;
+    report.updated += outcome.updated;
+    report.unchanged += outcome.unchanged;
+    rejected.push(...outcome.rejected);
+  }
   rejected.sort((a, b) => a.line - b.line);
   return report;
 }

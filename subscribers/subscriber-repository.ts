@@ -57,16 +57,24 @@ async function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<
   return db.transaction().execute(work);
 }
 
+/** Rows per multi-row statement: well under SQLite's and PostgreSQL's limits on bound parameters. */
+const ROWS_PER_STATEMENT = 500;
+
+function chunks<T>(items: readonly T[], size = ROWS_PER_STATEMENT): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 async function topicSlugsFor(db: Db, subscriberIds: number[]): Promise<Map<number, string[]>> {
   const result = new Map<number, string[]>();
   if (subscriberIds.length === 0) return result;
-  // Chunked: SQLite caps the number of bound parameters per statement.
-  for (let i = 0; i < subscriberIds.length; i += 500) {
+  for (const part of chunks(subscriberIds)) {
     const rows = await db
       .selectFrom('subscriber_topics')
       .innerJoin('topics', 'topics.id', 'subscriber_topics.topic_id')
       .select(['subscriber_topics.subscriber_id as subscriberId', 'topics.slug as slug'])
-      .where('subscriber_topics.subscriber_id', 'in', subscriberIds.slice(i, i + 500))
+      .where('subscriber_topics.subscriber_id', 'in', part)
       .orderBy('topics.position')
       .orderBy('topics.id')
       .execute();
@@ -92,6 +100,15 @@ function toSubscriber(row: SubscriberRow, topicSlugs: string[]): Subscriber {
     updatedAt: row.updated_at,
     topicSlugs,
   };
+}
+
+/** Rows as Subscribers, with their topics (one query per 500 rows). */
+export async function withTopicSlugs(db: Db, rows: readonly SubscriberRow[]): Promise<Subscriber[]> {
+  const topics = await topicSlugsFor(
+    db,
+    rows.map((r) => r.id),
+  );
+  return rows.map((r) => toSubscriber(r, topics.get(r.id) ?? []));
 }
 
 async function withTopics(db: Db, row: SubscriberRow | undefined): Promise<Subscriber | undefined> {
@@ -130,6 +147,18 @@ export async function topicIdsBySlug(db: Db): Promise<Map<string, number>> {
   return new Map(topics.map((t) => [t.slug, t.id]));
 }
 
+function consentRow(subscriberId: number, action: string, context: ConsentContext, detail: string | null, at: string) {
+  return {
+    subscriber_id: subscriberId,
+    action,
+    source: context.source,
+    detail,
+    ip: context.ip ?? null,
+    user_agent: context.userAgent ? context.userAgent.slice(0, MAX_USER_AGENT) : null,
+    created_at: at,
+  };
+}
+
 export async function logConsent(
   db: Db,
   subscriberId: number,
@@ -139,15 +168,7 @@ export async function logConsent(
 ): Promise<void> {
   await db
     .insertInto('consent_log')
-    .values({
-      subscriber_id: subscriberId,
-      action,
-      source: context.source,
-      detail,
-      ip: context.ip ?? null,
-      user_agent: context.userAgent ? context.userAgent.slice(0, MAX_USER_AGENT) : null,
-      created_at: nowIso(),
-    })
+    .values(consentRow(subscriberId, action, context, detail, nowIso()))
     .execute();
 }
 
@@ -172,21 +193,25 @@ export interface NewSubscriber {
   detail?: string | null;
 }
 
+function subscriberRow(input: NewSubscriber, now: string) {
+  return {
+    uid: newSubscriberUid(),
+    email: input.email,
+    name: input.name,
+    status: input.status,
+    created_at: now,
+    confirmed_at: input.status === 'active' ? now : null,
+    unsubscribed_at: null,
+    updated_at: now,
+  };
+}
+
 export async function createSubscriber(db: Db, input: NewSubscriber): Promise<Subscriber> {
   return inTransaction(db, async (trx) => {
     const now = nowIso();
     const row = await trx
       .insertInto('subscribers')
-      .values({
-        uid: newSubscriberUid(),
-        email: input.email,
-        name: input.name,
-        status: input.status,
-        created_at: now,
-        confirmed_at: input.status === 'active' ? now : null,
-        unsubscribed_at: null,
-        updated_at: now,
-      })
+      .values(subscriberRow(input, now))
       .returningAll()
       .executeTakeFirstOrThrow();
     await replaceTopics(trx, row.id, input.topicIds);
@@ -195,6 +220,54 @@ export async function createSubscriber(db: Db, input: NewSubscriber): Promise<Su
     if (!created) throw new Error('subscriber vanished inside its own transaction');
     return created;
   });
+}
+
+/**
+ * Creates many subscribers with a few multi-row statements (imports): rows, topics and one
+ * consent entry each. Run it inside the caller's transaction.
+ */
+export async function createSubscribers(db: Db, inputs: readonly NewSubscriber[]): Promise<void> {
+  for (const part of chunks(inputs)) {
+    const now = nowIso();
+    const rows = await db
+      .insertInto('subscribers')
+      .values(part.map((input) => subscriberRow(input, now)))
+      .returning(['id', 'email'])
+      .execute();
+    const idOf = new Map(rows.map((r) => [r.email, r.id]));
+    const topics = part.flatMap((input) =>
+      [...new Set(input.topicIds)].map((topic_id) => ({ subscriber_id: idOf.get(input.email) as number, topic_id })),
+    );
+    for (const topicRows of chunks(topics)) await db.insertInto('subscriber_topics').values(topicRows).execute();
+    await db
+      .insertInto('consent_log')
+      .values(
+        part.map((input) =>
+          consentRow(idOf.get(input.email) as number, input.action, input.context, input.detail ?? null, now),
+        ),
+      )
+      .execute();
+  }
+}
+
+/** The subscribers with these normalised addresses, with their topics, by address. */
+export async function findSubscribersByEmails(db: Db, emails: readonly string[]): Promise<Map<string, Subscriber>> {
+  const found = new Map<string, Subscriber>();
+  for (const part of chunks(emails)) {
+    const rows = await db.selectFrom('subscribers').selectAll().where('email', 'in', part).execute();
+    for (const subscriber of await withTopicSlugs(db, rows)) found.set(subscriber.email, subscriber);
+  }
+  return found;
+}
+
+/** Which of these keyed address hashes (address.ts) belong to erased addresses. */
+export async function erasedHashesAmong(db: Db, hashes: readonly string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (const part of chunks(hashes)) {
+    const rows = await db.selectFrom('erased_addresses').select('email_hash').where('email_hash', 'in', part).execute();
+    for (const row of rows) found.add(row.email_hash);
+  }
+  return found;
 }
 
 export interface ProfileChange {
@@ -373,12 +446,7 @@ export async function listActiveSubscribers(db: Db): Promise<ActiveSubscriber[]>
 
 /** Every subscriber of any status, for `subscribers export`, in sign-up order. */
 export async function listAllSubscribers(db: Db): Promise<Subscriber[]> {
-  const rows = await db.selectFrom('subscribers').selectAll().orderBy('id').execute();
-  const topics = await topicSlugsFor(
-    db,
-    rows.map((r) => r.id),
-  );
-  return rows.map((r) => toSubscriber(r, topics.get(r.id) ?? []));
+  return withTopicSlugs(db, await db.selectFrom('subscribers').selectAll().orderBy('id').execute());
 }
 
 export async function countSubscribersByStatus(db: Db): Promise<Record<SubscriberStatus, number>> {

@@ -1,13 +1,14 @@
 import { Router, type Request, type Response } from 'express';
 import { listTopics } from '../../src/content/content-repository.js';
 import type { SubscriberStatus } from '../../src/db/schema.js';
+import { findSubscriberByUid, listConsentLog, listDeliveriesOf } from '../../subscribers/subscriber-repository.js';
+import { SubscriberCounts } from '../../subscribers/subscriber-counts.js';
 import {
-  countSubscribersByStatus,
-  findSubscriberByUid,
-  listAllSubscribers,
-  listConsentLog,
-  listDeliveriesOf,
-} from '../../subscribers/subscriber-repository.js';
+  countMatching,
+  listSubscriberPage,
+  type PageCursor,
+  type SubscriberFilter,
+} from '../../subscribers/subscriber-listing.js';
 import { CsvImportError, importSubscribersCsv, type CsvImportReport } from '../../subscribers/csv-import.js';
 import { exportSubscribersCsv } from '../../subscribers/csv-export.js';
 import type { AdminContext } from '../context.js';
@@ -19,11 +20,38 @@ import { formatCount, formatTime } from '../format.js';
 
 const STATUSES: readonly SubscriberStatus[] = ['active', 'pending', 'unsubscribed', 'bounced', 'complained'];
 const PAGE_SIZE = 100;
+/** Matches are counted up to this many; past it the page says "More than 10,000". */
+const MATCH_COUNT_CAP = 10_000;
+
+/** `?older=<id>` or `?newer=<id>`: the page after or before the one that ended at that id. */
+function cursorFrom(req: Request): PageCursor {
+  const older = field(req.query, 'older');
+  const newer = field(req.query, 'newer');
+  if (/^\d{1,15}$/.test(older)) return { olderThan: Number(older) };
+  if (/^\d{1,15}$/.test(newer)) return { newerThan: Number(newer) };
+  return null;
+}
+
+function cursorParam(cursor: Exclude<PageCursor, null>): Record<string, string> {
+  return 'olderThan' in cursor ? { older: String(cursor.olderThan) } : { newer: String(cursor.newerThan) };
+}
+/** Encodings an uploaded file may be declared in; '' detects UTF-8 and UTF-16 (csv-encoding.ts). */
+const IMPORT_ENCODINGS = [
+  { value: '', label: 'Detect (UTF-8 or UTF-16)' },
+  { value: 'windows-1252', label: 'Windows-1252 / Latin-1 (Western Europe)' },
+  { value: 'iso-8859-15', label: 'ISO-8859-15 (Latin-9)' },
+  { value: 'windows-1250', label: 'Windows-1250 (Central Europe)' },
+  { value: 'windows-1251', label: 'Windows-1251 (Cyrillic)' },
+  { value: 'shift_jis', label: 'Shift JIS (Japanese)' },
+  { value: 'gb18030', label: 'GB 18030 (Chinese)' },
+] as const;
 
 export function createSubscriberAdminRouter(ctx: AdminContext): Router {
   const router = Router();
   const { services } = ctx;
   const tz = services.config.scheduleTz;
+
+  const counts = new SubscriberCounts({ db: services.db });
 
   const showList = async (
     req: Request,
@@ -31,46 +59,38 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
     extra: { importReport?: CsvImportReport; importError?: string; status?: number } = {},
   ) => {
     const topics = await listTopics(services.db);
-    const all = await listAllSubscribers(services.db);
-    const q = field(req.query, 'q').trim().toLowerCase();
-    const status = field(req.query, 'status');
+    const q = field(req.query, 'q').trim().toLowerCase().slice(0, 200);
+    const status = STATUSES.find((s) => s === field(req.query, 'status'));
     const topic = field(req.query, 'topic');
-    const page = Math.max(1, Number(field(req.query, 'page')) || 1);
-    const matches = all.filter(
-      (s) =>
-        (!q || s.email.includes(q) || s.name.toLowerCase().includes(q)) &&
-        (!status || s.status === status) &&
-        (!topic || (topic === '*' ? s.topicSlugs.length === 0 : s.topicSlugs.includes(topic))),
-    );
-    const byStatus = await countSubscribersByStatus(services.db);
-    const active = all.filter((s) => s.status === 'active');
+    const filter: SubscriberFilter = { q: q || undefined, status, topic: topic || undefined };
+    const page = await listSubscriberPage(services.db, filter, cursorFrom(req), PAGE_SIZE);
+    const { byStatus, total, topics: topicCounts } = await counts.current();
+    const filtering = q !== '' || topic !== '';
+    const matches = filtering
+      ? await countMatching(services.db, filter, MATCH_COUNT_CAP)
+      : { count: status ? byStatus[status] : total, capped: false };
     const name = new Map(topics.map((t) => [t.slug, t.name]));
-    const shown = matches.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
-    const query = (p: number) => `?${new URLSearchParams({ q, status, topic, page: String(p) }).toString()}`;
+    const link = (cursor: PageCursor) =>
+      cursor && `?${new URLSearchParams({ q, status: status ?? '', topic, ...cursorParam(cursor) }).toString()}`;
     await renderAdminPage(
       ctx,
       req,
       res,
       'subscribers/list',
       {
-        filter: { q, status, topic },
+        filter: { q, status: status ?? '', topic },
         statusOptions: STATUSES.map((s) => ({ value: s, selected: s === status })),
         topicOptions: topics.map((t) => ({ value: t.slug, name: t.name, selected: t.slug === topic })),
         wholeSelected: topic === '*',
         statusCounts: STATUSES.map((s) => ({ status: s, count: formatCount(byStatus[s]) })),
-        total: formatCount(all.length),
+        total: formatCount(total),
         topicCounts: [
-          ...topics.map((t) => ({
-            name: t.name,
-            count: formatCount(active.filter((s) => s.topicSlugs.includes(t.slug)).length),
-          })),
-          {
-            name: 'No topic chosen (everything)',
-            count: formatCount(active.filter((s) => s.topicSlugs.length === 0).length),
-          },
+          ...topics.map((t) => ({ name: t.name, count: formatCount(topicCounts.byTopic.get(t.id) ?? 0) })),
+          { name: 'No topic chosen (everything)', count: formatCount(topicCounts.noTopic) },
         ],
-        matchCount: formatCount(matches.length),
-        subscribers: shown.map((s) => ({
+        matchCount: `${matches.capped ? 'More than ' : ''}${formatCount(matches.count)}`,
+        oneMatch: matches.count === 1 && !matches.capped,
+        subscribers: page.subscribers.map((s) => ({
           uid: s.uid,
           email: s.email,
           name: s.name,
@@ -78,13 +98,14 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
           topics: s.topicSlugs.length ? s.topicSlugs.map((t) => name.get(t) ?? t).join(', ') : 'everything',
           since: formatTime(s.confirmedAt ?? s.createdAt, tz),
         })),
-        previous: page > 1 ? query(page - 1) : null,
-        next: page * PAGE_SIZE < matches.length ? query(page + 1) : null,
+        previous: link(page.newer),
+        next: link(page.older),
         importReport: extra.importReport && {
           ...extra.importReport,
           ok: extra.importReport.rejected.length === 0,
         },
         importError: extra.importError,
+        encodings: IMPORT_ENCODINGS,
       },
       { title: 'Subscribers', section: 'subscribers', status: extra.status },
     );
@@ -106,15 +127,17 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
     const files = Array.isArray(req.files) ? req.files : [];
     const file = files.find((f) => f.fieldname === 'csv' && f.originalname !== '');
     const pasted = field(req.body, 'csvText');
-    const text = file ? file.buffer.toString('utf8') : pasted;
-    if (text.trim() === '') {
+    const encoding = IMPORT_ENCODINGS.find((e) => e.value === field(req.body, 'encoding'))?.value;
+    if (!file && pasted.trim() === '') {
       return showList(req, res, {
         importError: 'Choose a CSV file (header email,name,topics) or paste its content.',
         status: 400,
       });
     }
     try {
-      const report = await importSubscribersCsv(services.db, services.config.secretKey, text);
+      const report = await importSubscribersCsv(services.db, services.config.secretKey, file ? file.buffer : pasted, {
+        encoding: encoding || undefined,
+      });
       services.logger.info(
         {
           editor: state.session.editor.id,

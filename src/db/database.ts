@@ -1,9 +1,11 @@
 import SQLite from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely';
+import { LockWaitingSqliteDialect } from './lock-waiting-sqlite.js';
 import * as initial from './migrations/001-initial.js';
 import * as sending from './migrations/002-sending.js';
+import * as subscriberList from './migrations/015-subscriber-list.js';
 import * as bounceSafety from './migrations/020-bounce-safety.js';
 import * as issueRecords from './migrations/030-issue-records.js';
 import * as feedbackEvents from './migrations/050-feedback-events.js';
@@ -11,10 +13,14 @@ import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
 
+/** How long one statement waits for another process's write lock before giving up with a clear error. */
+export const LOCK_WAIT_MS = 30_000;
+
 /** Migrations are listed here (not read from disk) so they run the same under tsx, vitest and bundlers. */
 const migrations: Record<string, Migration> = {
   '001-initial': initial,
   '002-sending': sending,
+  '015-subscriber-list': subscriberList,
   '020-bounce-safety': bounceSafety,
   '030-issue-records': issueRecords,
   '050-feedback-events': feedbackEvents,
@@ -32,11 +38,9 @@ export function openDatabase(databaseUrl: string): Db {
   }
   if (databaseUrl !== ':memory:') mkdirSync(path.dirname(path.resolve(databaseUrl)), { recursive: true });
   const sqlite = new SQLite(databaseUrl);
-  // WAL lets the web server read while a send writes; the busy timeout lets a second
-  // process (CLI beside `serve`) wait for a lock instead of failing.
+  // WAL lets the web server read while a send writes.
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('synchronous = NORMAL');
   // better-sqlite3 builds SQLite with a 16 MB page cache, which a send fills as the list grows
   // (planning 100,000 deliveries: 18 MB of the sender's memory, 8 MB at 20,000). The pages a send
@@ -45,7 +49,10 @@ export function openDatabase(databaseUrl: string): Db {
   sqlite.pragma('cache_size = -4000');
   // Erased subscribers' rows are overwritten on disk, not left in free pages.
   sqlite.pragma('secure_delete = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  // A process waits for another's lock on timers (lock-waiting-sqlite.ts), never inside SQLite's
+  // busy handler, which would stop its event loop for as long as it waits.
+  sqlite.pragma('busy_timeout = 0');
+  return new Kysely<Database>({ dialect: new LockWaitingSqliteDialect(sqlite, { maxWaitMs: LOCK_WAIT_MS }) });
 }
 
 export async function migrate(db: Db): Promise<string[]> {

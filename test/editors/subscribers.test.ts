@@ -1,7 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
+import { DEMO_DIR } from '../../src/content/demo.js';
+import { importFolder } from '../../src/content/import.js';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
-import { signedInEditor, type Client, type SignedIn } from './admin-helpers.js';
+import { createSubscribers } from '../../subscribers/subscriber-repository.js';
+import { QueryRecorder } from '../helpers/query-recorder.js';
+import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
+import {
+  addEditor,
+  Client as AdminClient,
+  EDITOR_PASSWORD,
+  signedInEditor,
+  startApp,
+  type Client,
+  type RunningApp,
+  type SignedIn,
+} from './admin-helpers.js';
 
 describe('subscriber pages over HTTP', () => {
   let editor: SignedIn;
@@ -79,5 +93,82 @@ describe('subscriber pages over HTTP', () => {
     ).uid;
     const detail = await (await client.get(`/admin/subscribers/${uid}`)).text();
     expect(detail).toMatch(/<table class="list" id="consent-log">[\s\S]*<td>import<\/td>/);
+  });
+});
+
+describe('the subscriber list of a long list (issue 9 item 21)', () => {
+  const LIST_SIZE = 20_000;
+  let temp: TempEnv;
+  let services: Services;
+  let app: RunningApp;
+  let client: AdminClient;
+  const counter = new QueryRecorder();
+
+  beforeAll(async () => {
+    temp = makeTempEnv();
+    services = await temp.open();
+    await importFolder(services.db, DEMO_DIR);
+    await services.db.transaction().execute((trx) =>
+      createSubscribers(
+        trx,
+        Array.from({ length: LIST_SIZE }, (_, i) => ({
+          email: `reader${String(i).padStart(5, '0')}@example.org`,
+          name: `Reader ${i}`,
+          status: 'active' as const,
+          topicIds: [],
+          action: 'subscribe',
+          context: { source: 'cli' as const },
+        })),
+      ),
+    );
+    await addEditor(services, 'ed@example.org', EDITOR_PASSWORD);
+    // The real app over the same database, its queries counted.
+    app = await startApp({ ...services, db: services.db.withPlugin(counter) });
+    client = new AdminClient(app.url);
+    await client.login('ed@example.org', EDITOR_PASSWORD);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await services?.close();
+    temp?.cleanup();
+  });
+
+  const shown = (html: string) =>
+    [...html.matchAll(/<a href="\/admin\/subscribers\/[^"]+">([^<]+)<\/a>/g)].map((m) => m[1]);
+  const nextLink = (html: string) =>
+    /<a href="\/admin\/subscribers(\?[^"]+)" rel="next">/
+      .exec(html)?.[1]
+      ?.replaceAll('&#x3D;', '=')
+      .replaceAll('&amp;', '&');
+
+  it('reads one page of rows from the database per view, not the whole list, and pages through it', async () => {
+    counter.reset();
+    const res = await client.get('/admin/subscribers');
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    // One page, its neighbours' cursors and the counts: a few hundred rows at most, of 20,000.
+    expect(counter.rows).toBeLessThan(500);
+    expect(shown(html)).toHaveLength(100);
+    expect(shown(html)[0]).toBe('reader19999@example.org');
+    expect(html).toContain('20,000 matches');
+    expect(html).toMatch(/<th scope="row">No topic chosen \(everything\)<\/th><td class="num">20,000<\/td>/);
+
+    const second = nextLink(html);
+    expect(second).toBeDefined();
+    counter.reset();
+    const page2 = await (await client.get(`/admin/subscribers${second}`)).text();
+    expect(counter.rows).toBeLessThan(500);
+    expect(shown(page2)[0]).toBe('reader19899@example.org');
+    expect(page2).toMatch(/rel="prev">Previous page<\/a>/);
+  });
+
+  it('filters in SQL and counts matches up to a cap', async () => {
+    counter.reset();
+    const html = await (await client.get('/admin/subscribers?q=reader1999')).text();
+    expect(counter.rows).toBeLessThan(500);
+    expect(shown(html)).toEqual(Array.from({ length: 10 }, (_, i) => `reader1999${9 - i}@example.org`));
+    expect(html).toContain('10 matches');
+    expect(nextLink(html)).toBeUndefined();
+    expect(await (await client.get('/admin/subscribers?q=reader')).text()).toContain('More than 10,000 matches');
   });
 });

@@ -1,0 +1,149 @@
+import type SQLite from 'better-sqlite3';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CompiledQuery,
+  SqliteDialect,
+  type DatabaseConnection,
+  type Driver,
+  type QueryCompiler,
+  type QueryResult,
+} from 'kysely';
+
+// SQLite lets one writer in at a time. better-sqlite3 waits for a lock held by another process
+// inside SQLite's busy handler, which sleeps on the JavaScript thread: a web server waiting there
+// answers nothing at all (an import in another process held /healthz for seconds). So the busy
+// timeout is 0 and the waiting happens here instead, on timers, between attempts:
+//
+// - a statement outside a transaction that meets a lock is tried again after a short pause;
+// - every transaction starts with BEGIN IMMEDIATE, so it takes the write lock at its first
+//   statement or not at all, and waiting for it is the same retried statement. (A deferred
+//   transaction that reads and then writes can fail with SQLITE_BUSY half-way, where trying the
+//   statement again cannot help.)
+//
+// The pauses are short (1 to 8 ms) so a writer gets in as soon as the lock holder lets go;
+// writers that hold the lock for long stretches (imports) pause between their transactions.
+
+/** The database stayed locked by another process for longer than the caller was willing to wait. */
+export class DatabaseBusyError extends Error {
+  constructor(waitedMs: number) {
+    super(
+      `The database stayed locked by another process for ${Math.round(waitedMs / 1000)} s (a long import or send?); nothing was written by this step. Try again when it has finished.`,
+    );
+  }
+}
+
+export interface LockWaitOptions {
+  /** How long one statement may wait for a lock before DatabaseBusyError. */
+  maxWaitMs: number;
+}
+
+const PAUSES_MS = [1, 1, 2, 2, 4, 4, 8];
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_'));
+}
+
+/** Runs `attempt` until it does not meet a lock, pausing on timers in between. */
+export async function retryWhileLocked<T>(attempt: () => Promise<T> | T, options: LockWaitOptions): Promise<T> {
+  const started = performance.now();
+  for (let tries = 0; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!isBusy(error)) throw error;
+      const waited = performance.now() - started;
+      if (waited >= options.maxWaitMs) throw new DatabaseBusyError(waited);
+      const pause = PAUSES_MS[Math.min(tries, PAUSES_MS.length - 1)] as number;
+      await sleep(pause * (0.5 + Math.random()));
+    }
+  }
+}
+
+class LockWaitingConnection implements DatabaseConnection {
+  constructor(
+    readonly inner: DatabaseConnection,
+    private readonly sqlite: SQLite.Database,
+    private readonly options: LockWaitOptions,
+  ) {}
+
+  executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    // Inside a transaction the write lock is already held (BEGIN IMMEDIATE).
+    if (this.sqlite.inTransaction) return this.inner.executeQuery<R>(query);
+    return retryWhileLocked(() => this.inner.executeQuery<R>(query), this.options);
+  }
+
+  streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    return this.inner.streamQuery<R>(query, chunkSize);
+  }
+}
+
+class LockWaitingDriver implements Driver {
+  private readonly wrapped = new WeakMap<DatabaseConnection, LockWaitingConnection>();
+
+  constructor(
+    private readonly inner: Driver,
+    private readonly sqlite: SQLite.Database,
+    private readonly options: LockWaitOptions,
+  ) {}
+
+  init(): Promise<void> {
+    return this.inner.init();
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const connection = await this.inner.acquireConnection();
+    let wrapper = this.wrapped.get(connection);
+    if (!wrapper) {
+      wrapper = new LockWaitingConnection(connection, this.sqlite, this.options);
+      this.wrapped.set(connection, wrapper);
+    }
+    return wrapper;
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('commit'));
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('rollback'));
+  }
+
+  async savepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']) {
+    await this.inner.savepoint?.(connection, name, compile);
+  }
+
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']) {
+    await this.inner.rollbackToSavepoint?.(connection, name, compile);
+  }
+
+  async releaseSavepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']) {
+    await this.inner.releaseSavepoint?.(connection, name, compile);
+  }
+
+  releaseConnection(connection: DatabaseConnection): Promise<void> {
+    return this.inner.releaseConnection(connection instanceof LockWaitingConnection ? connection.inner : connection);
+  }
+
+  destroy(): Promise<void> {
+    return this.inner.destroy();
+  }
+}
+
+/** kysely's SQLite dialect with lock waits on timers instead of SQLite's blocking busy handler. */
+export class LockWaitingSqliteDialect extends SqliteDialect {
+  constructor(
+    private readonly sqlite: SQLite.Database,
+    private readonly options: LockWaitOptions,
+  ) {
+    super({ database: sqlite });
+  }
+
+  override createDriver(): Driver {
+    return new LockWaitingDriver(super.createDriver(), this.sqlite, this.options);
+  }
+}

@@ -1,0 +1,105 @@
+import SQLite from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Kysely } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { migrate, openDatabase, type Db } from '../../src/db/database.js';
+import { DatabaseBusyError, LockWaitingSqliteDialect } from '../../src/db/lock-waiting-sqlite.js';
+import type { Database } from '../../src/db/schema.js';
+
+// Two real connections to one SQLite file: `other` stands for another process (a CLI import)
+// holding the write lock; `db` is the service's connection, which must wait without stopping
+// its event loop.
+
+let dir: string;
+let file: string;
+let db: Db;
+let other: SQLite.Database;
+
+beforeEach(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'newsletter-lock-'));
+  file = path.join(dir, 'newsletter.db');
+  db = openDatabase(file);
+  await migrate(db);
+  other = new SQLite(file, { timeout: 0 });
+});
+afterEach(async () => {
+  if (other.inTransaction) other.exec('rollback');
+  other.close();
+  await db.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The longest pause between ticks of a 5 ms interval while `work` runs: how long the event loop stood still. */
+async function longestStall<T>(work: Promise<T>): Promise<{ result: T; stallMs: number }> {
+  let last = performance.now();
+  let stallMs = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    stallMs = Math.max(stallMs, now - last);
+    last = now;
+  }, 5);
+  try {
+    const result = await work;
+    return { result, stallMs };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const erased = (hash: string) => ({ email_hash: hash, erased_at: new Date().toISOString() });
+
+describe('waiting for another connection’s write lock', () => {
+  it('a statement waits on timers, keeps the event loop running, and goes through once the lock is released', async () => {
+    other.exec('begin immediate');
+    other.prepare('insert into erased_addresses (email_hash, erased_at) values (?, ?)').run('held', 'now');
+    let released = false;
+    // The lock holder lets go after 400 ms; a blocking busy wait would stop this timer from firing.
+    setTimeout(() => {
+      other.exec('commit');
+      released = true;
+    }, 400);
+    const { stallMs } = await longestStall(db.insertInto('erased_addresses').values(erased('waited')).execute());
+    expect(released).toBe(true);
+    const rows = await db.selectFrom('erased_addresses').select('email_hash').orderBy('email_hash').execute();
+    expect(rows.map((r) => r.email_hash)).toEqual(['held', 'waited']);
+    // Generous bound for a loaded machine; a blocking wait stalls for the whole 400 ms (or throws).
+    expect(stallMs).toBeLessThan(150);
+  });
+
+  it('a transaction takes the write lock at BEGIN, so it never fails half-way because another writer got in', async () => {
+    other.exec('begin immediate');
+    setTimeout(() => other.exec('commit'), 200);
+    const { stallMs } = await longestStall(
+      db.transaction().execute(async (trx) => {
+        const before = await trx.selectFrom('erased_addresses').select('email_hash').execute();
+        // While this transaction is open, the other connection cannot write (it does not wait).
+        expect(() =>
+          other.prepare('insert into erased_addresses (email_hash, erased_at) values (?, ?)').run('late', 'now'),
+        ).toThrow(/database is locked/);
+        await trx
+          .insertInto('erased_addresses')
+          .values(erased(`after-${before.length}`))
+          .execute();
+      }),
+    );
+    expect(stallMs).toBeLessThan(150);
+    expect(await db.selectFrom('erased_addresses').select('email_hash').execute()).toEqual([{ email_hash: 'after-0' }]);
+  });
+
+  it('gives up with a clear error after its longest wait, and nothing is written', async () => {
+    const sqlite = new SQLite(file, { timeout: 0 });
+    const impatient = new Kysely<Database>({ dialect: new LockWaitingSqliteDialect(sqlite, { maxWaitMs: 150 }) });
+    try {
+      other.exec('begin immediate');
+      const attempt = impatient.insertInto('erased_addresses').values(erased('never')).execute();
+      await expect(attempt).rejects.toBeInstanceOf(DatabaseBusyError);
+      await expect(attempt).rejects.toThrow(/stayed locked by another process for 0 s .*nothing was written/);
+      other.exec('rollback');
+      expect(await impatient.selectFrom('erased_addresses').select('email_hash').execute()).toEqual([]);
+    } finally {
+      await impatient.destroy();
+    }
+  });
+});

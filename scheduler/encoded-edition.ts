@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import qp from 'nodemailer/lib/qp/index.js';
 import type { CompiledEdition } from '../src/render/issue-renderer.js';
 import { FillTemplate, fieldToken, PERSONAL_FIELD_NAMES, type PersonalFields } from '../src/render/personal-fields.js';
 import type { QuotedPrintableBody } from '../src/mail/messenger.js';
+import { encodeQuotedPrintable } from '../src/mail/quoted-printable.js';
+
+export { encodeQuotedPrintable };
 
 // Per-message waste avoided: an edition's HTML and text are ~100 KB that nodemailer would
 // quoted-printable-encode again for every subscriber, although only a few short fields differ.
@@ -21,8 +23,6 @@ export interface EncodedEdition {
   fill(fields: PersonalFields): { html: QuotedPrintableBody; text: QuotedPrintableBody };
 }
 
-/** Room for the `=` of a soft line break at the end of a piece's last line. */
-const LINE_LENGTH = 75;
 const SOFT_BREAK = '=\r\n';
 
 const NONCE = randomBytes(6).toString('hex');
@@ -38,10 +38,6 @@ const fieldTemplates = (escape: boolean) =>
   >;
 const HTML_FIELDS = fieldTemplates(true);
 const TEXT_FIELDS = fieldTemplates(false);
-
-export function encodeQuotedPrintable(text: string): string {
-  return qp.wrap(qp.encode(Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'utf8')), LINE_LENGTH);
-}
 
 /** An encoded piece as bytes (quoted-printable is ASCII), and whether it ends a line. */
 interface Piece {

@@ -75,6 +75,8 @@ export interface Config {
   templatesDir: string;
   logLevel: string;
   bounces: BounceConfig;
+  /** The most bytes an email's HTML part may take as sent (quoted-printable); larger editions get teasers. */
+  emailHtmlBudget: number;
 }
 
 const optionalText = z
@@ -156,8 +158,17 @@ const envSchema = z.object({
   }),
   SENDGRID_WEBHOOK_PUBLIC_KEY: optionalText,
   SES_TOPIC_ARNS: optionalText,
+  EMAIL_HTML_BUDGET: positiveInt('EMAIL_HTML_BUDGET')
+    .refine(
+      (n) => n >= 20_480,
+      'EMAIL_HTML_BUDGET must be at least 20480 (20 KiB): the frame and one teaser per article need room',
+    )
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
 });
+
+/** 90 KiB: under Gmail's clipping point (about 102 KB) with room for per-subscriber fields. */
+export const DEFAULT_EMAIL_HTML_BUDGET = 92_160;
 
 export class ConfigError extends Error {}
 
@@ -274,5 +285,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         .map((s) => s.trim())
         .filter((s) => s !== ''),
     },
+    emailHtmlBudget: e.EMAIL_HTML_BUDGET ?? DEFAULT_EMAIL_HTML_BUDGET,
   };
 }

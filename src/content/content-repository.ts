@@ -237,6 +237,8 @@ export async function loadIssueDocument(db: Db, slug: string): Promise<IssueDocu
     sendAt: issue.send_at,
     sentAt: issue.sent_at,
     updatedAt: issue.updated_at,
+    emailFit: issue.email_fit,
+    preheader: issue.preheader,
     frozenAt: record?.takenAt ?? null,
     corrections: record ? await listCorrections(db, issue.id) : [],
     ...(record?.content ?? (await liveContent(db, issue))),

@@ -39,6 +39,12 @@ const issueSchema = z.object({
   period: z.string().default(''),
   sections: z.array(text('section name')).min(1, 'list at least one section'),
   articles: z.array(text('article file name')).min(1, 'list at least one article'),
+  preheader: z
+    .string({ error: 'preheader must be text' })
+    .trim()
+    .max(200, 'preheader must be at most 200 characters')
+    .optional(),
+  email_fit: z.enum(['auto', 'full', 'teasers'], { error: 'email_fit must be auto, full or teasers' }).optional(),
 });
 
 const articleSchema = z.object({
@@ -166,7 +172,16 @@ export function readImportFolder(dir: string): ImportBundle {
       );
     }
     if (raw.body === '') throw new ImportError(label, 'body', 'is empty');
-    return { slug: name.replace(/\.md$/i, ''), file, data, body: raw.body, images: imagesOf(raw.body) };
+    const images = imagesOf(raw.body);
+    const unlabelled = images.find((image) => image.alt.trim() === '');
+    if (unlabelled) {
+      throw new ImportError(
+        label,
+        'body',
+        `the image ${unlabelled.src} has no alt text; describe it for readers who cannot see it: ![what it shows](${unlabelled.src})`,
+      );
+    }
+    return { slug: name.replace(/\.md$/i, ''), file, data, body: raw.body, images };
   });
 
   const publicationFile = path.join(dir, 'publication.md');
@@ -382,6 +397,9 @@ async function writeIssue(
     edition: i.edition,
     period: i.period,
     editor_note_markdown: i.note,
+    // Absent from issue.md: what the editors' app set stays.
+    ...(i.preheader !== undefined ? { preheader: i.preheader } : {}),
+    ...(i.email_fit !== undefined ? { email_fit: i.email_fit } : {}),
     updated_at: now,
   };
   let issueId: number;

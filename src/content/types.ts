@@ -1,4 +1,6 @@
-import type { IssueStatus } from '../db/schema.js';
+import type { EmailFit, IssueStatus } from '../db/schema.js';
+
+export type { EmailFit };
 
 export interface Topic {
   id: number;
@@ -78,6 +80,10 @@ export interface IssueDocument extends IssueContent {
   sendAt: string | null;
   sentAt: string | null;
   updatedAt: string;
+  /** How editions meet the email size budget: fitted with teasers (`auto`), never (`full`), or all teasers. */
+  emailFit: EmailFit;
+  /** The editor's inbox preview line; empty: made from each edition's titles. */
+  preheader: string;
   /** When the content was fixed (its send started); null for a draft, whose content follows the library. */
   frozenAt: string | null;
   /** Corrections published since, oldest first. */

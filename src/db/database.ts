@@ -8,6 +8,7 @@ import * as sending from './migrations/002-sending.js';
 import * as subscriberList from './migrations/015-subscriber-list.js';
 import * as bounceSafety from './migrations/020-bounce-safety.js';
 import * as issueRecords from './migrations/030-issue-records.js';
+import * as emailFit from './migrations/040-email-fit.js';
 import * as feedbackEvents from './migrations/050-feedback-events.js';
 import type { Database } from './schema.js';
 
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '015-subscriber-list': subscriberList,
   '020-bounce-safety': bounceSafety,
   '030-issue-records': issueRecords,
+  '040-email-fit': emailFit,
   '050-feedback-events': feedbackEvents,
 };
 

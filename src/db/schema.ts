@@ -47,6 +47,9 @@ export interface ArticleTopicTable {
   topic_id: number;
 }
 
+/** How an issue's editions meet the email size budget (README: Size budget). */
+export type EmailFit = 'auto' | 'full' | 'teasers';
+
 export type IssueStatus = 'draft' | 'scheduled' | 'sending' | 'paused' | 'sent' | 'cancelled';
 
 export interface IssueTable {
@@ -63,6 +66,8 @@ export interface IssueTable {
   pause_reason: string | null;
   /** The bounce safety net's verdict on this send (migration 020): null while judging. */
   bounce_check: BounceCheck | null;
+  email_fit: Generated<EmailFit>;
+  preheader: Generated<string>;
   created_at: string;
   updated_at: string;
   /** Added by 030-issue-records: set when a sent issue is taken out of the archive and feed. */

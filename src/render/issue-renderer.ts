@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type Handlebars from 'handlebars';
-import { convert } from 'html-to-text';
+import Handlebars from 'handlebars';
+import { convert, type DomNode, type FormatCallback } from 'html-to-text';
+import { textTable, wrapText } from './text-layout.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import { getIssueRow, listTopics, loadIssueDocument } from '../content/content-repository.js';
@@ -16,10 +17,14 @@ import type { IssueDocument } from '../content/types.js';
 import type { Views } from './views.js';
 import type { MjmlCompiler } from './mjml-compiler.js';
 import { inlineMarkdownToSafeHtml, markdownToSafeHtml, styleForEmail, type InlineStyles } from './markdown.js';
-import { FillTemplate, TOKEN_FIELDS, type PersonalFields } from './personal-fields.js';
+import { FillTemplate, largestFields, TOKEN_FIELDS, type PersonalFields } from './personal-fields.js';
+import { quotedPrintableLength } from '../mail/quoted-printable.js';
+import { chooseTeasers, type EditionFit, type TeaserCandidate } from './edition-fit.js';
 import { compileFile, createEngine } from './template-engine.js';
+import { compactHtml } from './compact-html.js';
 
 export type { PersonalFields } from './personal-fields.js';
+export type { EditionFit } from './edition-fit.js';
 
 export interface CompiledEdition {
   issueSlug: string;
@@ -30,6 +35,8 @@ export interface CompiledEdition {
   subject: string;
   /** The public web version of this edition. */
   webUrl: string;
+  /** Its size against EMAIL_HTML_BUDGET and the articles it sends as teasers. */
+  fit: EditionFit;
   /** The cheap per-subscriber step: fills name and links (escaped for HTML) into compiled output. */
   fill(fields: PersonalFields): { html: string; text: string };
 }
@@ -42,6 +49,11 @@ interface ArticleOutputs {
   bodyText: string;
   takeawayHtml: string;
   takeawayText: string;
+  /** What a teaser shows: the takeaway, or the first paragraph (cut at about 300 characters). */
+  summaryHtml: string;
+  summaryText: string;
+  /** Roughly what the full article adds to the email over its teaser, in bytes as sent. */
+  teaserSaving: number;
 }
 
 /** Everything rendered once per version of an issue. */
@@ -53,6 +65,15 @@ interface IssueVersion {
   frame: Promise<string[]> | undefined;
   editions: Map<string, Promise<CompiledEdition>>;
   web: Map<string, string>;
+  /** Quoted-printable lengths of the email's lines, shared by the editions' size measurements. */
+  lineLengths: Map<string, number>;
+}
+
+/** The chosen topics an edition holds articles on, in the issue's order (none for the whole issue). */
+function editionTopics(doc: IssueDocument, edition: Edition) {
+  if (!edition.topicSlugs) return [];
+  const all = doc.sections.concat(doc.articles.flatMap((a) => a.topics));
+  return all.filter((t, i) => edition.topicSlugs?.includes(t.slug) && all.findIndex((x) => x.id === t.id) === i);
 }
 
 /**
@@ -79,16 +100,66 @@ function lruSet<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
   while (map.size > max) map.delete(map.keys().next().value as K);
 }
 
-const SLOTS = ['email-index', 'email-takeaways', 'email-sections'] as const;
+const SLOTS = ['email-preheader', 'email-edition', 'email-index', 'email-takeaways', 'email-sections'] as const;
+
+/** An edition of one or two articles needs no Index. */
+const INDEX_MIN_ARTICLES = 3;
+/** How long the made-up preheader may grow before the rest is summed up as "and N more". */
+const PREHEADER_MAX = 140;
+/**
+ * Invisible characters after the preheader: inbox previews show the first 100 to 200 characters of
+ * a message, and without these they would go on into the body.
+ */
+const PREHEADER_FILLER = '&#847;&zwnj;&nbsp;'.repeat(60);
+/**
+ * Bytes kept free per link in the HTML for per-link tracking (issue 15 rewrites each link to
+ * BASE_URL/r/<token>): an edition fits when its size plus this allowance per link is within budget.
+ */
+export const LINK_TRACKING_ALLOWANCE = 48;
+/**
+ * The send pipeline encodes an edition in pieces cut at the personal fields and joins them with
+ * soft line breaks (scheduler/encoded-edition.ts): at most a soft break and a shorter line more per
+ * field than encoding the message whole.
+ */
+const PIECE_JOIN_ALLOWANCE = 8;
+/** A section whose name starts like this is the issue's annex: its articles become teasers first. */
+const ANNEX_SECTION = /^(annex|appendi)/i;
+/** Teaser summaries made from a first paragraph stop near this many characters. */
+const SUMMARY_MAX = 300;
+
 const slotToken = (slot: string) => `NLSLOT${slot.replace(/-/g, '')}NLSLOT`;
 
+const textOf = (node: DomNode): string =>
+  node.type === 'text' ? (node.data ?? '') : (node.children ?? []).map(textOf).join('');
+const childTags = (node: DomNode, names: string[]): DomNode[] =>
+  (node.children ?? []).flatMap((c) =>
+    names.includes(c.name ?? '') ? [c] : c.name === 'table' ? [] : childTags(c, names),
+  );
+
+/** A Markdown table as an aligned text table (text-layout.ts), not a run of words. */
+const tableAsText: FormatCallback = (elem, _walk, builder) => {
+  const rows = childTags(elem, ['tr']).map((tr) => childTags(tr, ['th', 'td']));
+  const header = rows[0]?.some((c) => c.name === 'th') ?? false;
+  builder.openBlock({ leadingLineBreaks: 2 });
+  builder.addLiteral(
+    textTable(
+      rows.map((r) => r.map(textOf)),
+      { header },
+    ),
+  );
+  builder.closeBlock({ trailingLineBreaks: 2 });
+};
+
+/** Article HTML as text, unwrapped: the whole text part is wrapped at the end (text-layout.ts). */
 const HTML_TO_TEXT_OPTIONS = {
-  wordwrap: 76,
+  wordwrap: false as const,
+  formatters: { tableAsText },
   selectors: [
     { selector: 'a', options: { hideLinkHrefIfSameAsText: true, linkBrackets: ['<', '>'] as [string, string] } },
     { selector: 'h4', options: { uppercase: false, leadingLineBreaks: 2, trailingLineBreaks: 1 } },
     { selector: 'h5', options: { uppercase: false } },
     { selector: 'img', format: 'skip' },
+    { selector: 'table', format: 'tableAsText' },
   ],
 };
 
@@ -182,7 +253,10 @@ export class IssueRenderer {
   async renderMjml(issueSlug: string, topicSlugs: readonly string[] | null, fields?: PersonalFields): Promise<string> {
     const version = await this.version(issueSlug);
     const edition = buildEdition(version.doc, topicSlugs);
-    return this.emailTemplate(this.emailData(version, edition, fields ?? this.previewFields(issueSlug, topicSlugs)));
+    const teaserNumbers = new Set((await this.edition(issueSlug, topicSlugs)).fit.teasers.map((t) => t.number));
+    const teasers = new Set(edition.articles.filter((a) => teaserNumbers.has(a.number)).map((a) => a.article.id));
+    const data = this.emailData(version, edition, fields ?? this.previewFields(issueSlug, topicSlugs), teasers);
+    return this.emailTemplate(data);
   }
 
   /** Compiles MJML with strict validation: a template mistake fails loudly instead of shipping. */
@@ -190,7 +264,7 @@ export class IssueRenderer {
     this.compileCount++;
     const result = await this.deps.mjml.compile(mjml);
     if (result.errors.length > 0) throw new TemplateError(`MJML template is invalid: ${result.errors.join('; ')}`);
-    return result.html;
+    return compactHtml(result.html);
   }
 
   /** The web version of the issue or an edition, cached until the issue changes. */
@@ -208,11 +282,7 @@ export class IssueRenderer {
       issue: doc,
       edition: this.viewModel(version, edition),
       isEdition: key !== '*',
-      editionTopics: edition.topicSlugs
-        ? doc.sections
-            .concat(doc.articles.flatMap((a) => a.topics))
-            .filter((t, i, all) => edition.topicSlugs?.includes(t.slug) && all.findIndex((x) => x.id === t.id) === i)
-        : [],
+      editionTopics: editionTopics(doc, edition),
       fullUrl: `/issues/${encodeURIComponent(doc.slug)}`,
       editorNoteHtml: markdownToSafeHtml(doc.editorNoteMarkdown),
       aboutHtml: markdownToSafeHtml(doc.publication.aboutMarkdown),
@@ -258,6 +328,19 @@ export class IssueRenderer {
     return loading;
   }
 
+  /** The teaser's summary: the takeaway, else the first paragraph, as plain text cut at a word. */
+  private summary(takeawayHtml: string, bodyHtml: string): string {
+    if (takeawayHtml !== '') return `<p>${takeawayHtml}</p>`;
+    const first = /<p>([\s\S]*?)<\/p>/.exec(bodyHtml)?.[1] ?? '';
+    let words = convert(first, {
+      wordwrap: false,
+      selectors: [{ selector: 'a', options: { ignoreHref: true } }],
+    }).trim();
+    if (words.length > SUMMARY_MAX)
+      words = words.slice(0, words.lastIndexOf(' ', SUMMARY_MAX)).replace(/[\s,;:.]+$/, '') + '…';
+    return `<p>${Handlebars.escapeExpression(words)}</p>`;
+  }
+
   private async loadVersion(issueSlug: string): Promise<IssueVersion> {
     const generation = this.generation;
     const doc = await loadIssueDocument(this.deps.db, issueSlug);
@@ -276,6 +359,7 @@ export class IssueRenderer {
       frame: undefined,
       editions: new Map(),
       web: new Map(),
+      lineLengths: new Map(),
     };
     if (generation === this.generation) this.versions.set(issueSlug, version);
     return version;
@@ -287,19 +371,32 @@ export class IssueRenderer {
     for (const article of doc.articles) {
       const webHtml = markdownToSafeHtml(article.bodyMarkdown);
       const takeawayHtml = article.takeaway ? inlineMarkdownToSafeHtml(article.takeaway) : '';
+      const emailHtml = styleForEmail(webHtml, this.styles, baseUrl);
+      const emailTakeaway = styleForEmail(takeawayHtml, this.styles, baseUrl);
+      const summaryHtml = this.summary(emailTakeaway, emailHtml);
+      const sources = article.sources.reduce((n, s) => n + s.url.length + s.label.length + 30, 0);
       out.set(article.id, {
         webHtml,
-        emailHtml: styleForEmail(webHtml, this.styles, baseUrl),
+        emailHtml,
         bodyText: convert(webHtml, HTML_TO_TEXT_OPTIONS),
-        takeawayHtml: styleForEmail(takeawayHtml, this.styles, baseUrl),
+        takeawayHtml: emailTakeaway,
         takeawayText: convert(takeawayHtml, HTML_TO_TEXT_OPTIONS),
+        summaryHtml,
+        summaryText: convert(summaryHtml, HTML_TO_TEXT_OPTIONS),
+        // The teaser's own link (about 100 bytes) is what it adds.
+        teaserSaving: quotedPrintableLength(emailHtml) + sources - quotedPrintableLength(summaryHtml) - 100,
       });
     }
     return out;
   }
 
-  private viewModel(version: IssueVersion, edition: Edition) {
-    const withOutputs = (a: EditionArticle) => ({ ...a, ...(version.articles.get(a.article.id) as ArticleOutputs) });
+  private viewModel(version: IssueVersion, edition: Edition, email?: { webUrl: string; teasers: ReadonlySet<number> }) {
+    const withOutputs = (a: EditionArticle) => ({
+      ...a,
+      ...(version.articles.get(a.article.id) as ArticleOutputs),
+      teaser: email?.teasers.has(a.article.id) ?? false,
+      webAnchorUrl: email ? `${email.webUrl}#${a.anchor}` : `#${a.anchor}`,
+    });
     return {
       ...edition,
       sections: edition.sections.map((s) => ({ ...s, articles: s.articles.map(withOutputs) })),
@@ -308,22 +405,49 @@ export class IssueRenderer {
     };
   }
 
-  private emailData(version: IssueVersion, edition: Edition, fields: PersonalFields) {
+  private emailData(version: IssueVersion, edition: Edition, fields: PersonalFields, teasers: ReadonlySet<number>) {
     const doc = version.doc;
+    const webUrl = this.webUrl(doc.slug, edition.topicSlugs);
     return {
       issue: doc,
       publication: doc.publication,
       subject: this.subject(doc),
       ...version.notes,
-      edition: this.viewModel(version, edition),
+      preheader: this.preheader(doc, edition),
+      preheaderFiller: PREHEADER_FILLER,
+      edition: {
+        ...this.viewModel(version, edition, { webUrl, teasers }),
+        isWhole: edition.topicSlugs === null,
+        topicNames: editionTopics(doc, edition)
+          .map((t) => t.name)
+          .join(' · '),
+        issueArticleCount: doc.articles.length,
+        wholeUrl: this.webUrl(doc.slug, null),
+        showIndex: edition.articles.length >= INDEX_MIN_ARTICLES,
+      },
       fields,
     };
+  }
+
+  /** The editor's preheader, or the edition's first titles: what the inbox shows under the subject. */
+  private preheader(doc: IssueDocument, edition: Edition): string {
+    if (doc.preheader.trim() !== '') return doc.preheader.trim();
+    let line = '';
+    let used = 0;
+    for (const { article } of edition.articles) {
+      const next = line === '' ? article.title : `${line} · ${article.title}`;
+      if (used > 0 && next.length > PREHEADER_MAX) break;
+      line = next;
+      used++;
+    }
+    const rest = edition.articles.length - used;
+    return rest > 0 ? `${line} · and ${rest} more` : line;
   }
 
   /** Compiles the issue's MJML once, with the edition slots left as tokens, and splits it there. */
   private frame(version: IssueVersion): Promise<string[]> {
     version.frame ??= (async () => {
-      const data = this.emailData(version, buildEdition(version.doc, null), TOKEN_FIELDS);
+      const data = this.emailData(version, buildEdition(version.doc, null), TOKEN_FIELDS, new Set());
       const partials = Object.fromEntries(SLOTS.map((s) => [s, slotToken(s)]));
       const html = await this.compileMjml(this.emailTemplate(data, { partials }));
       const parts: string[] = [];
@@ -332,7 +456,7 @@ export class IssueRenderer {
         const pieces = rest.split(slotToken(slot));
         if (pieces.length !== 2) {
           throw new TemplateError(
-            `templates/email/issue.mjml.hbs must use {{> ${slot}}} exactly once, alone inside an <mj-text>`,
+            `templates/email/issue.mjml.hbs must use {{> ${slot}}} exactly once, alone inside an <mj-text> (email-preheader: an <mj-raw>)`,
           );
         }
         parts.push(pieces[0] as string);
@@ -352,17 +476,61 @@ export class IssueRenderer {
     const topicSlugs = key === '*' ? null : key.split(',');
     const edition = buildEdition(doc, topicSlugs);
     const frame = await this.frame(version);
-    const data = this.emailData(version, edition, TOKEN_FIELDS);
-    let html = frame[0] as string;
-    this.slotTemplates.forEach((render, i) => {
-      // MJML trims the content of an <mj-text>; trim likewise so the result equals a direct compile.
-      html += render(data).trim() + (frame[i + 1] as string);
-    });
-    const htmlTemplate = new FillTemplate(html, true);
+    const webUrl = this.webUrl(doc.slug, topicSlugs);
+    // Each teaser set the fitting tries is rendered once; the chosen one is kept for the edition.
+    const rendered = new Map<string, { data: ReturnType<IssueRenderer['emailData']>; template: FillTemplate }>();
+    const render = (teasers: ReadonlySet<number>) => {
+      const setKey = [...teasers].join(',');
+      let out = rendered.get(setKey);
+      if (!out) {
+        const data = this.emailData(version, edition, TOKEN_FIELDS, teasers);
+        let html = frame[0] as string;
+        this.slotTemplates.forEach((slot, i) => {
+          // MJML trims the content of an <mj-text>; trim likewise so the result equals a direct compile.
+          html += compactHtml(slot(data).trim()) + (frame[i + 1] as string);
+        });
+        out = { data, template: new FillTemplate(html, true) };
+        rendered.set(setKey, out);
+      }
+      return out;
+    };
+    const largest = largestFields(this.deps.config.baseUrl, webUrl);
+    const measure = (teasers: ReadonlySet<number>) => {
+      const { template } = render(teasers);
+      const html = template.fill(largest);
+      return (
+        quotedPrintableLength(html, version.lineLengths) +
+        PIECE_JOIN_ALLOWANCE * template.fieldCount +
+        LINK_TRACKING_ALLOWANCE * (html.match(/<a\s/g)?.length ?? 0)
+      );
+    };
+    const candidates: TeaserCandidate[] = edition.articles.map((a) => ({
+      id: a.article.id,
+      number: a.number,
+      title: a.article.title,
+      annex: ANNEX_SECTION.test(a.article.section.name),
+      saving: (version.articles.get(a.article.id) as ArticleOutputs).teaserSaving,
+    }));
+    const budget = this.deps.config.emailHtmlBudget;
+    const chosen = edition.empty
+      ? { teasers: new Set<number>(), bytes: 0 }
+      : chooseTeasers(doc.emailFit, budget, candidates, measure);
+    const fit: EditionFit = {
+      mode: doc.emailFit,
+      budget,
+      bytes: chosen.bytes,
+      teasers: edition.articles
+        .filter((a) => chosen.teasers.has(a.article.id))
+        .map((a) => ({ number: a.number, title: a.article.title })),
+      overBudget: chosen.bytes > budget,
+    };
+    const { data, template: htmlTemplate } = render(chosen.teasers);
     // Template conditionals leave runs of blank lines; a reader needs at most two.
-    const text = this.textTemplate(data)
-      .replace(/[ \t]+\n/g, '\n')
-      .replace(/\n{4,}/g, '\n\n\n');
+    const text = wrapText(
+      this.textTemplate(data)
+        .replace(/[ \t]+\n/g, '\n')
+        .replace(/\n{4,}/g, '\n\n\n'),
+    );
     const textTemplate = new FillTemplate(text, false);
     return {
       issueSlug: doc.slug,
@@ -371,7 +539,8 @@ export class IssueRenderer {
       empty: edition.empty,
       articleCount: edition.articles.length,
       subject: this.subject(doc),
-      webUrl: this.webUrl(doc.slug, topicSlugs),
+      webUrl,
+      fit,
       fill: (fields) => ({ html: htmlTemplate.fill(fields), text: textTemplate.fill(fields) }),
     };
   }

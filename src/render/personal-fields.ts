@@ -24,6 +24,37 @@ export const TOKEN_FIELDS: PersonalFields = Object.fromEntries(
 
 const TOKEN_PATTERN = new RegExp(`NLF${NONCE}x(${PERSONAL_FIELD_NAMES.join('|')})x`, 'g');
 
+/**
+ * The longest name a greeting shows, in characters: a name is a field the size budget must allow
+ * for in every message (a 2,000-character name would otherwise take 24 KB of quoted-printable).
+ */
+export const GREETING_NAME_MAX = 64;
+
+/** The name as a greeting shows it: `reader` when empty, cut at GREETING_NAME_MAX characters. */
+export function greetingName(name: string): string {
+  if (name.trim() === '') return 'reader';
+  if (name.length <= GREETING_NAME_MAX) return name;
+  const chars = [...name];
+  return chars.length <= GREETING_NAME_MAX ? name : chars.slice(0, GREETING_NAME_MAX - 1).join('') + '…';
+}
+
+/**
+ * The largest values a subscriber's fields can take, for measuring an edition against the size
+ * budget: a name of GREETING_NAME_MAX four-byte characters (12 bytes each in quoted-printable), and
+ * manage and unsubscribe links with the longest token subscribers/tokens.ts signs
+ * (`m.` + 64-character uid + `.` + 12-character expiry + `.` + 22-character signature).
+ */
+export function largestFields(baseUrl: string, webUrl: string): PersonalFields {
+  const token = `m.${'U'.repeat(64)}.${'e'.repeat(12)}.${'S'.repeat(22)}`;
+  return {
+    name: '\u{1F600}'.repeat(GREETING_NAME_MAX),
+    email: `${'x'.repeat(64)}@${'d'.repeat(189)}`,
+    webUrl,
+    manageUrl: `${baseUrl}/preferences?token=${token}`,
+    unsubscribeUrl: `${baseUrl}/unsubscribe?token=${token}`,
+  };
+}
+
 /** A string split once at its field tokens, so each fill is a join of a few pieces. */
 export class FillTemplate {
   private readonly literals: string[] = [];
@@ -42,9 +73,14 @@ export class FillTemplate {
     this.literals.push(source.slice(last));
   }
 
+  /** How many field values a fill writes. */
+  get fieldCount(): number {
+    return this.fields.length;
+  }
+
   fill(values: PersonalFields): string {
     const prepared: Record<FieldName, string> = {
-      name: values.name.trim() === '' ? 'reader' : values.name,
+      name: greetingName(values.name),
       email: values.email,
       webUrl: values.webUrl,
       manageUrl: values.manageUrl,

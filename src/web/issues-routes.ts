@@ -140,7 +140,12 @@ export function createIssuesRouter(services: Services): Router {
 
   router.get('/issues/:slug', async (req, res) => {
     const issue = await getIssueRow(db, req.params.slug);
-    if (!issue || issue.status !== 'sent') return notFound(res, 'There is no published issue at this address.');
+    // Readable from the moment its first email may have gone out: the email's Index, Takeaways and
+    // teasers link here, while the rest of the list is still being sent (or after a pause or cancel).
+    const started = issue?.started_at != null && ['sending', 'paused', 'cancelled'].includes(issue.status);
+    if (!issue || (issue.status !== 'sent' && !started)) {
+      return notFound(res, 'There is no published issue at this address.');
+    }
     if (issue.withdrawn_at !== null) return withdrawn(res, issue);
     const topics = parseTopicList(typeof req.query.topics === 'string' ? req.query.topics : undefined);
     try {

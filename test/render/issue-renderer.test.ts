@@ -27,7 +27,8 @@ function expectInOrder(haystack: string, needles: string[]) {
   }
 }
 
-const indexAnchors = (html: string) => [...html.matchAll(/<li[^>]*><a href="#(article-[^"]+)"/g)].map((m) => m[1]);
+/** The Index's entries: links to the articles' anchors in the edition's web version. */
+const indexAnchors = (html: string) => [...html.matchAll(/<li><a href="[^"]*#(article-[^"]+)"/g)].map((m) => m[1]);
 
 let env: TempEnv;
 let services: Services;
@@ -56,12 +57,14 @@ describe("rendering the project's long issue", () => {
       html,
       titles.map((t, i) => `${i + 1}. ${esc(t)}`),
     );
+    // The text part wraps long titles: compare with its line breaks read as spaces.
     expectInOrder(
-      text,
+      text.replace(/\s+/g, ' '),
       titles.map((t, i) => `${i + 1}. ${t}`),
     );
     expect(indexAnchors(html)).toEqual(articles.map(anchorOf));
-    for (const anchor of indexAnchors(html)) expect(html).toContain(`id="${anchor}"`);
+    const web = await services.renderer.renderWeb(slug, null);
+    for (const anchor of indexAnchors(html)) expect(web).toContain(`id="${anchor}"`);
     expect(html).toContain('#Reading Room');
     expect(html).toMatch(/<h4[^>]*>Background<\/h4>/);
     expect(edition.subject).toBe(`${LONG_ISSUE.title} · ${LONG_ISSUE.edition} · ${LONG_ISSUE.period}`);
@@ -72,7 +75,9 @@ describe("rendering the project's long issue", () => {
       services.renderer.previewFields(slug, null),
     );
     const web = await services.renderer.renderWeb(slug, null);
-    for (const output of [html, text, web]) expect(output).toContain(UNBROKEN_CHINESE_PARAGRAPH);
+    for (const output of [html, web]) expect(output).toContain(UNBROKEN_CHINESE_PARAGRAPH);
+    // The text part wraps it between characters (README: the text part): whole once its breaks go.
+    expect(text.replace(/\n/g, '')).toContain(UNBROKEN_CHINESE_PARAGRAPH);
     expect(html).toMatch(/<table[^>]*>[\s\S]*Questions answered[\s\S]*<\/table>/);
     expect(web).toMatch(/<table[^>]*>[\s\S]*Questions answered[\s\S]*<\/table>/);
     expect(html).toContain('src="http://localhost:3999/media/long-issue-harbour-lab.png"');
@@ -87,7 +92,9 @@ describe("rendering the project's long issue", () => {
       const { html, text } = edition.fill(services.renderer.previewFields(slug, [topic]));
       const expected = articlesFor([topic]);
       const others = articles.filter((a) => !expected.includes(a));
-      expect(indexAnchors(html)).toEqual(expected.map(anchorOf));
+      // An edition of one or two articles has no Index.
+      expect(indexAnchors(html)).toEqual(expected.length >= 3 ? expected.map(anchorOf) : []);
+      expect(html.includes('>Index</h2>')).toBe(expected.length >= 3);
       expectInOrder(
         html,
         expected.map((a, i) => `${i + 1}. ${esc(a.title)}`),
@@ -119,16 +126,18 @@ describe("rendering the project's long issue", () => {
       const { html, text } = (await services.renderer.edition(slug, topics)).fill(
         services.renderer.previewFields(slug, topics),
       );
+      // Every link but the Index's and the Takeaways' (the text lists those articles by number).
+      const navigation = new Set([...html.matchAll(/<(?:li|p class="tk")><a href="([^"]+)"/g)].map((m) => m[1]));
       const links = new Set(
-        [...html.matchAll(/href="(https?:[^"]+)"/g)].map((m) => decode(m[1] as string).replace(/#glossary$/, '')),
+        [...html.matchAll(/href="(https?:[^"]+)"/g)]
+          .filter((m) => !navigation.has(m[1]))
+          .map((m) => decode(m[1] as string).replace(/#glossary$/, '')),
       );
       expect(links.size).toBeGreaterThan(3);
       for (const link of links) expect(text, link).toContain(link);
-      const htmlTitles = [...html.matchAll(/<h3 id="article-[^"]+"[^>]*>([^<]+)<\/h3>/g)].map((m) =>
-        decode(m[1] as string),
-      );
+      const htmlTitles = [...html.matchAll(/<h3>([^<]+)<\/h3>/g)].map((m) => decode(m[1] as string));
       expect(htmlTitles.length).toBeGreaterThan(0);
-      expectInOrder(text, htmlTitles);
+      expectInOrder(text.replace(/\s+/g, ' '), htmlTitles);
     }
   });
 

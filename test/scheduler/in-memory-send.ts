@@ -242,6 +242,7 @@ export class MemoryEditions implements EditionSource {
       topicSlugs: key === '*' ? null : key.split(','),
       empty: false,
       articleCount: 1,
+      fit: { mode: 'auto', budget: 92_160, bytes: 1_000, teasers: [], overBudget: false },
       subject: `Edition ${key}`,
       webUrl: `https://news.example.org/issues/memory?topics=${key}`,
       fill: () => ({ html: `<p>${key}</p>`, text: key }),

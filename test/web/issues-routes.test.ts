@@ -122,6 +122,19 @@ describe('public archive', () => {
     expect((await get('/issues/no-such-issue')).status).toBe(404);
   });
 
+  it('serves an issue whose send has begun, since its emails link to it', async () => {
+    for (const s of ['sending', 'paused', 'cancelled'] as const) {
+      await h.services.db
+        .updateTable('issues')
+        .set({ started_at: '2099-01-02T00:00:00.000Z' })
+        .where('slug', '=', `hidden-${s}`)
+        .execute();
+      const page = await get(`/issues/hidden-${s}`);
+      expect(page.status, s).toBe(200);
+      expect(page.html).toContain(`Period ${s}`);
+    }
+  });
+
   it('serves the cached page compressed when asked, with an ETag that answers 304 when unchanged', async () => {
     const first = await fetch(`${h.base}/issues/${longSlug}`, { headers: { 'accept-encoding': 'gzip' } });
     expect(first.status).toBe(200);

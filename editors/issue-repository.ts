@@ -1,6 +1,6 @@
 import type { Db } from '../src/db/database.js';
 import { nowIso } from '../src/db/database.js';
-import type { IssueStatus } from '../src/db/schema.js';
+import type { EmailFit, IssueStatus } from '../src/db/schema.js';
 
 // All SQL the issue composer uses to write issues, their sections and their article order.
 
@@ -11,6 +11,10 @@ export interface IssueDetails {
   edition: string;
   period: string;
   editorNoteMarkdown: string;
+  /** The inbox preview line; empty: made from each edition's titles. Absent: left as it is. */
+  preheader?: string;
+  /** How editions meet EMAIL_HTML_BUDGET (README: Size budget). Absent: left as it is (`auto` when new). */
+  emailFit?: EmailFit;
 }
 
 export class IssueSlugTakenError extends Error {}
@@ -31,6 +35,8 @@ export async function insertIssue(db: Db, slug: string, details: IssueDetails): 
       edition: details.edition,
       period: details.period,
       editor_note_markdown: details.editorNoteMarkdown,
+      preheader: details.preheader ?? '',
+      email_fit: details.emailFit ?? 'auto',
       status: 'draft',
       created_at: now,
       updated_at: now,
@@ -48,6 +54,8 @@ export async function updateIssueDetails(db: Db, issueId: number, details: Issue
       edition: details.edition,
       period: details.period,
       editor_note_markdown: details.editorNoteMarkdown,
+      ...(details.preheader !== undefined ? { preheader: details.preheader } : {}),
+      ...(details.emailFit !== undefined ? { email_fit: details.emailFit } : {}),
       updated_at: nowIso(),
     })
     .where('id', '=', issueId)

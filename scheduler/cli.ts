@@ -83,6 +83,16 @@ async function follow(
   }
 }
 
+/** How many editions were fitted with teasers to stay within EMAIL_HTML_BUDGET (README: Size budget). */
+function fittedLine(report: SendReport): string {
+  const n = report.editionsFitted;
+  let line = `${n} of ${report.editionsBuilt} edition${report.editionsBuilt === 1 ? '' : 's'} fitted with teasers to stay within the email size budget`;
+  if (report.editionsOverBudget > 0) {
+    line += `; ${report.editionsOverBudget} over the budget (email_fit: full): Gmail clips them`;
+  }
+  return line;
+}
+
 async function printSummary(ctx: CliContext, services: Services, report: SendReport): Promise<void> {
   const c = report.counts;
   const seconds = (report.finishedAt.getTime() - report.startedAt.getTime()) / 1000;
@@ -94,6 +104,7 @@ async function printSummary(ctx: CliContext, services: Services, report: SendRep
         `Sent ${report.slug}: ${c.sent} sent, ${c.skipped} skipped, ${c.failed} failed of ${c.planned} planned` +
           ` (${report.sentThisRun} in this run, ${formatDuration(seconds)}, ${rate} msg/s, ${report.editionsBuilt} editions)\n`,
       );
+      out.write(`  ${fittedLine(report)}\n`);
       break;
     case 'paused':
       out.write(`Paused ${report.slug}: ${report.reason ?? ''}\n  ${countsLine(report)}\n`);

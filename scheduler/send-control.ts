@@ -77,6 +77,10 @@ export interface SendReport {
   counts: DeliveryCounts;
   sentThisRun: number;
   editionsBuilt: number;
+  /** Editions of this run sent with teasers to stay within EMAIL_HTML_BUDGET. */
+  editionsFitted: number;
+  /** Editions of this run over the budget (the issue's `email_fit` is `full`, or nothing could fit). */
+  editionsOverBudget: number;
   /** Deliveries a crash had left in flight, put back to pending by this run. */
   recoveredInFlight: number;
   startedAt: Date;
@@ -181,6 +185,8 @@ function emptyReport(
     counts,
     sentThisRun: 0,
     editionsBuilt: 0,
+    editionsFitted: 0,
+    editionsOverBudget: 0,
     recoveredInFlight: 0,
     startedAt: now,
     firstSentAt: null,
@@ -292,6 +298,8 @@ async function runIssue(
         ? { addresses: new BounceAddresses(config.secretKey, config.bounces.domain), issueId: issue.id }
         : undefined,
     });
+    const fitted = new Set<string>();
+    const overBudget = new Set<string>();
     const manager = new SendManager(
       {
         store: new SqlDeliveryStore(db, issue.id),
@@ -299,6 +307,8 @@ async function runIssue(
         editions: {
           async edition(key) {
             const edition = await services.renderer.edition(issue.slug, topicSlugsFromKey(key));
+            if (edition.fit.teasers.length > 0) fitted.add(key);
+            if (edition.fit.overBudget) overBudget.add(key);
             // The issue's MJML frame is compiled now; the rest of the send only fills editions into
             // it, so the compiler's thread goes at once instead of idling beside the send's traffic.
             services.mjml.release();
@@ -328,13 +338,21 @@ async function runIssue(
     markStarted(null);
     logger.info({ mail: services.messenger.kind }, 'sending');
     const result = await manager.run();
-    const report: SendReport = { slug: issue.slug, ...result, recoveredInFlight: recovered };
+    const report: SendReport = {
+      slug: issue.slug,
+      ...result,
+      editionsFitted: fitted.size,
+      editionsOverBudget: overBudget.size,
+      recoveredInFlight: recovered,
+    };
     const summary = {
       outcome: report.outcome,
       reason: report.reason,
       ...report.counts,
       sentThisRun: report.sentThisRun,
       editions: report.editionsBuilt,
+      editionsFitted: report.editionsFitted,
+      editionsOverBudget: report.editionsOverBudget,
       seconds: (report.finishedAt.getTime() - report.startedAt.getTime()) / 1000,
     };
     if (report.outcome === 'finished') logger.info(summary, 'send finished');

@@ -55,7 +55,7 @@ async function showNewIssueForm(
   ctx: AdminContext,
   req: Request,
   res: Response,
-  values: IssueFormValues = { slug: '', title: '', edition: '', period: '', note: '' },
+  values: IssueFormValues = { slug: '', title: '', edition: '', period: '', note: '', preheader: '', emailFit: 'auto' },
   errors: IssueFormErrors = {},
   status = 200,
 ): Promise<void> {
@@ -168,6 +168,8 @@ async function showComposer(
         edition: issue.edition,
         period: issue.period,
         note: issue.editor_note_markdown,
+        preheader: issue.preheader,
+        emailFit: issue.email_fit,
       },
       detailErrors: state.detailErrors ?? {},
       sections,

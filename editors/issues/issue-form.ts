@@ -1,6 +1,10 @@
 import { topicSlug } from '../../src/content/slug.js';
 import { field } from '../context.js';
 import type { IssueDetails } from '../issue-repository.js';
+import type { EmailFit } from '../../src/db/schema.js';
+
+const EMAIL_FITS: readonly string[] = ['auto', 'full', 'teasers'] satisfies EmailFit[];
+const isEmailFit = (value: string): value is EmailFit => EMAIL_FITS.includes(value);
 
 export interface IssueFormValues {
   slug: string;
@@ -8,6 +12,8 @@ export interface IssueFormValues {
   edition: string;
   period: string;
   note: string;
+  preheader: string;
+  emailFit: string;
 }
 
 export type IssueFormErrors = Partial<Record<keyof IssueFormValues, string>>;
@@ -19,6 +25,8 @@ export function issueFormFromBody(body: unknown): IssueFormValues {
     edition: field(body, 'edition'),
     period: field(body, 'period'),
     note: field(body, 'note'),
+    preheader: field(body, 'preheader'),
+    emailFit: field(body, 'emailFit'),
   };
 }
 
@@ -43,6 +51,10 @@ export function validateIssueForm(
   if (period.length > 100) errors.period = 'The period is longer than 100 characters.';
   const note = values.note.replace(/\r\n/g, '\n').trim();
   if (note.length > 20_000) errors.note = 'The editor’s note is longer than 20,000 characters.';
+  const preheader = values.preheader.trim().replace(/\s+/g, ' ');
+  if (preheader.length > 200) errors.preheader = 'The preview line is longer than 200 characters.';
+  const emailFit = values.emailFit === '' ? 'auto' : values.emailFit;
+  if (!isEmailFit(emailFit)) errors.emailFit = 'Choose how editions fit the size budget: auto, full or teasers.';
   let slug = '';
   if (options.needSlug) {
     slug = values.slug === '' ? suggestedIssueSlug(values) : values.slug;
@@ -51,5 +63,16 @@ export function validateIssueForm(
     else if (!/^[a-z0-9][a-z0-9-]{0,79}$/.test(slug))
       errors.slug = 'Use only lower-case letters a–z, digits and - (at most 80), starting with a letter or digit.';
   }
-  return { details: { title, edition, period, editorNoteMarkdown: note }, slug, errors };
+  return {
+    details: {
+      title,
+      edition,
+      period,
+      editorNoteMarkdown: note,
+      preheader,
+      emailFit: isEmailFit(emailFit) ? emailFit : 'auto',
+    },
+    slug,
+    errors,
+  };
 }

@@ -12,6 +12,7 @@ import type { AdminContext } from '../context.js';
 import { field, fieldList, HttpError } from '../context.js';
 import { renderAdminPage } from '../page.js';
 import { formatCount } from '../format.js';
+import { describeFit, type EditionFit } from '../../src/render/edition-fit.js';
 import { issueBySlug } from './issue-lookup.js';
 import { issueAudience } from './audience.js';
 
@@ -50,6 +51,18 @@ export function requestedTopics(req: Request, known: Topic[]): string[] | null {
       ).message,
     );
   return slugs;
+}
+
+/** An edition's size against EMAIL_HTML_BUDGET, as the preview and the edition matrix show it. */
+function fitView(fit: EditionFit) {
+  const kib = (bytes: number) => (bytes / 1024).toFixed(1);
+  return {
+    ...fit,
+    sizeText: `${kib(fit.bytes)} of ${kib(fit.budget)} KiB`,
+    percent: Math.min(100, Math.round((fit.bytes / fit.budget) * 100)),
+    summary: describeFit(fit),
+    teaserNumbers: fit.teasers.map((t) => t.number).join(', '),
+  };
 }
 
 function topicsQuery(slugs: string[] | null): string {
@@ -94,6 +107,7 @@ export function createPreviewRouter(ctx: AdminContext): Router {
           articleCount: edition.articleCount,
           subject: edition.subject,
           key: edition.key,
+          fit: fitView(edition.fit),
         },
         emailUrl: `/admin/issues/${issue.slug}/preview/email${q}`,
         webUrl: `/admin/issues/${issue.slug}/preview/web${q}`,
@@ -141,22 +155,25 @@ export function createPreviewRouter(ctx: AdminContext): Router {
     const doc = await loadIssueDocument(services.db, issue.slug);
     const audience = await issueAudience(services.db, doc);
     const name = new Map(topics.map((t) => [t.slug, t.name]));
-    const rows = audience.rows
-      .map((r) => {
-        const label = r.topicSlugs
-          ? r.topicSlugs.map((s) => name.get(s) ?? s).join(', ')
-          : 'No topic chosen: the whole issue';
-        return {
-          key: r.key,
-          label,
-          audience: r.subscribers,
-          audienceText: formatCount(r.subscribers),
-          articleCount: r.articleCount,
-          empty: r.empty,
-          previewUrl: `/admin/issues/${issue.slug}/preview${topicsQuery(r.topicSlugs)}`,
-        };
-      })
-      .sort((a, b) => b.audience - a.audience || a.label.localeCompare(b.label));
+    const rows = [];
+    for (const r of audience.rows) {
+      const label = r.topicSlugs
+        ? r.topicSlugs.map((s) => name.get(s) ?? s).join(', ')
+        : 'No topic chosen: the whole issue';
+      // Compiled (and fitted) as the send will: its size against the budget and its teasers.
+      const compiled = r.empty ? null : await services.renderer.edition(issue.slug, r.topicSlugs);
+      rows.push({
+        key: r.key,
+        label,
+        audience: r.subscribers,
+        audienceText: formatCount(r.subscribers),
+        articleCount: r.articleCount,
+        empty: r.empty,
+        fit: compiled ? fitView(compiled.fit) : null,
+        previewUrl: `/admin/issues/${issue.slug}/preview${topicsQuery(r.topicSlugs)}`,
+      });
+    }
+    rows.sort((a, b) => b.audience - a.audience || a.label.localeCompare(b.label));
     await renderAdminPage(
       ctx,
       req,

@@ -12,6 +12,7 @@ import { registerEditorCommands } from '../../editors/cli.js';
 import { registerBounceCommands } from '../../scheduler/bounces/cli.js';
 import { CliError, parseTopicList, type CliContext } from '../command/context.js';
 import { registerIssueCommands } from './issue-commands.js';
+import { describeFit } from '../render/edition-fit.js';
 
 const FORMATS = ['email', 'text', 'web', 'mjml'] as const;
 type Format = (typeof FORMATS)[number];
@@ -94,7 +95,7 @@ function buildProgram(ctx: CliContext): Command {
       const services = await ctx.services();
       const topics = parseTopicList(options.topics);
       if (topics) assertKnownTopics(topics, await listTopics(services.db));
-      const output = await renderFormat(services, slug, topics, options.format as Format);
+      const output = await renderFormat(services, slug, topics, options.format as Format, ctx.stderr);
       if (options.out) {
         writeFileSync(options.out, output);
         ctx.stderr.write(`Wrote ${options.out}\n`);
@@ -128,17 +129,19 @@ async function renderFormat(
   slug: string,
   topics: string[] | null,
   format: Format,
+  stderr: NodeJS.WritableStream,
 ): Promise<string> {
   const r = services.renderer;
   switch (format) {
     case 'web':
       return r.renderWeb(slug, topics);
     case 'mjml':
-      return r.renderMjml(slug, topics);
     case 'email':
     case 'text': {
       const edition = await r.edition(slug, topics);
       if (edition.empty) throw new CliError(`The edition for ${topics?.join(', ') ?? 'all topics'} holds no article`);
+      stderr.write(`Edition ${topics?.join(',') ?? '(whole issue)'}: ${describeFit(edition.fit)}\n`);
+      if (format === 'mjml') return r.renderMjml(slug, topics);
       const filled = edition.fill(r.previewFields(slug, topics));
       return format === 'email' ? filled.html : filled.text;
     }

@@ -160,8 +160,8 @@ const envSchema = z.object({
   SES_TOPIC_ARNS: optionalText,
   EMAIL_HTML_BUDGET: positiveInt('EMAIL_HTML_BUDGET')
     .refine(
-      (n) => n >= 20_480,
-      'EMAIL_HTML_BUDGET must be at least 20480 (20 KiB): the frame and one teaser per article need room',
+      (n) => n >= 16_384,
+      'EMAIL_HTML_BUDGET must be at least 16384 (16 KiB): the frame and a teaser per article need room',
     )
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),

@@ -79,3 +79,20 @@ export function chooseTeasers(
   }
   return chosen(k);
 }
+
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+
+/**
+ * One line for editors (`newsletter render`, the preview): the edition's size against the budget
+ * and its teasers; loud when it is over, as Gmail will clip it.
+ */
+export function describeFit(fit: EditionFit): string {
+  const size = `${kib(fit.bytes)} of the ${kib(fit.budget)} email budget`;
+  if (fit.overBudget) {
+    const why = fit.mode === 'full' ? 'email_fit is full' : 'even as teasers the articles do not fit';
+    return `WARNING: ${kib(fit.bytes)}, OVER the ${kib(fit.budget)} email budget (${why}): Gmail will clip this email and hide its end, the unsubscribe link included`;
+  }
+  if (fit.teasers.length === 0) return `${size}; every article in full`;
+  const list = fit.teasers.map((t) => `${t.number}. ${t.title}`).join('; ');
+  return `${size}; ${fit.teasers.length} article${fit.teasers.length === 1 ? '' : 's'} as teasers: ${list}`;
+}

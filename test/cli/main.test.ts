@@ -29,6 +29,10 @@ describe('newsletter command line', () => {
 
     const email = await runCli(['render', 'welcome'], env.env);
     expect(email.code).toBe(0);
+    // The size as sent against EMAIL_HTML_BUDGET, on stderr so the output stays the email alone.
+    expect(email.stderr).toMatch(
+      /^Edition \(whole issue\): \d+\.\d KiB of the 90\.0 KiB email budget; every article in full\n/,
+    );
     expect(email.stdout).toMatch(/^<!doctype html>/i);
     expect(email.stdout).toContain('One Issue, Many Editions');
 
@@ -38,6 +42,14 @@ describe('newsletter command line', () => {
 
     const mjml = await runCli(['render', 'welcome', '--format', 'mjml'], env.env);
     expect(mjml.stdout).toMatch(/^<mjml/);
+
+    // A budget even its teasers cannot meet: the email is all teasers and the editor is warned.
+    const small = { ...env.env, EMAIL_HTML_BUDGET: '16384' };
+    const fitted = await runCli(['render', 'welcome'], small);
+    expect(fitted.stderr).toMatch(
+      /^Edition \(whole issue\): WARNING: \d+\.\d KiB, OVER the 16\.0 KiB email budget \(even as teasers the articles do not fit\): Gmail will clip/,
+    );
+    expect(fitted.stdout.match(/Read the full article/g)).toHaveLength(5);
 
     const out = path.join(env.dir, 'web.html');
     const web = await runCli(

@@ -11,6 +11,8 @@ describe('previews and the edition matrix over HTTP', () => {
 
   beforeAll(async () => {
     editor = await signedInEditor({
+      // A budget the whole issue exceeds, so it is fitted with teasers (and over it in `full` mode).
+      env: { EMAIL_HTML_BUDGET: '40960' },
       seed: async (services, env) => {
         // Drop the Annex from the issue so a subscriber of only that topic has an empty edition.
         const annex = await services.db
@@ -84,6 +86,51 @@ describe('previews and the edition matrix over HTTP', () => {
     const unknown = await client.get(`/admin/issues/${SLUG}/preview?topics=nope`);
     expect(unknown.status).toBe(400);
     expect(await unknown.text()).toContain('Unknown topic');
+  });
+
+  it('shows each edition’s size against the budget and the articles sent as teasers', async () => {
+    const matrix = await (await client.get(`/admin/issues/${SLUG}/editions`)).text();
+    const whole = /No topic chosen: the whole issue<\/td>[\s\S]*?<\/tr>/.exec(matrix)?.[0] ?? '';
+    expect(whole).toMatch(/<td>\d+\.\d of 40\.0 KiB<\/td>/);
+    expect(whole).toMatch(/<td>[1-9]\d* <span class="hint">\(articles [\d, ]+\)<\/span><\/td>/);
+    const small = /City Services, Shared Ledgers<\/td>[\s\S]*?<\/tr>/.exec(matrix)?.[0] ?? '';
+    expect(small).toMatch(/<td>\d+\.\d of 40\.0 KiB<\/td>\s*<td>(none|\d+ <span)/);
+
+    const page = await (await client.get(`/admin/issues/${SLUG}/preview`)).text();
+    expect(page).toMatch(/<strong>Email size:<\/strong> \d+\.\d of 40\.0 KiB as sent/);
+    expect(page).toMatch(/<strong>\d+ articles? sent as teasers<\/strong>/);
+    expect(page).toMatch(/<ul class="email-teasers"><li>\d+\. [^<]+<\/li>/);
+  });
+
+  it('warns loudly when the editor chose full articles and an edition is over the budget', async () => {
+    const token = await client.csrfToken(`/admin/issues/${SLUG}`);
+    const saved = await client.post(`/admin/issues/${SLUG}/details`, {
+      _csrf: token,
+      title: LONG_ISSUE.title,
+      edition: LONG_ISSUE.edition,
+      period: LONG_ISSUE.period,
+      note: '',
+      preheader: 'Quantum, blockchain and smart cities',
+      emailFit: 'full',
+    });
+    expect(saved.status).toBe(303);
+    const page = await (await client.get(`/admin/issues/${SLUG}/preview`)).text();
+    expect(page).toContain(
+      '<p class="warning email-over-budget" role="alert"><strong>Over the email size budget: Gmail will clip this email.</strong>',
+    );
+    const email = await (await client.get(`/admin/issues/${SLUG}/preview/email`)).text();
+    expect(email).toContain('>Quantum, blockchain and smart cities&#847;');
+    expect(email).not.toContain('Read the full article');
+    const matrix = await (await client.get(`/admin/issues/${SLUG}/editions`)).text();
+    expect(matrix).toMatch(/over budget: \d+\.\d of 40\.0 KiB/);
+    const bad = await client.post(`/admin/issues/${SLUG}/details`, {
+      _csrf: token,
+      title: LONG_ISSUE.title,
+      note: '',
+      emailFit: 'everything',
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('Choose how editions fit the size budget');
   });
 
   it('flags an empty edition instead of showing a message', async () => {

@@ -98,6 +98,8 @@ describe('scheduler commands (contract.md §3), mail to the outbox', () => {
     const run = await runCli(['send', slug], env.env);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(new RegExp(`^Sent ${slug}: 3 sent, 0 skipped, 0 failed of 3 planned`));
+    // How many of the send's editions were fitted to the email size budget.
+    expect(run.stdout).toMatch(/\n {2}\d of 3 editions fitted with teasers to stay within the email size budget\n/);
     // Not a terminal: plain progress lines, no bar.
     expect(run.stderr).toMatch(/3\/3 done \(100%\), 3 sent, 0 skipped, 0 failed/);
     expect(outbox().length - before).toBe(3);

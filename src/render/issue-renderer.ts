@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
 import { convert, type DomNode, type FormatCallback } from 'html-to-text';
@@ -16,7 +16,14 @@ import {
 import type { IssueDocument } from '../content/types.js';
 import type { Views } from './views.js';
 import type { MjmlCompiler } from './mjml-compiler.js';
-import { inlineMarkdownToSafeHtml, markdownToSafeHtml, styleForEmail, type InlineStyles } from './markdown.js';
+import {
+  inlineMarkdownToSafeHtml,
+  markdownToSafeHtml,
+  styleForEmail,
+  type ImageSizeOf,
+  type InlineStyles,
+} from './markdown.js';
+import { imageSize } from 'image-size';
 import { FillTemplate, largestFields, TOKEN_FIELDS, type PersonalFields } from './personal-fields.js';
 import { quotedPrintableLength } from '../mail/quoted-printable.js';
 import { chooseTeasers, type EditionFit, type TeaserCandidate } from './edition-fit.js';
@@ -284,8 +291,9 @@ export class IssueRenderer {
       isEdition: key !== '*',
       editionTopics: editionTopics(doc, edition),
       fullUrl: `/issues/${encodeURIComponent(doc.slug)}`,
-      editorNoteHtml: markdownToSafeHtml(doc.editorNoteMarkdown),
-      aboutHtml: markdownToSafeHtml(doc.publication.aboutMarkdown),
+      // The note follows the page's h1, the about text its h2 "About": their headings come next.
+      editorNoteHtml: markdownToSafeHtml(doc.editorNoteMarkdown, 'h2'),
+      aboutHtml: markdownToSafeHtml(doc.publication.aboutMarkdown, 'h3'),
       glossary: doc.glossary,
       corrections: doc.corrections.map((c) => ({ note: c.note, date: this.dateText(c.correctedAt) })),
       subscribeUrl: `/subscribe${key !== '*' ? `?topics=${encodeURIComponent(key)}` : ''}`,
@@ -328,6 +336,20 @@ export class IssueRenderer {
     return loading;
   }
 
+  /** The size of an image of the media library (`/media/<file>` in DATA_DIR/media), read from its bytes. */
+  private readonly mediaImageSize: ImageSizeOf = (src) => {
+    const match = /^\/media\/([\w.-]+)$/.exec(src);
+    if (!match) return undefined;
+    const file = path.join(this.deps.config.mediaDir, match[1] as string);
+    if (!existsSync(file)) return undefined;
+    try {
+      const { width, height } = imageSize(readFileSync(file));
+      return width && height ? { width, height } : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
   /** The teaser's summary: the takeaway, else the first paragraph, as plain text cut at a word. */
   private summary(takeawayHtml: string, bodyHtml: string): string {
     if (takeawayHtml !== '') return `<p>${takeawayHtml}</p>`;
@@ -345,7 +367,8 @@ export class IssueRenderer {
     const generation = this.generation;
     const doc = await loadIssueDocument(this.deps.db, issueSlug);
     const baseUrl = this.deps.config.baseUrl;
-    const note = markdownToSafeHtml(doc.editorNoteMarkdown);
+    // In the email the note follows the masthead's h1, and the about text the last article's h3.
+    const note = markdownToSafeHtml(doc.editorNoteMarkdown, 'h2');
     const about = markdownToSafeHtml(doc.publication.aboutMarkdown);
     const version: IssueVersion = {
       doc,
@@ -371,7 +394,7 @@ export class IssueRenderer {
     for (const article of doc.articles) {
       const webHtml = markdownToSafeHtml(article.bodyMarkdown);
       const takeawayHtml = article.takeaway ? inlineMarkdownToSafeHtml(article.takeaway) : '';
-      const emailHtml = styleForEmail(webHtml, this.styles, baseUrl);
+      const emailHtml = styleForEmail(webHtml, this.styles, baseUrl, this.mediaImageSize);
       const emailTakeaway = styleForEmail(takeawayHtml, this.styles, baseUrl);
       const summaryHtml = this.summary(emailTakeaway, emailHtml);
       const sources = article.sources.reduce((n, s) => n + s.url.length + s.label.length + 30, 0);

@@ -71,9 +71,20 @@ const SAFE_OPTIONS: sanitizeHtml.IOptions = {
   ],
 };
 
-/** Markdown → sanitised HTML. The only HTML from people that any template prints unescaped. */
-export function markdownToSafeHtml(source: string): string {
-  return sanitizeHtml(markdown.render(source), SAFE_OPTIONS);
+/** The heading level Markdown's `#`, `##` and `###` become: one below what precedes the text. */
+export type BodyHeading = 'h2' | 'h3' | 'h4';
+
+/**
+ * Markdown → sanitised HTML. The only HTML from people that any template prints unescaped.
+ * Headings become `heading` (h4 in an article, under its h3 title), so heading levels never skip.
+ */
+export function markdownToSafeHtml(source: string, heading: BodyHeading = 'h4'): string {
+  if (heading === 'h4') return sanitizeHtml(markdown.render(source), SAFE_OPTIONS);
+  return sanitizeHtml(markdown.render(source), {
+    ...SAFE_OPTIONS,
+    allowedTags: [...(SAFE_OPTIONS.allowedTags as string[]), heading],
+    transformTags: { h1: heading, h2: heading, h3: heading, h4: heading },
+  });
 }
 
 /** Inline Markdown (one line, e.g. a takeaway) → sanitised HTML without a wrapping paragraph. */
@@ -83,17 +94,35 @@ export function inlineMarkdownToSafeHtml(source: string): string {
 
 export type InlineStyles = Record<string, string>;
 
+/** An image's size in pixels, where it is known (images of the media library). */
+export type ImageSizeOf = (src: string) => { width: number; height: number } | undefined;
+
+/** The email's content column: images are never drawn wider. */
+export const EMAIL_CONTENT_WIDTH = 552;
+
 /**
  * Email clients ignore much of a <style> block, so the email gets our own inline styles (from
  * templates/email/styles.json) on already-sanitised HTML, and relative image/link URLs made absolute.
  */
-export function styleForEmail(safeHtml: string, styles: InlineStyles, baseUrl: string): string {
+export function styleForEmail(
+  safeHtml: string,
+  styles: InlineStyles,
+  baseUrl: string,
+  imageSizeOf: ImageSizeOf = () => undefined,
+): string {
   const absolute = (url: string | undefined) => (url && url.startsWith('/') ? baseUrl + url : url);
   const transformTags: Record<string, sanitizeHtml.Transformer> = {};
   const tags = new Set([...Object.keys(styles), 'a', 'img']);
   for (const tag of tags) {
     transformTags[tag] = (tagName, attribs) => {
       const next: sanitizeHtml.Attributes = { ...attribs };
+      if (tagName === 'img' && next.src) {
+        // Width and height reserve the image's room before it loads (and Outlook needs the width).
+        const size = imageSizeOf(next.src);
+        const width = Math.min(size?.width ?? EMAIL_CONTENT_WIDTH, EMAIL_CONTENT_WIDTH);
+        next.width = String(width);
+        if (size) next.height = String(Math.round((size.height * width) / size.width));
+      }
       if (next.href) next.href = absolute(next.href) ?? '';
       if (next.src) next.src = absolute(next.src) ?? '';
       const style = styles[tagName];

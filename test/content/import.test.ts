@@ -112,6 +112,11 @@ describe('import errors: the file and field are named and nothing is written', (
       () => edit(article('02-import-an-issue.md'), 'https://commonmark.org/', 'javascript:alert(1)'),
       /articles\/02-import-an-issue\.md: sources\.0\.url/,
     ],
+    [
+      'image without alt text',
+      () => edit(article('03-one-issue-many-editions.md'), /\n\n/, '\n\n![](/media/chart.png)\n\n'),
+      /articles\/03-one-issue-many-editions\.md: body: the image \/media\/chart\.png has no alt text; describe it/,
+    ],
   ];
 
   for (const [name, breakIt, message] of cases) {

@@ -61,6 +61,32 @@ t = performance.now();
 await services.renderer.edition(slug, [doc.sections[2]?.slug ?? oneTopic[0] ?? '']);
 const nextEdition = performance.now() - t;
 
+// The fitting step (README: Size budget): the whole issue's edition, compiled with its frame ready,
+// against the same edition with a budget it fits anyway (no fitting: one measurement). Other
+// editions are compiled in between to push it out of the renderer's cache of 8.
+async function timeWholeEdition(): Promise<{ ms: number; teasers: number }> {
+  const times: number[] = [];
+  let teasers = 0;
+  for (let r = 0; r < RUNS; r++) {
+    for (const section of doc.sections.slice(0, 9)) await services.renderer.edition(slug, [section.slug]);
+    const started = performance.now();
+    const whole = await services.renderer.edition(slug, null);
+    times.push(performance.now() - started);
+    teasers = whole.fit.teasers.length;
+    sampleRss();
+  }
+  return { ms: median(times), teasers };
+}
+const fitted = await timeWholeEdition();
+const budget = config.emailHtmlBudget;
+config.emailHtmlBudget = 10_000_000;
+services.renderer.invalidate(slug);
+await services.renderer.edition(slug, null);
+const unfitted = await timeWholeEdition();
+config.emailHtmlBudget = budget;
+services.renderer.invalidate(slug);
+await services.renderer.edition(slug, oneTopic);
+
 const N = 50_000;
 const fieldsFor = (i: number) => ({
   name: `Reader ${i}`,
@@ -87,6 +113,11 @@ console.log(`MJML compile, full issue (median of ${RUNS}):       ${fmt(fullCompi
 console.log(`MJML compile, one-topic edition (median of ${RUNS}): ${fmt(editionCompile)} ms   <- baseline`);
 console.log(`first edition of an issue version (frame compile + slots): ${fmt(firstEdition)} ms`);
 console.log(`each further edition (slots only, no MJML compile):        ${fmt(nextEdition)} ms`);
+console.log(
+  `whole issue's edition, fitted to the ${budget}-byte budget (${fitted.teasers} teasers, median of ${RUNS}): ${fmt(fitted.ms)} ms`,
+);
+console.log(`the same edition under a budget it fits (one measurement, no fitting):        ${fmt(unfitted.ms)} ms`);
+console.log(`time to fit the whole issue: ${fmt(fitted.ms - unfitted.ms)} ms`);
 console.log(
   `per-subscriber fill: ${fmt(fillMs * 1000, 1)} µs (${N} fills, ${(bytes / N / 1024).toFixed(0)} KiB per message)`,
 );

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../src/db/database.js';
 import { nowIso } from '../src/db/database.js';
 import { touchIssuesHolding } from '../src/content/content-repository.js';
@@ -37,8 +38,23 @@ export interface ArticleInput {
   images: ArticleImage[];
 }
 
+/** A LIKE pattern that finds `text` anywhere, its own `%`, `_` and backslash taken literally (see containsText). */
 function likePattern(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** `lower(column) LIKE pattern ESCAPE '\'`: SQLite has no escape character unless told so (PostgreSQL's default is backslash). */
+function containsText(column: 'articles.title' | 'articles.body_markdown', pattern: string) {
+  return sql<boolean>`lower(${sql.ref(column)}) like ${pattern} escape '\\'`;
+}
+
+/** Ids of the articles whose tags include `tag` (any case). Tags are JSON lists, matched here for any alphabet. */
+async function idsTagged(db: Db, tag: string): Promise<number[]> {
+  const wanted = tag.toLowerCase();
+  const rows = await db.selectFrom('articles').select(['id', 'tags_json']).execute();
+  return rows
+    .filter((r) => (JSON.parse(r.tags_json) as string[]).some((t) => t.toLowerCase() === wanted))
+    .map((r) => r.id);
 }
 
 export async function listLibrary(db: Db, filter: ArticleListFilter): Promise<ArticleListItem[]> {
@@ -58,10 +74,7 @@ export async function listLibrary(db: Db, filter: ArticleListFilter): Promise<Ar
   if (filter.q) {
     const pattern = likePattern(filter.q);
     query = query.where((eb) =>
-      eb.or([
-        eb(eb.fn('lower', ['articles.title']), 'like', eb.val(pattern)),
-        eb(eb.fn('lower', ['articles.body_markdown']), 'like', eb.val(pattern)),
-      ]),
+      eb.or([containsText('articles.title', pattern), containsText('articles.body_markdown', pattern)]),
     );
   }
   if (filter.topicId !== undefined) {
@@ -78,6 +91,12 @@ export async function listLibrary(db: Db, filter: ArticleListFilter): Promise<Ar
         ),
       ]),
     );
+  }
+  // The tag filter comes before the limit, so a match among older articles is still found.
+  if (filter.tag) {
+    const tagged = await idsTagged(db, filter.tag);
+    if (tagged.length === 0) return [];
+    query = query.where('articles.id', 'in', tagged);
   }
   if (filter.used) {
     const usedIds = db.selectFrom('issue_articles').select('issue_articles.article_id');
@@ -97,23 +116,31 @@ export async function listLibrary(db: Db, filter: ArticleListFilter): Promise<Ar
         .where('issue_articles.article_id', 'in', ids)
         .execute()
     : [];
-  // Tags are a JSON list per article; filtering them here keeps the SQL portable.
-  const wantedTag = filter.tag?.toLowerCase();
-  return rows
-    .map((r) => ({
-      id: r.id,
-      slug: r.slug,
-      title: r.title,
-      sectionName: r.section_name,
-      topicIds: [r.section_topic_id, ...extra.filter((e) => e.article_id === r.id).map((e) => e.topic_id)],
-      tags: JSON.parse(r.tags_json) as string[],
-      takeaway: r.takeaway,
-      updatedAt: r.updated_at,
-      issues: usage
-        .filter((u) => u.article_id === r.id)
-        .map((u) => ({ slug: u.slug, title: u.title, status: u.status })),
-    }))
-    .filter((a) => !wantedTag || a.tags.some((t) => t.toLowerCase() === wantedTag));
+  return rows.map((r) => ({
+    id: r.id,
+    slug: r.slug,
+    title: r.title,
+    sectionName: r.section_name,
+    topicIds: [r.section_topic_id, ...extra.filter((e) => e.article_id === r.id).map((e) => e.topic_id)],
+    tags: JSON.parse(r.tags_json) as string[],
+    takeaway: r.takeaway,
+    updatedAt: r.updated_at,
+    issues: usage.filter((u) => u.article_id === r.id).map((u) => ({ slug: u.slug, title: u.title, status: u.status })),
+  }));
+}
+
+/** The issues that hold an article (a lookup by its id, whatever the size of the library). */
+export async function issuesHoldingArticle(
+  db: Db,
+  articleId: number,
+): Promise<{ slug: string; title: string; status: string }[]> {
+  return db
+    .selectFrom('issue_articles')
+    .innerJoin('issues', 'issues.id', 'issue_articles.issue_id')
+    .select(['issues.slug', 'issues.title', 'issues.status'])
+    .where('issue_articles.article_id', '=', articleId)
+    .orderBy('issues.id')
+    .execute();
 }
 
 export async function listAllTags(db: Db): Promise<string[]> {

@@ -20,6 +20,7 @@ import {
   findOrCreateTopic,
   insertArticle,
   listAllTags,
+  issuesHoldingArticle,
   listLibrary,
   updateArticle,
   type ArticleListFilter,
@@ -159,7 +160,7 @@ async function previewArticle(_ctx: AdminContext, req: Request, res: Response): 
 async function articleUsage(ctx: AdminContext, articleId: number): Promise<ArticleUsage> {
   const { db, config } = ctx.services;
   const records = await recordsHolding(db, [articleId]);
-  const holding = (await listLibrary(db, {})).find((a) => a.id === articleId)?.issues ?? [];
+  const holding = await issuesHoldingArticle(db, articleId);
   return {
     drafts: holding.map((i) => i.slug).filter((slug) => !records.some((r) => r.slug === slug)),
     records: records.map((r) => ({

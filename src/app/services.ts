@@ -10,6 +10,8 @@ import { createLogger, type Logger } from '../log/logger.js';
 export interface Services {
   config: Config;
   db: Db;
+  /** The migrations that opening the database applied (none when it was up to date). */
+  appliedMigrations: string[];
   logger: Logger;
   /** MJML in a short-lived worker thread, shared by issue rendering and subscriber mail. */
   mjml: MjmlCompiler;
@@ -24,7 +26,7 @@ export async function openServices(
   options: { logger?: Logger; mjml?: MjmlCompiler } = {},
 ): Promise<Services> {
   const db = openDatabase(config.databaseUrl);
-  await migrate(db);
+  const appliedMigrations = await migrate(db);
   const logger = options.logger ?? createLogger(config.logLevel);
   const views = new Views(config.templatesDir);
   const mjml = options.mjml ?? new MjmlCompiler();
@@ -32,6 +34,7 @@ export async function openServices(
   const services: Services = {
     config,
     db,
+    appliedMigrations,
     logger,
     mjml,
     renderer: new IssueRenderer({ db, config, views, mjml }),

@@ -23,7 +23,11 @@ describe('newsletter command line', () => {
   });
 
   it('migrate, import (printing the slug) and render every format', async () => {
-    expect((await runCli(['migrate'], env.env)).code).toBe(0);
+    const first = await runCli(['migrate'], env.env);
+    expect(first.code).toBe(0);
+    // It says what it applied, then that there is nothing left to apply.
+    expect(first.stdout).toMatch(/^Applied 001-initial, 002-sending(, \d{3}-[a-z0-9-]+)*\n$/);
+    expect((await runCli(['migrate'], env.env)).stdout).toBe('Database is up to date\n');
     const imported = await runCli(['import', DEMO_DIR], env.env);
     expect(imported).toMatchObject({ code: 0, stdout: 'welcome\n' });
 

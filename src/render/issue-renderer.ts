@@ -107,7 +107,9 @@ function lruSet<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
   while (map.size > max) map.delete(map.keys().next().value as K);
 }
 
-const SLOTS = ['email-preheader', 'email-edition', 'email-index', 'email-takeaways', 'email-sections'] as const;
+// The Index and Takeaways are drawn inside email-sections: alone, an empty one would leave an empty
+// <mj-text>, which MJML writes as `<div/>`.
+const SLOTS = ['email-preheader', 'email-edition', 'email-sections'] as const;
 
 /** An edition of one or two articles needs no Index. */
 const INDEX_MIN_ARTICLES = 3;

@@ -135,6 +135,8 @@ export function styleForEmail(
     allowedAttributes[tag] = [...attrs];
   }
   for (const tag of Object.keys(styles)) allowedAttributes[tag] = [...(allowedAttributes[tag] ?? []), 'style'];
+  // Void elements closed as MJML writes them (`<img …/>`), so a compiled frame with its slots filled
+  // equals a direct compile byte for byte; text never holds a raw `/>` (it is escaped).
   return sanitizeHtml(safeHtml, {
     ...SAFE_OPTIONS,
     allowedAttributes,
@@ -142,5 +144,5 @@ export function styleForEmail(
     allowedStyles: undefined,
     parseStyleAttributes: false,
     transformTags,
-  });
+  }).replace(/ \/>/g, '/>');
 }

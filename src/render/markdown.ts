@@ -125,7 +125,10 @@ export function styleForEmail(
       }
       if (next.href) next.href = absolute(next.href) ?? '';
       if (next.src) next.src = absolute(next.src) ?? '';
-      const style = styles[tagName];
+      let style = styles[tagName];
+      // A width attribute alone is the image's narrowest size too, so a 552 px image would widen a
+      // 375 px phone's column; a percentage width with a pixel cap shrinks (MJML's mj-image does this).
+      if (tagName === 'img' && next.width) style = `${style ?? ''}width:100%;max-width:${next.width}px;`;
       if (style) next.style = style;
       return { tagName, attribs: next };
     };

@@ -23,6 +23,9 @@ const NOTICES: Record<string, string> = {
   corrected: 'The correction is published: the web version shows the new text and your note. Nobody was mailed.',
   withdrawn: 'The issue is withdrawn: the archive and the feed leave it out, and its address says it was withdrawn.',
   republished: 'The issue is back in the archive and the feed.',
+  merged:
+    'The topics are merged: subscribers keep their choice under the remaining topic, and the consent log says so.',
+  'demo-removed': 'The demo is removed: its issue, articles, topics and glossary rows are gone.',
   'issue-deleted': 'The draft was deleted; its articles are still in the library.',
   'saved-drafts-only':
     'Saved. Drafts holding this article show the change; the sent issues listed below keep the text they were sent with.',

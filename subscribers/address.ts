@@ -26,3 +26,17 @@ export function erasedAddressHash(secretKey: string, email: string): string {
     .update(`erased-address:v1|${normaliseEmail(email)}`)
     .digest('hex');
 }
+
+/**
+ * Domains reserved for examples and testing (RFC 2606, RFC 6761): no mail is ever delivered there,
+ * so an address at one belongs to a trial, never to a reader.
+ */
+const RESERVED_DOMAINS = ['example.com', 'example.net', 'example.org'];
+const RESERVED_TLDS = ['test', 'example', 'invalid', 'localhost'];
+
+export function isReservedAddress(email: string): boolean {
+  const domain = normaliseEmail(email).split('@').pop() ?? '';
+  if (domain === 'localhost') return true;
+  if (RESERVED_DOMAINS.some((d) => domain === d || domain.endsWith(`.${d}`))) return true;
+  return RESERVED_TLDS.includes(domain.split('.').pop() ?? '');
+}

@@ -505,3 +505,97 @@ export async function listDeliveriesOf(db: Db, subscriberId: number): Promise<De
     .execute();
   return rows;
 }
+
+/** Subscribers who chose any of these topics, with the topics they chose among them. */
+export async function subscribersChoosing(
+  db: Db,
+  topicIds: readonly number[],
+): Promise<{ id: number; email: string; status: SubscriberStatus; topicIds: number[] }[]> {
+  if (topicIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('subscriber_topics')
+    .innerJoin('subscribers', 'subscribers.id', 'subscriber_topics.subscriber_id')
+    .select(['subscribers.id', 'subscribers.email', 'subscribers.status', 'subscriber_topics.topic_id'])
+    .where('subscriber_topics.topic_id', 'in', [...topicIds])
+    .orderBy('subscribers.id')
+    .execute();
+  const byId = new Map<number, { id: number; email: string; status: SubscriberStatus; topicIds: number[] }>();
+  for (const r of rows) {
+    const entry = byId.get(r.id) ?? { id: r.id, email: r.email, status: r.status, topicIds: [] };
+    entry.topicIds.push(r.topic_id);
+    byId.set(r.id, entry);
+  }
+  return [...byId.values()];
+}
+
+/** Every topic each of these subscribers chose (ids). */
+export async function chosenTopicIds(db: Db, subscriberIds: readonly number[]): Promise<Map<number, number[]>> {
+  const result = new Map<number, number[]>();
+  for (let i = 0; i < subscriberIds.length; i += 500) {
+    const rows = await db
+      .selectFrom('subscriber_topics')
+      .select(['subscriber_id', 'topic_id'])
+      .where('subscriber_id', 'in', subscriberIds.slice(i, i + 500))
+      .execute();
+    for (const r of rows) result.set(r.subscriber_id, [...(result.get(r.subscriber_id) ?? []), r.topic_id]);
+  }
+  return result;
+}
+
+/**
+ * A topic merged into another: every subscriber who chose `from` now has `into` instead (their
+ * choice is kept, under the topic's new home), and the consent log says so. Returns how many moved.
+ */
+export async function moveTopicChoices(
+  db: Db,
+  from: { id: number; slug: string },
+  into: { id: number; slug: string },
+  context: ConsentContext,
+): Promise<number> {
+  return inTransaction(db, async (trx) => {
+    const chose = await trx
+      .selectFrom('subscriber_topics')
+      .select('subscriber_id')
+      .where('topic_id', '=', from.id)
+      .execute();
+    for (const { subscriber_id } of chose) {
+      await trx
+        .insertInto('subscriber_topics')
+        .values({ subscriber_id, topic_id: into.id })
+        .onConflict((oc) => oc.columns(['subscriber_id', 'topic_id']).doNothing())
+        .execute();
+      await logConsent(
+        trx,
+        subscriber_id,
+        'topics-merged',
+        context,
+        JSON.stringify({ from: from.slug, into: into.slug }),
+      );
+    }
+    await trx.deleteFrom('subscriber_topics').where('topic_id', '=', from.id).execute();
+    return chose.length;
+  });
+}
+
+/** Deletes subscribers outright with their topics, consent log and deliveries (demo removal; not erasure). */
+export async function deleteSubscribers(db: Db, ids: readonly number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await inTransaction(db, async (trx) => {
+    await trx
+      .deleteFrom('consent_log')
+      .where('subscriber_id', 'in', [...ids])
+      .execute();
+    await trx
+      .deleteFrom('subscriber_topics')
+      .where('subscriber_id', 'in', [...ids])
+      .execute();
+    await trx
+      .deleteFrom('deliveries')
+      .where('subscriber_id', 'in', [...ids])
+      .execute();
+    await trx
+      .deleteFrom('subscribers')
+      .where('id', 'in', [...ids])
+      .execute();
+  });
+}

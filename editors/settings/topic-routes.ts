@@ -2,10 +2,18 @@ import { Router, type Request, type Response } from 'express';
 import { listTopics } from '../../src/content/content-repository.js';
 import { topicSlug } from '../../src/content/slug.js';
 import type { Topic } from '../../src/content/types.js';
-import { type AdminContext, field, handle, HttpError, redirectSeeOther } from '../context.js';
+import { adminState, type AdminContext, field, handle, HttpError, redirectSeeOther } from '../context.js';
+import { mergeTopics, TopicChangeError } from '../topic-merge.js';
 import { renderAdminPage } from '../page.js';
 import { formatCount } from '../format.js';
-import { countTopicUse, issuesInFlight, saveTopicOrder, topicSlugOwner, updateTopic } from '../settings-repository.js';
+import {
+  countTopicUse,
+  deleteUnusedTopic,
+  issuesInFlight,
+  saveTopicOrder,
+  topicSlugOwner,
+  updateTopic,
+} from '../settings-repository.js';
 
 // Settings → Topics: rename, describe and order the topics readers choose from.
 
@@ -36,6 +44,8 @@ async function showTopics(ctx: AdminContext, req: Request, res: Response, state:
         last: i === topics.length - 1,
         subscribers: formatCount(use.get(t.id)?.subscribers ?? 0),
         articles: formatCount(use.get(t.id)?.articles ?? 0),
+        unused: !use.get(t.id)?.subscribers && !use.get(t.id)?.articles && !use.get(t.id)?.issues,
+        others: topics.filter((o) => o.id !== t.id).map((o) => ({ id: o.id, name: o.name })),
       })),
     },
     { title: 'Topics', section: 'settings', status: state.status },
@@ -44,13 +54,15 @@ async function showTopics(ctx: AdminContext, req: Request, res: Response, state:
 
 /** One form holds every topic; the pressed button (`op`) says which topic and what to do. */
 async function changeTopic(ctx: AdminContext, req: Request, res: Response): Promise<void> {
-  const op = /^(save|up|down):(\d+)$/.exec(field(req.body, 'op'));
+  const op = /^(save|up|down|delete|merge):(\d+)$/.exec(field(req.body, 'op'));
   if (!op) throw new HttpError(400, 'Unknown change; reload the page and try again.');
   const [, action, idText] = op;
   const topics = await listTopics(ctx.services.db);
   const topic = topics.find((t) => t.id === Number(idText));
   if (!topic) throw new HttpError(404, 'This topic does not exist.');
   if (action === 'up' || action === 'down') return moveTopic(ctx, res, topics, topic, action);
+  if (action === 'delete') return deleteTopic(ctx, req, res, topic);
+  if (action === 'merge') return confirmMerge(ctx, req, res, topics, topic);
   return saveTopic(ctx, req, res, topic);
 }
 
@@ -111,6 +123,64 @@ async function saveTopic(ctx: AdminContext, req: Request, res: Response, topic: 
   redirectSeeOther(res, `/admin/settings/topics?notice=saved#topic-${topic.id}`);
 }
 
+async function deleteTopic(ctx: AdminContext, req: Request, res: Response, topic: Topic): Promise<void> {
+  const result = await deleteUnusedTopic(ctx.services.db, topic.id);
+  if (result === 'in-use') {
+    const error = 'This topic is in use (by articles, issues or subscribers); merge it into another topic instead.';
+    return showTopics(ctx, req, res, { errors: { [topic.id]: error }, status: 409 });
+  }
+  ctx.services.renderer.invalidate();
+  ctx.services.logger.info({ topic: topic.slug, by: adminState(req).session.editor.id }, 'topic deleted');
+  redirectSeeOther(res, '/admin/settings/topics?notice=removed');
+}
+
+/** Merging cannot be undone: the first click shows what will move, the confirmation merges. */
+async function confirmMerge(
+  ctx: AdminContext,
+  req: Request,
+  res: Response,
+  topics: Topic[],
+  from: Topic,
+): Promise<void> {
+  const into = topics.find((t) => String(t.id) === field(req.body, `into_${from.id}`));
+  if (!into || into.id === from.id) {
+    const error = 'Choose the topic to merge it into.';
+    return showTopics(ctx, req, res, { errors: { [from.id]: error }, status: 400 });
+  }
+  const use = (await countTopicUse(ctx.services.db)).get(from.id);
+  await renderAdminPage(
+    ctx,
+    req,
+    res,
+    'settings/topic-merge',
+    {
+      tab: 'topics',
+      from,
+      into,
+      subscribers: formatCount(use?.subscribers ?? 0),
+      articles: formatCount(use?.articles ?? 0),
+    },
+    { title: `Merge ${from.name} into ${into.name}`, section: 'settings' },
+  );
+}
+
+async function mergeTopic(ctx: AdminContext, req: Request, res: Response): Promise<void> {
+  const topics = await listTopics(ctx.services.db);
+  const from = topics.find((t) => String(t.id) === field(req.body, 'from'));
+  const into = topics.find((t) => String(t.id) === field(req.body, 'into'));
+  if (!from || !into) throw new HttpError(409, 'One of the topics no longer exists; reload the topics page.');
+  const editor = adminState(req).session.editor;
+  try {
+    const report = await mergeTopics(ctx.services.db, from, into, { source: 'admin' });
+    ctx.services.logger.info({ from: from.slug, into: into.slug, by: editor.id, ...report }, 'topics merged');
+  } catch (error) {
+    if (!(error instanceof TopicChangeError)) throw error;
+    return showTopics(ctx, req, res, { errors: { [from.id]: error.message }, status: 409 });
+  }
+  ctx.services.renderer.invalidate();
+  redirectSeeOther(res, `/admin/settings/topics?notice=merged#topic-${into.id}`);
+}
+
 export function createTopicSettingsRouter(ctx: AdminContext): Router {
   const router = Router();
   router.get(
@@ -118,5 +188,6 @@ export function createTopicSettingsRouter(ctx: AdminContext): Router {
     handle(ctx, (c, req, res) => showTopics(c, req, res)),
   );
   router.post('/settings/topics', handle(ctx, changeTopic));
+  router.post('/settings/topics/merge', handle(ctx, mergeTopic));
   return router;
 }

@@ -12,6 +12,7 @@ import { registerBounceCommands } from '../../scheduler/bounces/cli.js';
 import { CliError, parseTopicList, type CliContext } from '../command/context.js';
 import { registerIssueCommands } from './issue-commands.js';
 import { describeFit } from '../render/edition-fit.js';
+import { demoHint, registerDemoCommands } from './demo-commands.js';
 
 const FORMATS = ['email', 'text', 'web', 'mjml'] as const;
 type Format = (typeof FORMATS)[number];
@@ -68,6 +69,7 @@ function buildProgram(ctx: CliContext): Command {
             `Published a correction of ${result.slug}: its web version shows the note; nobody was mailed\n`,
           );
         }
+        await demoHint(ctx, result.slug);
         for (const kept of result.keptBySentIssues) {
           ctx.stderr.write(
             `  ${kept.article} changed; sent issue${kept.issues.length > 1 ? 's' : ''} ${kept.issues.join(', ')} keep${kept.issues.length > 1 ? '' : 's'} the text it was sent with\n`,
@@ -119,6 +121,7 @@ function buildProgram(ctx: CliContext): Command {
   registerSchedulerCommands(program, ctx);
   registerEditorCommands(program, ctx);
   registerIssueCommands(program, ctx);
+  registerDemoCommands(program, ctx);
   registerBounceCommands(program, ctx);
   return program;
 }

@@ -74,6 +74,8 @@ export interface Config {
   mediaDir: string;
   templatesDir: string;
   logLevel: string;
+  /** `newsletter serve` loads the demo issue into an empty database (DEMO, default true). */
+  demo: boolean;
   bounces: BounceConfig;
   /** The most bytes an email's HTML part may take as sent (quoted-printable); larger editions get teasers. */
   emailHtmlBudget: number;
@@ -165,6 +167,9 @@ const envSchema = z.object({
     )
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  DEMO: optionalText
+    .refine((v) => v === undefined || /^(true|false|1|0|yes|no)$/i.test(v), { message: 'DEMO must be true or false' })
+    .transform((v) => v === undefined || /^(true|1|yes)$/i.test(v)),
 });
 
 /** 90 KiB: under Gmail's clipping point (about 102 KB) with room for per-subscriber fields. */
@@ -267,6 +272,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mediaDir: path.join(dataDir, 'media'),
     templatesDir: path.resolve(e.TEMPLATES_DIR ?? path.join(PROJECT_ROOT, 'templates')),
     logLevel: e.LOG_LEVEL ?? 'info',
+    demo: e.DEMO,
     bounces: {
       domain: e.BOUNCE_DOMAIN?.toLowerCase(),
       smtpPort: e.BOUNCE_SMTP_PORT,

@@ -22,7 +22,7 @@ function signalled(): Promise<void> {
 /** `newsletter serve` / `npm start`: demo content on an empty database, web server and scheduler. */
 export async function serve(services: Services, options: ServeOptions): Promise<void> {
   const { config, logger } = services;
-  const seeded = await seedDemoIfEmpty(services);
+  const seeded = config.demo ? await seedDemoIfEmpty(services) : null;
   if (seeded) options.stdout.write(`Loaded the demo issue "${seeded}" into an empty database\n`);
   await ensureFirstAdmin(services, options.stdout);
 

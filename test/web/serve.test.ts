@@ -74,3 +74,19 @@ describe('the embedded default (`npm start`)', () => {
     expect(await server.stop('SIGTERM')).toBe(0);
   });
 });
+
+describe('`npm start` with DEMO=false', () => {
+  it('starts with an empty archive: no demo issue, topic or glossary row', async () => {
+    const env = makeTempEnv({ DEMO: 'false' });
+    const server = await startChildServer(env.env);
+    try {
+      expect(server.output()).not.toContain('Loaded the demo issue');
+      expect((await fetch(`${server.url}/issues/welcome`)).status).toBe(404);
+      expect(await (await fetch(`${server.url}/issues`)).text()).not.toContain('/issues/welcome');
+      expect(await (await fetch(`${server.url}/subscribe`)).text()).not.toContain('Getting Started');
+    } finally {
+      await server.stop();
+      env.cleanup();
+    }
+  });
+});

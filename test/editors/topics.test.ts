@@ -21,7 +21,7 @@ describe('deleting and merging topics in the editors’ app', () => {
   beforeAll(async () => {
     editor = await signedInEditor({
       role: 'admin',
-      withSample: false,
+      withLongIssue: false,
       seed: async (s, env) => {
         await importFolder(s.db, DEMO_DIR);
         await s.db

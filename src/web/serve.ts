@@ -22,6 +22,9 @@ function signalled(): Promise<void> {
 /** `newsletter serve` / `npm start`: demo content on an empty database, web server and scheduler. */
 export async function serve(services: Services, options: ServeOptions): Promise<void> {
   const { config, logger } = services;
+  // Listened for before anything starts: a SIGTERM during start-up (a process manager stopping a
+  // service that is still starting) is then a clean stop once start-up is done, not a kill.
+  const stopRequested = options.until ?? signalled();
   const seeded = config.demo ? await seedDemoIfEmpty(services) : null;
   if (seeded) options.stdout.write(`Loaded the demo issue "${seeded}" into an empty database\n`);
   await ensureFirstAdmin(services, options.stdout);
@@ -39,7 +42,7 @@ export async function serve(services: Services, options: ServeOptions): Promise<
   const bounces = await startAndAnnounce(services, options.stdout);
   logger.info({ port, host: config.host, mail: services.config.smtpUrl ? 'smtp' : 'outbox' }, 'started');
 
-  await (options.until ?? signalled());
+  await stopRequested;
   logger.info('stopping');
   await bounces.stop();
   await scheduler.stop();

@@ -1,6 +1,5 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import matter from 'gray-matter';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
@@ -13,6 +12,8 @@ import {
   touchAllDrafts,
   touchIssuesHolding,
 } from './content-repository.js';
+import { ContentFileError, readContentFile } from './content-file.js';
+import { FrontMatterError, parseFrontMatter } from './front-matter.js';
 import { topicSlug } from './slug.js';
 
 /** A bad file in an import: names the file and the field at fault. */
@@ -85,21 +86,22 @@ export interface ImportBundle {
   glossary: { abbreviation: string; english: string; chinese: string }[] | null;
 }
 
-function readFrontMatter(file: string, label: string): { data: unknown; body: string } {
-  let raw: string;
+/** Reads one file of the folder with content-file's rules, naming the file in any error. */
+function readFolderFile(root: string, file: string, label: string): string {
   try {
-    raw = readFileSync(file, 'utf8');
-  } catch {
-    throw new ImportError(label, null, 'cannot be read');
-  }
-  if (!raw.startsWith('---')) throw new ImportError(label, null, 'has no front matter (it must start with a --- line)');
-  try {
-    // Passing options turns off gray-matter's cache, which would hand back stale objects on re-import.
-    const parsed = matter(raw, { excerpt: false });
-    return { data: parsed.data, body: parsed.content.trim() };
+    return readContentFile(root, file);
   } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new ImportError(label, 'front matter', `is not valid YAML (${reason})`);
+    if (error instanceof ContentFileError) throw new ImportError(label, null, error.message);
+    throw error;
+  }
+}
+
+function readFrontMatter(root: string, file: string, label: string): { data: unknown; body: string } {
+  try {
+    return parseFrontMatter(readFolderFile(root, file, label));
+  } catch (error) {
+    if (error instanceof FrontMatterError) throw new ImportError(label, error.field, error.reason);
+    throw error;
   }
 }
 
@@ -120,9 +122,9 @@ function imagesOf(markdown: string): { src: string; alt: string }[] {
   }));
 }
 
-function readGlossary(file: string): ImportBundle['glossary'] {
+function readGlossary(root: string, file: string): ImportBundle['glossary'] {
   const label = path.basename(file);
-  const lines = readFileSync(file, 'utf8')
+  const lines = readFolderFile(root, file, label)
     .split(/\r?\n/)
     .filter((l) => l.trim() !== '');
   const header = (lines.shift() ?? '').split('\t').map((h) => h.trim().toLowerCase());
@@ -145,7 +147,7 @@ export function readImportFolder(dir: string): ImportBundle {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ImportError(dir, null, 'is not a folder');
   const issueFile = path.join(dir, 'issue.md');
   if (!existsSync(issueFile)) throw new ImportError('issue.md', null, `is missing from ${dir}`);
-  const issueRaw = readFrontMatter(issueFile, 'issue.md');
+  const issueRaw = readFrontMatter(dir, issueFile, 'issue.md');
   const issue = validate(issueSchema, issueRaw.data, 'issue.md');
   const sectionSlugs = new Set(issue.sections.map(topicSlug));
 
@@ -162,7 +164,7 @@ export function readImportFolder(dir: string): ImportBundle {
       throw new ImportError('issue.md', field, `"${name}" does not exist in articles/ (${present} files there)`);
     }
     const label = `articles/${name}`;
-    const raw = readFrontMatter(file, label);
+    const raw = readFrontMatter(dir, file, label);
     const data = validate(articleSchema, raw.data, label);
     if (!sectionSlugs.has(topicSlug(data.section))) {
       throw new ImportError(
@@ -187,11 +189,11 @@ export function readImportFolder(dir: string): ImportBundle {
   const publicationFile = path.join(dir, 'publication.md');
   let publication: ImportBundle['publication'] = null;
   if (existsSync(publicationFile)) {
-    const raw = readFrontMatter(publicationFile, 'publication.md');
+    const raw = readFrontMatter(dir, publicationFile, 'publication.md');
     publication = { ...validate(publicationSchema, raw.data, 'publication.md'), about: raw.body };
   }
   const glossaryFile = path.join(dir, 'abbreviations.tsv');
-  const glossary = existsSync(glossaryFile) ? readGlossary(glossaryFile) : null;
+  const glossary = existsSync(glossaryFile) ? readGlossary(dir, glossaryFile) : null;
 
   return { issue: { ...issue, note: issueRaw.body }, articles, publication, glossary };
 }

@@ -1,13 +1,15 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
-import { importFolder, ImportError } from '../../src/content/import.js';
+import { importFolder, ImportError, readImportFolder } from '../../src/content/import.js';
 import { listGlossary, listTopics, loadIssueDocument } from '../../src/content/content-repository.js';
 import { DEMO_DIR } from '../../src/content/demo.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { importLongIssue, LONG_ISSUE, LONG_ISSUE_IMAGES } from '../fixtures/long-issue.js';
+import { ROOT } from '../helpers/child-server.js';
 
 let env: TempEnv;
 let services: Services;
@@ -144,5 +146,93 @@ describe('import errors: the file and field are named and nothing is written', (
     const doc = await loadIssueDocument(services.db, 'welcome');
     const editions = doc.articles.find((a) => a.slug === '03-one-issue-many-editions');
     expect(editions?.topics.map((t) => t.slug)).toEqual(['editions', 'getting-started']);
+  });
+});
+
+/** `newsletter import <dir>` as a real child process of the built command. */
+function importInChild(dir: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [path.join(ROOT, 'bin', 'newsletter.js'), 'import', dir], { env });
+    let stderr = '';
+    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('a hostile content folder: nothing in it runs, and nothing outside it is read', () => {
+  let dir: string;
+  let marker: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'hostile-import-'));
+    cpSync(DEMO_DIR, dir, { recursive: true });
+    marker = path.join(dir, 'front-matter-ran');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Front matter in `language` that writes the marker file if anything evaluates it, then gives the same fields. */
+  const codeFrontMatter = (file: string, language: string) => {
+    const text = readFileSync(file, 'utf8');
+    const [, yamlText = '', body = ''] = /^---\n([\s\S]*?)\n---\n([\s\S]*)$/.exec(text) ?? [];
+    const fields = JSON.stringify(
+      Object.fromEntries(
+        yamlText
+          .split('\n')
+          .filter((l) => /^\w+: "/.test(l))
+          .map((l) => [l.slice(0, l.indexOf(':')), JSON.parse(l.slice(l.indexOf(':') + 2)) as string]),
+      ),
+    );
+    const write = `process.getBuiltinModule('node:fs').writeFileSync(${JSON.stringify(marker)}, 'ran')`;
+    writeFileSync(file, `---${language}\n{ "ran": ${write}, ...${fields} }\n---\n${body}`);
+  };
+
+  it('`newsletter import` refuses an issue.md with ---js front matter, naming the file, and runs none of it', async () => {
+    codeFrontMatter(path.join(dir, 'issue.md'), 'js');
+    const result = await importInChild(dir, env.env);
+    expect(existsSync(marker)).toBe(false);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'Import failed, nothing was written: issue.md: front matter: is marked "js": only YAML front matter is accepted',
+    );
+    expect(await counts()).toEqual({ articles: 0, topics: 0, issues: 0, glossary: 0, links: 0 });
+  });
+
+  it('refuses ---javascript in an article and in publication.md the same way', () => {
+    codeFrontMatter(path.join(dir, 'articles', '02-import-an-issue.md'), 'javascript');
+    expect(() => readImportFolder(dir)).toThrow(
+      /^articles\/02-import-an-issue\.md: front matter: is marked "javascript"/,
+    );
+    cpSync(path.join(DEMO_DIR, 'articles'), path.join(dir, 'articles'), { recursive: true });
+    codeFrontMatter(path.join(dir, 'publication.md'), 'js');
+    expect(() => readImportFolder(dir)).toThrow(/^publication\.md: front matter: is marked "js"/);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('`newsletter import` refuses a glossary linked to /dev/zero with one clear line instead of aborting', async () => {
+    rmSync(path.join(dir, 'abbreviations.tsv'));
+    symlinkSync('/dev/zero', path.join(dir, 'abbreviations.tsv'));
+    const result = await importInChild(dir, env.env);
+    expect(result).toEqual({
+      code: 1,
+      stderr:
+        'Error: Import failed, nothing was written: abbreviations.tsv: is a symbolic link leading outside the folder ' +
+        '(to /dev/zero); copy the file into the folder instead\n',
+    });
+  });
+
+  it('refuses an article linked outside the folder and one over the size cap, naming each', () => {
+    const article = path.join(dir, 'articles', '03-one-issue-many-editions.md');
+    rmSync(article);
+    symlinkSync('/etc/hostname', article);
+    expect(() => readImportFolder(dir)).toThrow(
+      /^articles\/03-one-issue-many-editions\.md: is a symbolic link leading outside/,
+    );
+    rmSync(article);
+    writeFileSync(
+      article,
+      readFileSync(path.join(DEMO_DIR, 'articles', '03-one-issue-many-editions.md'), 'utf8') + 'x'.repeat(1024 * 1024),
+    );
+    expect(() => readImportFolder(dir)).toThrow(
+      /^articles\/03-one-issue-many-editions\.md: is larger than the 1024 KiB/,
+    );
   });
 });

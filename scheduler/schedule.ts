@@ -9,6 +9,22 @@ const PATTERN =
 
 const EXAMPLE = 'use e.g. 2026-03-02T09:00+01:00, 2026-03-02T08:00Z or "2026-03-02 09:00 Europe/Brussels"';
 
+/**
+ * Years a send time may fall in. Outside it, JavaScript dates misread the input (`Date.UTC` takes
+ * years 0-99 as 1900-1999) or show it as another year (9999-12-31T23:59Z is year 10000 east of
+ * Greenwich); no real schedule needs them.
+ */
+export const SCHEDULE_YEARS = { min: 2000, max: 2999 } as const;
+
+/** Refuses a send time whose year is outside SCHEDULE_YEARS (in UTC or as written). */
+export function assertScheduleYear(year: number, input: string): void {
+  if (year < SCHEDULE_YEARS.min || year > SCHEDULE_YEARS.max) {
+    throw new ScheduleTimeError(
+      `"${input}": the year must be between ${SCHEDULE_YEARS.min} and ${SCHEDULE_YEARS.max}; ${EXAMPLE}`,
+    );
+  }
+}
+
 function isTimeZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en', { timeZone: zone });
@@ -83,6 +99,7 @@ export function parseScheduleTime(input: string, defaultZone: string): Date {
   const [, y, mo, d, h, mi, s, offset, bracketZone, spaceZone] = m;
   const fields = [y, mo, d, h, mi, s ?? '0'].map(Number) as [number, number, number, number, number, number];
   const [year, month, day, hour, minute, second] = fields;
+  assertScheduleYear(year, input);
   const wall = Date.UTC(year, month - 1, day, hour, minute, second);
   const check = new Date(wall);
   if (
@@ -115,9 +132,12 @@ export function parseScheduleTime(input: string, defaultZone: string): Date {
     if (zone !== undefined && zoneOffsetMs(instant.getTime(), zone) !== offsetMs) {
       throw new ScheduleTimeError(`"${input}": offset ${offset} is not the offset of ${zone} at that time`);
     }
+    assertScheduleYear(instant.getUTCFullYear(), input);
     return instant;
   }
-  return fromWallClock(wall, zone ?? defaultZone, input);
+  const instant = fromWallClock(wall, zone ?? defaultZone, input);
+  assertScheduleYear(instant.getUTCFullYear(), input);
+  return instant;
 }
 
 /** `2026-03-02 09:00 Europe/Brussels (UTC+01:00)`: how a send time is shown to editors. */

@@ -31,7 +31,7 @@ import {
 } from './delivery-repository.js';
 import { MessageBuilder } from './message-builder.js';
 import { BounceAddresses } from './bounces/bounce-address.js';
-import { formatScheduleTime, parseScheduleTime } from './schedule.js';
+import { assertScheduleYear, formatScheduleTime, parseScheduleTime } from './schedule.js';
 import { defaultTuning, SendManager, type SendOutcome, type SendProgress, type SendTuning } from './send-manager.js';
 import { SendError } from '../src/mail/messenger.js';
 
@@ -400,6 +400,7 @@ export async function scheduleIssue(services: Services, slug: string, at: string
   const row = await requireIssue(services.db, slug);
   const when = typeof at === 'string' ? parseScheduleTime(at, services.config.scheduleTz) : at;
   if (Number.isNaN(when.getTime())) throw new SendControlError('The send time is not a valid date');
+  assertScheduleYear(when.getUTCFullYear(), when.toISOString());
   if (row.started_at !== null || !['draft', 'scheduled', 'cancelled'].includes(row.status)) {
     throw new SendControlError(
       `Issue "${slug}" is ${row.status}; only an issue that has not started sending can be scheduled`,

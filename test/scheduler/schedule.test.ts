@@ -1,5 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatScheduleTime, parseScheduleTime, ScheduleTimeError } from '../../scheduler/schedule.js';
+import { scheduleIssue } from '../../scheduler/send-control.js';
+import type { Services } from '../../src/app/services.js';
+import { DEMO_DIR } from '../../src/content/demo.js';
+import { runCli } from '../helpers/cli.js';
+import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 
 const iso = (d: Date) => d.toISOString();
 
@@ -69,5 +74,47 @@ describe('formatScheduleTime', () => {
     expect(formatScheduleTime(at, 'Europe/Brussels')).toBe('2026-10-25 02:30 Europe/Brussels (UTC+01:00)');
     // The first occurrence is reachable with its offset.
     expect(iso(parseScheduleTime('2026-10-25T02:30+02:00[Europe/Brussels]', 'UTC'))).toBe('2026-10-25T00:30:00.000Z');
+  });
+});
+
+describe('schedule years outside 2000-2999 are refused with a clear error', () => {
+  it('refuses 0099 (which Date.UTC reads as 1999) and 9999-12-31T23:59Z (shown as year 10000 east of UTC)', () => {
+    for (const input of ['0099-01-01T00:00Z', '1999-12-31T23:00Z', '9999-12-31T23:59Z', '3000-01-01 09:00']) {
+      expect(() => parseScheduleTime(input, 'Asia/Tokyo'), input).toThrow(ScheduleTimeError);
+      expect(() => parseScheduleTime(input, 'Asia/Tokyo'), input).toThrow(
+        `"${input}": the year must be between 2000 and 2999`,
+      );
+    }
+    // The year is checked as the instant too: this wall time is already 3000 in UTC.
+    expect(() => parseScheduleTime('2999-12-31T23:30-01:00', 'UTC')).toThrow(/the year must be between 2000 and 2999/);
+    expect(iso(parseScheduleTime('2999-12-31T23:59Z', 'UTC'))).toBe('2999-12-31T23:59:00.000Z');
+  });
+
+  describe('through the CLI and the API', () => {
+    let env: TempEnv;
+    let services: Services;
+    beforeAll(async () => {
+      env = makeTempEnv();
+      expect((await runCli(['import', DEMO_DIR], env.env)).code).toBe(0);
+      services = await env.open();
+    });
+    afterAll(async () => {
+      await services.close();
+      env.cleanup();
+    });
+
+    it('`newsletter schedule` says what is wrong with the year and schedules nothing', async () => {
+      const run = await runCli(['schedule', 'welcome', '--at', '0099-01-01T00:00Z'], env.env);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('"0099-01-01T00:00Z": the year must be between 2000 and 2999');
+      const status = await runCli(['status', 'welcome'], env.env);
+      expect(status.stdout).toMatch(/status: +draft/);
+    });
+
+    it('scheduleIssue refuses a Date in year 10000', async () => {
+      await expect(scheduleIssue(services, 'welcome', new Date(Date.UTC(10000, 0, 1)))).rejects.toThrow(
+        /the year must be between 2000 and 2999/,
+      );
+    });
   });
 });

@@ -1,8 +1,9 @@
 import { createPublicKey, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { parseMailFrom } from './mail-from.js';
 
 /**
  * The project root: templates and the demo content are found relative to it, not to the cwd. It is
@@ -124,7 +125,13 @@ const envSchema = z.object({
   BASE_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
     message: 'BASE_URL must be an absolute http(s) URL such as https://news.example.org',
   }),
-  MAIL_FROM: optionalText,
+  MAIL_FROM: optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const parsed = parseMailFrom(v);
+    if ('value' in parsed) return parsed.value;
+    ctx.addIssue({ code: 'custom', message: parsed.problem });
+    return z.NEVER;
+  }),
   SMTP_URL: optionalText.refine((v) => v === undefined || /^smtps?:\/\//.test(v), {
     message: 'SMTP_URL must look like smtp://user:pass@host:port or smtps://…',
   }),
@@ -183,11 +190,29 @@ export function loadDotEnv(cwd = process.cwd()): void {
   if (existsSync(file)) process.loadEnvFile(file);
 }
 
+/**
+ * The generated SECRET_KEY. Two first starts at once must end with one key: the new key is written
+ * in full to a file of this process's own (`wx`), then linked to `secret.key`, which succeeds for
+ * exactly one process and fails with EEXIST for the others; everyone then reads back the key that
+ * won. The link makes the key appear whole, so nobody reads a half-written file.
+ */
 function readOrCreateSecret(dataDir: string): string {
   const file = path.join(dataDir, 'secret.key');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const secret = randomBytes(32).toString('hex');
-  writeFileSync(file, secret + '\n', { mode: 0o600 });
+  if (!existsSync(file)) {
+    const mine = path.join(dataDir, `secret.key.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      writeFileSync(mine, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx', flush: true });
+      linkSync(mine, file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      rmSync(mine, { force: true });
+    }
+  }
+  const secret = readFileSync(file, 'utf8').trim();
+  if (secret.length < 32) {
+    throw new ConfigError(`${file} holds no usable key (under 32 characters): delete it, or set SECRET_KEY`);
+  }
   return secret;
 }
 

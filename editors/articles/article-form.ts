@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { markdownNestingProblem } from '../../src/render/markdown.js';
 import type { Article, Source, Topic } from '../../src/content/types.js';
 import { field, fieldList } from '../context.js';
 import type { ArticleInput } from '../library-repository.js';
@@ -136,10 +137,15 @@ export function validateArticleForm(
   else if (images.some((img) => img.alt === '')) {
     const missing = images.filter((img) => img.alt === '').map((img) => img.src);
     errors.body = `Every image needs alt text for readers who cannot see it: add it inside ![…] for ${missing.join(', ')}.`;
+  } else {
+    const deep = markdownNestingProblem(bodyMarkdown);
+    if (deep) errors.body = `The text cannot be saved: ${deep}.`;
   }
   const takeaway = values.takeaway.trim();
   if (takeaway.length > 2000)
     errors.takeaway = 'The takeaway is longer than 2,000 characters; keep it to a short highlight.';
+  const deepTakeaway = errors.takeaway ? null : markdownNestingProblem(takeaway, { inline: true });
+  if (deepTakeaway) errors.takeaway = `The takeaway cannot be saved: ${deepTakeaway}.`;
 
   return {
     input: {

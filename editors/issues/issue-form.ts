@@ -1,4 +1,5 @@
 import { topicSlug } from '../../src/content/slug.js';
+import { markdownNestingProblem } from '../../src/render/markdown.js';
 import { field } from '../context.js';
 import type { IssueDetails } from '../issue-repository.js';
 import type { EmailFit } from '../../src/db/schema.js';
@@ -55,6 +56,8 @@ export function validateIssueForm(
   if (preheader.length > 200) errors.preheader = 'The preview line is longer than 200 characters.';
   const emailFit = values.emailFit === '' ? 'auto' : values.emailFit;
   if (!isEmailFit(emailFit)) errors.emailFit = 'Choose how editions fit the size budget: auto, full or teasers.';
+  const deepNote = errors.note ? null : markdownNestingProblem(note);
+  if (deepNote) errors.note = `The note cannot be saved: ${deepNote}.`;
   let slug = '';
   if (options.needSlug) {
     slug = values.slug === '' ? suggestedIssueSlug(values) : values.slug;

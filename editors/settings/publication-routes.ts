@@ -4,6 +4,7 @@ import { getPublication, listGlossary } from '../../src/content/content-reposito
 import type { GlossaryEntry, Publication } from '../../src/content/types.js';
 import { type AdminContext, field, handle, redirectSeeOther } from '../context.js';
 import { renderAdminPage } from '../page.js';
+import { markdownNestingProblem } from '../../src/render/markdown.js';
 import { replaceGlossary, savePublication } from '../settings-repository.js';
 
 // Settings → General: the publication's details and the glossary printed under every issue.
@@ -70,6 +71,8 @@ function publicationErrors(publication: Publication): Record<string, string> {
     errors.contact = 'Give an email address or an http(s) address people can reach you at.';
   }
   if (publication.aboutMarkdown.length > 20_000) errors.about = 'The about text is longer than 20,000 characters.';
+  const deepAbout = errors.about ? null : markdownNestingProblem(publication.aboutMarkdown);
+  if (deepAbout) errors.about = `The about text cannot be saved: ${deepAbout}.`;
   return errors;
 }
 

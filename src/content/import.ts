@@ -15,6 +15,7 @@ import {
 import { ContentFileError, readContentFile } from './content-file.js';
 import { FrontMatterError, parseFrontMatter } from './front-matter.js';
 import { topicSlug } from './slug.js';
+import { markdownNestingProblem } from '../render/markdown.js';
 
 /** A bad file in an import: names the file and the field at fault. */
 export class ImportError extends Error {
@@ -105,6 +106,11 @@ function readFrontMatter(root: string, file: string, label: string): { data: unk
   }
 }
 
+function refuseDeepNesting(label: string, field: string, markdown: string, options?: { inline?: boolean }): void {
+  const problem = markdownNestingProblem(markdown, options);
+  if (problem) throw new ImportError(label, field, problem);
+}
+
 function validate<T>(schema: z.ZodType<T>, data: unknown, label: string): T {
   const result = schema.safeParse(data);
   if (result.success) return result.data;
@@ -149,6 +155,7 @@ export function readImportFolder(dir: string): ImportBundle {
   if (!existsSync(issueFile)) throw new ImportError('issue.md', null, `is missing from ${dir}`);
   const issueRaw = readFrontMatter(dir, issueFile, 'issue.md');
   const issue = validate(issueSchema, issueRaw.data, 'issue.md');
+  refuseDeepNesting('issue.md', 'body', issueRaw.body);
   const sectionSlugs = new Set(issue.sections.map(topicSlug));
 
   const seen = new Set<string>();
@@ -183,6 +190,8 @@ export function readImportFolder(dir: string): ImportBundle {
         `the image ${unlabelled.src} has no alt text; describe it for readers who cannot see it: ![what it shows](${unlabelled.src})`,
       );
     }
+    refuseDeepNesting(label, 'body', raw.body);
+    if (data.takeaway) refuseDeepNesting(label, 'takeaway', data.takeaway, { inline: true });
     return { slug: name.replace(/\.md$/i, ''), file, data, body: raw.body, images };
   });
 
@@ -191,6 +200,7 @@ export function readImportFolder(dir: string): ImportBundle {
   if (existsSync(publicationFile)) {
     const raw = readFrontMatter(dir, publicationFile, 'publication.md');
     publication = { ...validate(publicationSchema, raw.data, 'publication.md'), about: raw.body };
+    refuseDeepNesting('publication.md', 'body', raw.body);
   }
   const glossaryFile = path.join(dir, 'abbreviations.tsv');
   const glossary = existsSync(glossaryFile) ? readGlossary(dir, glossaryFile) : null;

@@ -3,6 +3,9 @@ import sanitizeHtml from 'sanitize-html';
 
 const markdown = new MarkdownIt({ html: true, linkify: true, typographer: false });
 
+/** How deep HTML elements in an article may nest; real articles stay under 15. */
+export const MAX_HTML_NESTING = 100;
+
 /**
  * The allow-list every piece of Markdown passes through, for email and web alike: no script,
  * event handler, style attribute, iframe, form, or javascript:/data: URL survives.
@@ -54,6 +57,10 @@ const SAFE_OPTIONS: sanitizeHtml.IOptions = {
   allowedSchemesByTag: { img: ['http', 'https'] },
   allowProtocolRelative: false,
   disallowedTagsMode: 'discard',
+  // Deeper tags are dropped (their text kept): html-to-text recurses per element and overflowed the
+  // stack at about 2,300 nested <b>, which made every page of the issue and the feed fail. Saving and
+  // importing refuse such Markdown (markdownNestingProblem); this guards what is already stored.
+  nestingLimit: MAX_HTML_NESTING,
   // Sections are h2 and article titles h3, so any heading inside a body (e.g. `### Background`) is h4.
   transformTags: { h1: 'h4', h2: 'h4', h3: 'h4' },
   nonTextTags: [
@@ -85,6 +92,26 @@ export function markdownToSafeHtml(source: string, heading: BodyHeading = 'h4'):
     allowedTags: [...(SAFE_OPTIONS.allowedTags as string[]), heading],
     transformTags: { h1: heading, h2: heading, h3: heading, h4: heading },
   });
+}
+
+/**
+ * Why Markdown cannot be saved because its HTML nests too deep, or null. Measured on the HTML
+ * Markdown produces (inline HTML included), before the sanitiser drops the excess.
+ */
+export function markdownNestingProblem(source: string, options: { inline?: boolean } = {}): string | null {
+  let depth = 0;
+  let deepest = 0;
+  sanitizeHtml(options.inline ? markdown.renderInline(source) : markdown.render(source), {
+    ...SAFE_OPTIONS,
+    nestingLimit: undefined,
+    onOpenTag: () => (deepest = Math.max(deepest, ++depth)),
+    onCloseTag: () => depth--,
+  });
+  if (deepest <= MAX_HTML_NESTING) return null;
+  return (
+    `its HTML nests ${deepest} elements deep, more than the ${MAX_HTML_NESTING} allowed; ` +
+    'close tags such as <b> or <blockquote> before opening more'
+  );
 }
 
 /** Inline Markdown (one line, e.g. a takeaway) → sanitised HTML without a wrapping paragraph. */

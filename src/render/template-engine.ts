@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
+import { contactHref } from './contact-link.js';
 
 /** A template value as text: strings and numbers as they are, anything else (objects, nothing) empty. */
 function text(value: unknown): string {
@@ -16,6 +17,7 @@ export function createEngine(partialDirs: string[]): typeof Handlebars {
       if (file.endsWith('.hbs')) hbs.registerPartial(file.slice(0, -4), readFileSync(path.join(dir, file), 'utf8'));
     }
   }
+  hbs.registerHelper('contactHref', contactHref);
   hbs.registerHelper('upper', (s: unknown) => text(s).toUpperCase());
   hbs.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).map(String).join(''));
   // Underlines a heading in the text part; CJK characters take two columns in a terminal font.

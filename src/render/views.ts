@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
+import { contactHref } from './contact-link.js';
 
 export type ViewData = Record<string, unknown>;
 
@@ -24,6 +25,7 @@ export class Views {
       }
     }
     this.hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+    this.hbs.registerHelper('contactHref', contactHref);
   }
 
   private template(relative: string): Handlebars.TemplateDelegate {

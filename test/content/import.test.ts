@@ -121,6 +121,24 @@ describe('import errors: the file and field are named and nothing is written', (
     ],
   ];
 
+  cases.push(
+    [
+      'an article whose inline HTML nests too deep',
+      () =>
+        edit(
+          article('03-one-issue-many-editions.md'),
+          /\n---\n/,
+          `\n---\n${'<b>'.repeat(2344)}x${'</b>'.repeat(2344)}\n`,
+        ),
+      /articles\/03-one-issue-many-editions\.md: body: its HTML nests \d+ elements deep, more than the 100 allowed/,
+    ],
+    [
+      'an about text that nests too deep',
+      () => edit(path.join(dir, 'publication.md'), /\n---\n/, `\n---\n${'<blockquote>'.repeat(2101)}\n`),
+      /publication\.md: body: its HTML nests \d+ elements deep/,
+    ],
+  );
+
   for (const [name, breakIt, message] of cases) {
     it(name, async () => {
       breakIt();

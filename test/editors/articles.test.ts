@@ -133,6 +133,33 @@ describe('article library over HTTP', () => {
     expect(html).toMatch(/id="body-error">Every image needs alt text/);
   });
 
+  it('refuses a body or takeaway whose HTML nests too deep, beside the field, keeping what was typed', async () => {
+    const topics = await listTopics(services.db);
+    const before = (await (await client.get('/admin/articles')).text()).match(/(\d+) articles/)?.[1];
+    const deepBody = `Deep ${'<b>'.repeat(2400)}text${'</b>'.repeat(2400)}`;
+    const res = await client.post(
+      '/admin/articles',
+      articleForm({
+        title: 'Nested too deep',
+        sectionTopicId: String(topics[0]?.id),
+        takeaway: `${'<i>'.repeat(150)}quote`,
+        body: deepBody,
+        intent: 'save',
+      }),
+    );
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toMatch(
+      /id="body-error">The text cannot be saved: its HTML nests 2401 elements deep, more than the 100/,
+    );
+    expect(html).toMatch(
+      /id="takeaway-error">The takeaway cannot be saved: its HTML nests \d+ elements deep, more than the 100 allowed/,
+    );
+    expect(html).toContain('value="Nested too deep"');
+    expect(html).toContain(`Deep ${'&lt;b&gt;'.repeat(2400)}text`);
+    expect((await (await client.get('/admin/articles')).text()).match(/(\d+) articles/)?.[1]).toBe(before);
+  });
+
   it('previews Markdown through the sanitising renderer', async () => {
     const res = await client.post(
       '/admin/articles/preview',

@@ -5,6 +5,8 @@ import { listIssues } from '../src/content/content-repository.js';
 import { SessionStore } from './auth/session-store.js';
 import { createLoginRouter } from './auth/login-routes.js';
 import { parseMultipart, requireCsrf, requireRole, requireSession } from './auth/guards.js';
+import { parseFormBody, PUBLIC_FORM_BYTES } from '../src/http/form-body.js';
+import { largeFormLimit } from './form-limits.js';
 import { HttpError, type AdminContext } from './context.js';
 import { renderAdminPage } from './page.js';
 import { createAccountRouter } from './account-routes.js';
@@ -27,6 +29,8 @@ export function createAdminRouter(services: Services): Router {
   router.use(createLoginRouter(ctx));
 
   router.use(requireSession(ctx));
+  // Only the large forms reach here unparsed (see src/web/server.ts), and only once signed in.
+  router.use(parseFormBody((req) => largeFormLimit(req.path) ?? PUBLIC_FORM_BYTES));
   router.use(parseMultipart());
   router.use(requireCsrf(ctx));
 

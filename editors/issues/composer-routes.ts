@@ -19,6 +19,7 @@ import {
 } from '../issue-repository.js';
 import { addArticles, moveArticle, moveSection, removeArticle, reorderArticles } from './composition.js';
 import { issueFormFromBody, validateIssueForm, type IssueFormErrors, type IssueFormValues } from './issue-form.js';
+import { formCutMessage } from '../../src/http/form-body.js';
 import { assertEditable, issueBySlug } from './issue-lookup.js';
 
 // The issues list, a new issue, and the composer: details, articles from the library, their
@@ -72,6 +73,8 @@ async function showNewIssueForm(
 async function createIssue(ctx: AdminContext, req: Request, res: Response): Promise<void> {
   const values = issueFormFromBody(req.body);
   const { details, slug, errors } = validateIssueForm(values, { needSlug: true });
+  const cut = formCutMessage(req);
+  if (cut) errors.note = cut;
   if (Object.keys(errors).length > 0) return showNewIssueForm(ctx, req, res, values, errors, 400);
   try {
     await insertIssue(ctx.services.db, slug, details);
@@ -207,6 +210,8 @@ async function saveIssueDetails(ctx: AdminContext, req: Request, res: Response):
   assertEditable(issue);
   const values = { ...issueFormFromBody(req.body), slug: issue.slug };
   const { details, errors } = validateIssueForm(values, { needSlug: false });
+  const cut = formCutMessage(req);
+  if (cut) errors.note = cut;
   if (Object.keys(errors).length > 0)
     return showComposer(ctx, req, res, issue, { detailErrors: errors, detailValues: values, status: 400 });
   await updateIssueDetails(ctx.services.db, issue.id, details);

@@ -17,6 +17,9 @@ export interface IssueFormValues {
   emailFit: string;
 }
 
+/** Characters the issue form's fields may hold in all (slug, title, edition, period, note), as checked below. */
+export const ISSUE_FORM_CHARS = 80 + 200 + 100 + 100 + 20_000;
+
 export type IssueFormErrors = Partial<Record<keyof IssueFormValues, string>>;
 
 export function issueFormFromBody(body: unknown): IssueFormValues {

@@ -5,12 +5,24 @@ import type { GlossaryEntry, Publication } from '../../src/content/types.js';
 import { type AdminContext, field, handle, redirectSeeOther } from '../context.js';
 import { renderAdminPage } from '../page.js';
 import { markdownNestingProblem } from '../../src/render/markdown.js';
+import { formCutMessage } from '../../src/http/form-body.js';
 import { replaceGlossary, savePublication } from '../settings-repository.js';
 
 // Settings → General: the publication's details and the glossary printed under every issue.
 
 const GLOSSARY_BLANK_ROWS = 3;
 const MAX_GLOSSARY_ROWS = 2000;
+const GLOSSARY_CELL_CHARS = { abbreviation: 40, english: 300, chinese: 100 } as const;
+const PUBLICATION_LINE_CHARS = 500;
+
+/** Characters the publication form may hold in all (name, publisher, cadence, contact, about), as checked below. */
+export const PUBLICATION_FORM_CHARS = 200 + 3 * PUBLICATION_LINE_CHARS + 20_000;
+/** Characters and fields the glossary form may hold, as checked below. */
+export const GLOSSARY_FORM_SIZE = {
+  chars:
+    MAX_GLOSSARY_ROWS * (GLOSSARY_CELL_CHARS.abbreviation + GLOSSARY_CELL_CHARS.english + GLOSSARY_CELL_CHARS.chinese),
+  fields: MAX_GLOSSARY_ROWS * 4 + 2,
+};
 const emailSchema = z.email();
 
 interface GeneralPageState {
@@ -63,6 +75,10 @@ function publicationErrors(publication: Publication): Record<string, string> {
   const errors: Record<string, string> = {};
   if (publication.name === '') errors.name = 'The publication needs a name (it heads every email and page).';
   if (publication.name.length > 200) errors.name = 'The name is longer than 200 characters.';
+  for (const line of ['publisher', 'cadence', 'contact'] as const) {
+    if (publication[line].length > PUBLICATION_LINE_CHARS)
+      errors[line] = `The ${line} is longer than ${PUBLICATION_LINE_CHARS} characters.`;
+  }
   if (
     publication.contact &&
     !emailSchema.safeParse(publication.contact).success &&
@@ -79,6 +95,8 @@ function publicationErrors(publication: Publication): Record<string, string> {
 async function savePublicationSettings(ctx: AdminContext, req: Request, res: Response): Promise<void> {
   const publication = publicationFromForm(req.body);
   const errors = publicationErrors(publication);
+  const cut = formCutMessage(req);
+  if (cut) errors.about = cut;
   if (Object.keys(errors).length) {
     return showGeneralSettings(ctx, req, res, { publication, pubErrors: errors, status: 400 });
   }
@@ -104,13 +122,18 @@ function glossaryFromForm(body: unknown): { entries: GlossaryEntry[]; error?: st
     if (abbreviation && seen.has(key))
       error ??= `Row ${i + 1}: “${abbreviation}” is already on row ${(seen.get(key) ?? 0) + 1}.`;
     seen.set(key, i);
+    for (const [cell, value] of Object.entries({ abbreviation, english, chinese })) {
+      const max = GLOSSARY_CELL_CHARS[cell as keyof typeof GLOSSARY_CELL_CHARS];
+      if (value.length > max) error ??= `Row ${i + 1}: the ${cell} is longer than ${max} characters.`;
+    }
     entries.push({ abbreviation, english, chinese });
   }
   return { entries, error };
 }
 
 async function saveGlossarySettings(ctx: AdminContext, req: Request, res: Response): Promise<void> {
-  const { entries, error } = glossaryFromForm(req.body);
+  const { entries, error: rowError } = glossaryFromForm(req.body);
+  const error = formCutMessage(req) ?? rowError;
   if (error) return showGeneralSettings(ctx, req, res, { glossary: entries, glossaryError: error, status: 400 });
   await replaceGlossary(ctx.services.db, entries);
   ctx.services.renderer.invalidate();

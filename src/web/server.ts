@@ -9,6 +9,8 @@ import { createIssuesRouter } from './issues-routes.js';
 import { createSubscriberRouter } from '../../subscribers/routes.js';
 import { createAdminRouter } from '../../editors/router.js';
 import { createWebhookRouter, type WebhookOptions } from '../../scheduler/bounces/webhooks/webhook-routes.js';
+import { largeFormLimit } from '../../editors/form-limits.js';
+import { formatBytes, PUBLIC_FORM_BYTES } from '../http/form-body.js';
 
 export interface WebAppOptions {
   /** Webhook verification settings only tests change (see scheduler/bounces/webhooks/). */
@@ -40,7 +42,14 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): E
   );
   // Before the body parsers: webhooks read their bodies raw (signatures cover the exact bytes).
   app.use('/webhooks', createWebhookRouter(services, options.webhooks));
-  app.use(express.urlencoded({ extended: false, limit: '64kb' }));
+  // The editors' large forms (an about text, a glossary) are parsed by the editors' app after
+  // sign-in, with limits that follow from their fields; every other form is held to 64 kB.
+  const forms = express.urlencoded({ extended: false, limit: PUBLIC_FORM_BYTES });
+  app.use((req, res, next) =>
+    req.path.startsWith('/admin/') && largeFormLimit(req.path.slice('/admin'.length)) !== null
+      ? next()
+      : forms(req, res, next),
+  );
   app.use(express.json({ limit: '256kb' }));
   app.use('/assets', express.static(path.join(PROJECT_ROOT, 'public'), { maxAge: '1h' }));
   app.use('/media', express.static(services.config.mediaDir, { maxAge: '7d', fallthrough: true }));
@@ -71,6 +80,16 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): E
   });
   const onError: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
     const status = (error as { status?: number }).status ?? 500;
+    if ((error as { type?: string }).type === 'entity.too.large') {
+      const limit = (error as { limit?: number }).limit ?? PUBLIC_FORM_BYTES;
+      res
+        .status(413)
+        .type('text/plain')
+        .send(
+          `The form was larger than the ${formatBytes(limit)} it may hold; nothing was saved. Go back and shorten it.`,
+        );
+      return;
+    }
     if (status >= 500) services.logger.error({ err: error }, 'request failed');
     res
       .status(status)

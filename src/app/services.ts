@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.js';
 import { migrate, openDatabase, type Db } from '../db/database.js';
+import { StorageHealth } from '../db/storage-health.js';
 import { IssueRenderer } from '../render/issue-renderer.js';
 import { MjmlCompiler } from '../render/mjml-compiler.js';
 import { Views } from '../render/views.js';
@@ -12,6 +13,8 @@ export interface Services {
   db: Db;
   /** The migrations that opening the database applied (none when it was up to date). */
   appliedMigrations: string[];
+  /** Whether the database can be written (for /healthz). */
+  storage: StorageHealth;
   logger: Logger;
   /** MJML in a short-lived worker thread, shared by issue rendering and subscriber mail. */
   mjml: MjmlCompiler;
@@ -25,7 +28,8 @@ export async function openServices(
   config: Config,
   options: { logger?: Logger; mjml?: MjmlCompiler } = {},
 ): Promise<Services> {
-  const db = openDatabase(config.databaseUrl);
+  const storage = new StorageHealth();
+  const db = openDatabase(config.databaseUrl, { onQueryError: (error) => storage.record(error) });
   const appliedMigrations = await migrate(db);
   const logger = options.logger ?? createLogger(config.logLevel);
   const views = new Views(config.templatesDir);
@@ -35,6 +39,7 @@ export async function openServices(
     config,
     db,
     appliedMigrations,
+    storage,
     logger,
     mjml,
     renderer: new IssueRenderer({ db, config, views, mjml }),

@@ -216,6 +216,34 @@ function readOrCreateSecret(dataDir: string): string {
   return secret;
 }
 
+/**
+ * Everything the service keeps is written under DATA_DIR, so a folder it cannot write is refused
+ * at start with what to do, by creating and removing a file there (root ignores permission bits,
+ * a read-only mount or a full disk it does not). It was a raw SqliteError from deep inside.
+ */
+function assertWritableDataDir(dataDir: string): void {
+  const probe = path.join(dataDir, `.write-test-${process.pid}`);
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(probe, '', { flag: 'wx' });
+    rmSync(probe);
+  } catch (error) {
+    rmSync(probe, { force: true });
+    const { code, message } = error as NodeJS.ErrnoException;
+    const why =
+      code === 'EROFS'
+        ? 'it is on a read-only file system'
+        : code === 'ENOSPC' || code === 'EDQUOT'
+          ? 'its disk is full'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : (message.split('\n')[0] ?? String(code));
+    throw new ConfigError(
+      `DATA_DIR: ${dataDir} cannot be written (${why}); make it writable for the user running the service, or set DATA_DIR to a folder that is`,
+    );
+  }
+}
+
 function isValidTimeZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en', { timeZone: zone });
@@ -234,7 +262,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const dataDir = path.resolve(e.DATA_DIR ?? 'data');
-  mkdirSync(dataDir, { recursive: true });
+  assertWritableDataDir(dataDir);
   const port = e.PORT ?? 3000;
 
   const dkimParts = [e.DKIM_DOMAIN, e.DKIM_SELECTOR, e.DKIM_PRIVATE_KEY_FILE];

@@ -5,6 +5,7 @@ import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely
 import { LockWaitingSqliteDialect } from './lock-waiting-sqlite.js';
 import * as initial from './migrations/001-initial.js';
 import * as sending from './migrations/002-sending.js';
+import * as healthProbe from './migrations/010-health-probe.js';
 import * as subscriberList from './migrations/015-subscriber-list.js';
 import * as bounceSafety from './migrations/020-bounce-safety.js';
 import * as issueRecords from './migrations/030-issue-records.js';
@@ -21,6 +22,7 @@ export const LOCK_WAIT_MS = 30_000;
 const migrations: Record<string, Migration> = {
   '001-initial': initial,
   '002-sending': sending,
+  '010-health-probe': healthProbe,
   '015-subscriber-list': subscriberList,
   '020-bounce-safety': bounceSafety,
   '030-issue-records': issueRecords,
@@ -34,7 +36,12 @@ class StaticMigrationProvider implements MigrationProvider {
   }
 }
 
-export function openDatabase(databaseUrl: string): Db {
+export interface OpenDatabaseOptions {
+  /** Called with the error of every failed query (storage-health.ts watches for a failing disk). */
+  onQueryError?: (error: unknown) => void;
+}
+
+export function openDatabase(databaseUrl: string, options: OpenDatabaseOptions = {}): Db {
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new Error('DATABASE_URL: PostgreSQL is not supported yet; use a SQLite file path');
   }
@@ -54,7 +61,12 @@ export function openDatabase(databaseUrl: string): Db {
   // A process waits for another's lock on timers (lock-waiting-sqlite.ts), never inside SQLite's
   // busy handler, which would stop its event loop for as long as it waits.
   sqlite.pragma('busy_timeout = 0');
-  return new Kysely<Database>({ dialect: new LockWaitingSqliteDialect(sqlite, { maxWaitMs: LOCK_WAIT_MS }) });
+  return new Kysely<Database>({
+    dialect: new LockWaitingSqliteDialect(sqlite, { maxWaitMs: LOCK_WAIT_MS }),
+    log: (event) => {
+      if (event.level === 'error') options.onQueryError?.(event.error);
+    },
+  });
 }
 
 export async function migrate(db: Db): Promise<string[]> {

@@ -110,7 +110,10 @@ class LockWaitingDriver implements Driver {
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('rollback'));
+    // SQLite ends a transaction by itself on some errors (SQLITE_FULL, SQLITE_IOERR); a ROLLBACK
+    // then fails with "cannot rollback - no transaction is active", and that error would replace
+    // the real one. Roll back only a transaction that is still open.
+    if (this.sqlite.inTransaction) await connection.executeQuery(CompiledQuery.raw('rollback'));
   }
 
   async savepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']) {

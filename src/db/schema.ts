@@ -226,6 +226,13 @@ export interface Database {
   editors: EditorTable;
   sessions: SessionTable;
   media: MediaTable;
+  health_probe: HealthProbeTable;
+}
+
+/** One row, written by /healthz to prove the database can be written. */
+export interface HealthProbeTable {
+  id: number;
+  checked_at: string;
 }
 
 export type IssueRow = Selectable<IssueTable>;

@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
@@ -279,6 +280,21 @@ class SmtpMessenger implements Messenger {
   }
 }
 
+/**
+ * Writes a file under a temporary name (no `.eml` ending, so the outbox never lists it), then
+ * renames it into place: a full disk leaves no empty or cut `.eml` behind, only an error.
+ */
+function writeWhole(file: string, data: Buffer): void {
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(temporary, data, { flush: true });
+    renameSync(temporary, file);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
 /** The embedded default: each message becomes an RFC 5322 `.eml` file in DATA_DIR/outbox. */
 class OutboxMessenger implements Messenger {
   readonly kind = 'outbox' as const;
@@ -298,13 +314,17 @@ class OutboxMessenger implements Messenger {
   async send(message: OutgoingMessage): Promise<SendResult> {
     const info = await this.transporter.sendMail(baseMail(this.config, message));
     const safeTo = recipientText(message.to).replace(/[^a-zA-Z0-9@._-]/g, '_');
-    const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${++this.sequence}-${safeTo}.eml`;
-    const file = path.join(this.config.outboxDir, name);
+    // A message with a fixed Message-ID (every issue message) always gets the same file, so a send
+    // resumed after a failure replaces its file instead of leaving two for one person.
+    const stem = message.messageId
+      ? createHash('sha256').update(message.messageId).digest('hex').slice(0, 24)
+      : `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${++this.sequence}`;
+    const file = path.join(this.config.outboxDir, `${stem}-${safeTo}.eml`);
     if (!Buffer.isBuffer(info.message))
       throw new Error('outbox: nodemailer gave a stream where a Buffer was asked for');
     // The outbox is where the message is delivered, so it gets the Return-Path a final MTA adds.
     const returnPath = message.returnPath ? Buffer.from(`Return-Path: <${message.returnPath}>\n`) : undefined;
-    writeFileSync(file, returnPath ? Buffer.concat([returnPath, info.message]) : info.message);
+    writeWhole(file, returnPath ? Buffer.concat([returnPath, info.message]) : info.message);
     return { messageId: info.messageId, response: `written to ${file}` };
   }
 

@@ -55,12 +55,16 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): E
   app.use('/media', express.static(services.config.mediaDir, { maxAge: '7d', fallthrough: true }));
 
   app.get('/healthz', async (_req, res) => {
+    res.set('Cache-Control', 'no-store');
     try {
       await sql`select 1`.execute(services.db);
-      res.type('text/plain').send('ok');
     } catch {
       res.status(503).type('text/plain').send('database unavailable');
+      return;
     }
+    const storage = await services.storage.check(services.db);
+    if (storage.writable) res.type('text/plain').send('ok');
+    else res.status(503).type('text/plain').send(`database cannot be written (${storage.reason})`);
   });
   app.get('/', (_req, res) => res.redirect('/issues'));
 

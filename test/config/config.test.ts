@@ -6,6 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { ROOT } from '../helpers/child-server.js';
+import { mountSmallDisk, smallDiskAvailable } from '../helpers/small-disk.js';
+import { spawnSync } from 'node:child_process';
 
 let dataDir: string;
 beforeEach(() => {
@@ -96,5 +98,32 @@ describe('SECRET_KEY generated on first start', () => {
     expect(() => loadConfig(env)).toThrow(
       /secret\.key holds no usable key \(under 32 characters\): delete it, or set SECRET_KEY/,
     );
+  });
+});
+
+describe.runIf(smallDiskAvailable)('a read-only DATA_DIR', () => {
+  it('`newsletter serve` stops with one line saying what to fix, not a raw SqliteError', () => {
+    const disk = mountSmallDisk(4096);
+    try {
+      const env = { PATH: process.env.PATH, DATA_DIR: disk.dir, SCHEDULE_TZ: 'UTC', LOG_LEVEL: 'silent', PORT: '0' };
+      const newsletter = (command: string) =>
+        spawnSync(process.execPath, [path.join(ROOT, 'bin', 'newsletter.js'), command], {
+          env,
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+      expect(newsletter('migrate').status).toBe(0);
+      disk.readOnly(true);
+      const serve = newsletter('serve');
+      expect(serve.status).toBe(1);
+      expect(serve.stderr).toBe(
+        `Error: DATA_DIR: ${disk.dir} cannot be written (it is on a read-only file system); ` +
+          'make it writable for the user running the service, or set DATA_DIR to a folder that is\n',
+      );
+      expect(serve.stdout).not.toContain('Serving on');
+    } finally {
+      disk.readOnly(false);
+      disk.unmount();
+    }
   });
 });

@@ -4,11 +4,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
-import { DEMO_DIR } from '../../src/content/demo.js';
-import { importFolder } from '../../src/content/import.js';
 import { sendIssue } from '../../scheduler/send-control.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
-import { SAMPLE_DIR, sampleAvailable } from '../helpers/sample.js';
+import { importLongIssue } from '../fixtures/long-issue.js';
 import { insertSubscribers } from './fixtures.js';
 
 // Issue 12 §4: SpamAssassin (Debian's package), local rules only, scores every edition at most 0.1.
@@ -22,7 +20,7 @@ const run = promisify(execFile);
 let env: TempEnv;
 let services: Services;
 beforeAll(async () => {
-  env = makeTempEnv({ MAIL_FROM: 'China Standardisation Newsletter <newsletter@news.example.org>' });
+  env = makeTempEnv({ MAIL_FROM: 'Riverside Open Standards Digest <newsletter@news.example.org>' });
   services = await env.open();
 });
 afterAll(async () => {
@@ -32,8 +30,7 @@ afterAll(async () => {
 
 describe.runIf(available)('SpamAssassin', () => {
   it('scores the whole issue and two editions at most 0.1, with no rule about hidden or low-contrast text', async () => {
-    const dir = sampleAvailable() ? SAMPLE_DIR : DEMO_DIR;
-    const slug = (await importFolder(services.db, dir)).slug;
+    const slug = await importLongIssue(services);
     const doc = await services.renderer.document(slug);
     const [first, second, third] = doc.sections.map((s) => s.slug);
     await insertSubscribers(services.db, [

@@ -10,21 +10,33 @@ export interface ChildServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** How the server is started: node on bin/newsletter.js, its shebang (as `npx newsletter`), or `npm start`. */
+export type StartedThrough = 'node' | 'shebang' | 'npm-start';
+
 /**
  * Starts `newsletter serve` as a real child process on a free port and waits until it listens.
- * `throughShebang` runs bin/newsletter.js as an executable, as `npx newsletter` does.
+ * The child runs under the Node that runs the tests (its folder comes first on PATH), so `npm start`
+ * and the shebang find the same Node.
  */
 export async function startChildServer(
   env: NodeJS.ProcessEnv,
   timeoutMs = 30_000,
-  options: { throughShebang?: boolean } = {},
+  options: { through?: StartedThrough } = {},
 ): Promise<ChildServer> {
   const bin = path.join(ROOT, 'bin', 'newsletter.js');
-  const [command, args] = options.throughShebang ? [bin, ['serve']] : [process.execPath, [bin, 'serve']];
+  const through = options.through ?? 'node';
+  const [command, args] =
+    through === 'shebang'
+      ? [bin, ['serve']]
+      : through === 'npm-start'
+        ? ['npm', ['start', '--silent']]
+        : [process.execPath, [bin, 'serve']];
   const child = spawn(command, args, {
     cwd: ROOT,
-    env: { ...env, PORT: '0' },
+    env: { ...env, PORT: '0', PATH: [path.dirname(process.execPath), env.PATH ?? ''].join(path.delimiter) },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // npm runs the server as its own child: a process group lets stop() signal both.
+    detached: through === 'npm-start',
   });
   let out = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
@@ -49,7 +61,8 @@ export async function startChildServer(
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve(child.exitCode);
         child.once('exit', (code) => resolve(code));
-        child.kill(signal);
+        if (child.pid !== undefined && through === 'npm-start') process.kill(-child.pid, signal);
+        else child.kill(signal);
       }),
   };
 }

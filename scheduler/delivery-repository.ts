@@ -83,7 +83,13 @@ export async function listDueIssues(db: Db, now: string): Promise<IssueRow[]> {
 }
 
 export async function listIssuesWithStatus(db: Db, status: IssueStatus): Promise<IssueRow[]> {
-  return db.selectFrom('issues').selectAll().where('status', '=', status).orderBy('started_at').execute();
+  return db
+    .selectFrom('issues')
+    .selectAll()
+    .where('status', '=', status)
+    .orderBy('started_at', (o) => o.asc().nullsLast())
+    .orderBy('id')
+    .execute();
 }
 
 export async function setIssueStatus(

@@ -75,10 +75,18 @@ export async function getIssueRow(db: Db, slug: string): Promise<IssueRow | unde
   return db.selectFrom('issues').selectAll().where('slug', '=', slug).executeTakeFirst();
 }
 
+/**
+ * Issues newest sent first, then the unsent ones (drafts, scheduled, …) newest created first. Where
+ * NULLs go is said in the SQL: SQLite sorts them first ascending, PostgreSQL last.
+ */
 export async function listIssues(db: Db, statuses?: IssueStatus[]): Promise<IssueRow[]> {
   let query = db.selectFrom('issues').selectAll();
   if (statuses) query = query.where('status', 'in', statuses);
-  return query.orderBy('sent_at', 'desc').orderBy('created_at', 'desc').execute();
+  return query
+    .orderBy('sent_at', (o) => o.desc().nullsLast())
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute();
 }
 
 /** The archive: sent issues not withdrawn, newest first. */
@@ -88,7 +96,7 @@ export async function listPublicIssues(db: Db): Promise<IssueRow[]> {
     .selectAll()
     .where('status', '=', 'sent')
     .where('withdrawn_at', 'is', null)
-    .orderBy('sent_at', 'desc')
+    .orderBy('sent_at', (o) => o.desc().nullsLast())
     .orderBy('id', 'desc')
     .execute();
 }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
+import { LRUCache } from 'lru-cache';
 import { convert, type DomNode, type FormatCallback } from 'html-to-text';
 import { textTable, wrapText } from './text-layout.js';
 import type { Config } from '../config/config.js';
@@ -70,8 +71,7 @@ interface IssueVersion {
   /** Editor's note and about text, as email HTML and as text. */
   notes: { editorNoteHtml: string; aboutHtml: string; editorNoteText: string; aboutText: string };
   frame: Promise<string[]> | undefined;
-  editions: Map<string, Promise<CompiledEdition>>;
-  web: Map<string, string>;
+  editions: LRUCache<string, Promise<CompiledEdition>>;
   /** Quoted-printable lengths of the email's lines, shared by the editions' size measurements. */
   lineLengths: Map<string, number>;
 }
@@ -90,21 +90,22 @@ function editionTopics(doc: IssueDocument, edition: Edition) {
  * compile.
  */
 const MAX_CACHED_EDITIONS = 8;
-/** Web pages kept per issue version: the public archive serves many topic combinations. */
-const MAX_CACHED_PAGES = 48;
+/**
+ * Issue versions kept (their rendered articles and editions). A send and the pages being read need
+ * one or two at a time; reloading an evicted issue renders its articles again (milliseconds).
+ */
+const MAX_CACHED_VERSIONS = 8;
+/**
+ * Web pages kept, across all issues, in bytes: the public archive serves every issue in every topic
+ * combination, and a count cap would let 30 issues × 48 combinations of 115 KB take 160 MB.
+ */
+export const PAGE_CACHE_BYTES = 16 * 1024 * 1024;
 
-/** Map as a least-recently-used cache: reads move an entry to the end, writes evict from the front. */
-function lruGet<K, V>(map: Map<K, V>, key: K): V | undefined {
-  const value = map.get(key);
-  if (value !== undefined) {
-    map.delete(key);
-    map.set(key, value);
-  }
-  return value;
-}
-function lruSet<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
-  map.set(key, value);
-  while (map.size > max) map.delete(map.keys().next().value as K);
+/** What the renderer holds (for tests and `/healthz`-style diagnostics). */
+export interface RendererCacheSizes {
+  versions: number;
+  pages: number;
+  pageBytes: number;
 }
 
 // The Index and Takeaways are drawn inside email-sections: alone, an empty one would leave an empty
@@ -187,7 +188,9 @@ export interface IssueRendererDeps {
 export class IssueRenderer {
   /** How many times the MJML compiler ran (for tests and benchmarks). */
   compileCount = 0;
-  private readonly versions = new Map<string, IssueVersion>();
+  private readonly versions = new LRUCache<string, IssueVersion>({ max: MAX_CACHED_VERSIONS });
+  /** Web pages by issue, its version (updated_at) and requested topics; capped in bytes across issues. */
+  private readonly pages: LRUCache<string, string>;
   private readonly loading = new Map<string, Promise<IssueVersion>>();
   /** Bumped by `invalidate`, so a load that began before it never caches what it read. */
   private generation = 0;
@@ -197,7 +200,15 @@ export class IssueRenderer {
   private readonly slotTemplates: Handlebars.TemplateDelegate[];
   private readonly styles: InlineStyles;
 
-  constructor(private readonly deps: IssueRendererDeps) {
+  constructor(
+    private readonly deps: IssueRendererDeps,
+    options: { pageCacheBytes?: number } = {},
+  ) {
+    this.pages = new LRUCache<string, string>({
+      maxSize: options.pageCacheBytes ?? PAGE_CACHE_BYTES,
+      // A JavaScript string takes up to two bytes a character; the upper bound keeps the cap honest.
+      sizeCalculation: (html) => Math.max(1, html.length * 2),
+    });
     const dir = deps.config.templatesDir;
     this.email = createEngine([path.join(dir, 'email', 'partials')]);
     this.emailTemplate = compileFile(this.email, path.join(dir, 'email', 'issue.mjml.hbs'));
@@ -214,8 +225,17 @@ export class IssueRenderer {
   invalidate(issueSlug?: string): void {
     this.generation++;
     this.loading.clear();
-    if (issueSlug === undefined) this.versions.clear();
-    else this.versions.delete(issueSlug);
+    if (issueSlug === undefined) {
+      this.versions.clear();
+      this.pages.clear();
+    } else {
+      this.versions.delete(issueSlug);
+      for (const key of [...this.pages.keys()]) if (key.startsWith(`${issueSlug}\0`)) this.pages.delete(key);
+    }
+  }
+
+  cacheSizes(): RendererCacheSizes {
+    return { versions: this.versions.size, pages: this.pages.size, pageBytes: this.pages.calculatedSize };
   }
 
   subject(doc: Pick<IssueDocument, 'title' | 'edition' | 'period' | 'publication'>): string {
@@ -249,10 +269,10 @@ export class IssueRenderer {
   async edition(issueSlug: string, topicSlugs: readonly string[] | null): Promise<CompiledEdition> {
     const version = await this.version(issueSlug);
     const key = await this.editionKeyOf(version, topicSlugs);
-    let compiled = lruGet(version.editions, key);
+    let compiled = version.editions.get(key);
     if (!compiled) {
       compiled = this.compileEdition(version, key);
-      lruSet(version.editions, key, compiled, MAX_CACHED_EDITIONS);
+      version.editions.set(key, compiled);
       compiled.catch(() => version.editions.delete(key));
     }
     return compiled;
@@ -280,7 +300,8 @@ export class IssueRenderer {
   async renderWeb(issueSlug: string, topicSlugs: readonly string[] | null): Promise<string> {
     const version = await this.version(issueSlug);
     const requested = editionKey(topicSlugs);
-    const cached = lruGet(version.web, requested);
+    const pageKey = `${issueSlug}\0${version.doc.updatedAt}\0${requested}`;
+    const cached = this.pages.get(pageKey);
     if (cached !== undefined) return cached;
     const key = await this.editionKeyOf(version, topicSlugs);
     const edition = buildEdition(version.doc, key === '*' ? null : key.split(','));
@@ -300,7 +321,7 @@ export class IssueRenderer {
       corrections: doc.corrections.map((c) => ({ note: c.note, date: this.dateText(c.correctedAt) })),
       subscribeUrl: `/subscribe${key !== '*' ? `?topics=${encodeURIComponent(key)}` : ''}`,
     });
-    lruSet(version.web, requested, html, MAX_CACHED_PAGES);
+    this.pages.set(pageKey, html);
     return html;
   }
 
@@ -382,8 +403,7 @@ export class IssueRenderer {
         aboutText: convert(about, HTML_TO_TEXT_OPTIONS),
       },
       frame: undefined,
-      editions: new Map(),
-      web: new Map(),
+      editions: new LRUCache({ max: MAX_CACHED_EDITIONS }),
       lineLengths: new Map(),
     };
     if (generation === this.generation) this.versions.set(issueSlug, version);

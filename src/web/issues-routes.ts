@@ -1,11 +1,16 @@
-import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
 import { Router, type Request, type Response } from 'express';
 import type { Services } from '../app/services.js';
 import { parseTopicList } from '../command/context.js';
-import { getIssueRow, getPublication, listPublicIssues, UnknownIssueError } from '../content/content-repository.js';
+import {
+  getIssueRow,
+  getPublication,
+  listPublicIssues,
+  loadIssueDocument,
+  UnknownIssueError,
+} from '../content/content-repository.js';
 import { editionKey, UnknownTopicError } from '../content/editions.js';
 import type { IssueRow } from '../db/schema.js';
+import { EncodedPages, type EncodedPage } from './encoded-pages.js';
 
 // The public archive: web versions of sent issues, the list of them and an Atom feed.
 // Drafts, scheduled, sending, paused and cancelled issues are not public: they answer 404.
@@ -13,41 +18,6 @@ import type { IssueRow } from '../db/schema.js';
 // the renderer notices an edited issue by its updated_at, and `invalidate` clears it).
 
 const FEED_ENTRIES = 50;
-const ENCODED_PAGES = 200;
-
-interface EncodedPage {
-  html: string;
-  body: Buffer;
-  gzip: Buffer;
-  etag: string;
-}
-
-/**
- * The bytes of each cached web page, encoded once: the renderer caches the HTML string, this keeps
- * its UTF-8 body, gzip body and ETag, so a request costs no encoding, hashing or compression.
- * An entry is used only while the renderer hands back the very same string (so `invalidate` and
- * edits take effect at once).
- */
-class EncodedPages {
-  private readonly pages = new Map<string, EncodedPage>();
-
-  get(key: string, html: string): EncodedPage {
-    const cached = this.pages.get(key);
-    if (cached && cached.html === html) return cached;
-    const body = Buffer.from(html, 'utf8');
-    const page: EncodedPage = {
-      html,
-      body,
-      gzip: gzipSync(body, { level: 6 }),
-      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
-    };
-    this.pages.delete(key);
-    this.pages.set(key, page);
-    // Oldest first: a bounded cache however many topic combinations are requested.
-    while (this.pages.size > ENCODED_PAGES) this.pages.delete(this.pages.keys().next().value as string);
-    return page;
-  }
-}
 
 function sendPage(req: Request, res: Response, page: EncodedPage): void {
   res.set('Cache-Control', 'public, max-age=60');
@@ -171,7 +141,8 @@ export function createIssuesRouter(services: Services): Router {
     const entries: string[] = [];
     for (const issue of issues) {
       const url = `${base}/issues/${encodeURIComponent(issue.slug)}`;
-      const doc = await renderer.document(issue.slug);
+      // Straight from the database: 50 issues through the renderer would render every article of each.
+      const doc = await loadIssueDocument(db, issue.slug);
       const summary = doc.articles.map((a) => `${a.section.name}: ${a.title}`).join('\n');
       entries.push(
         [

@@ -1,8 +1,12 @@
-import { rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import Handlebars from 'handlebars';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
+import { DEMO_DIR } from '../../src/content/demo.js';
 import { importFolder } from '../../src/content/import.js';
+import { IssueRenderer } from '../../src/render/issue-renderer.js';
 import { topicSlug } from '../../src/content/slug.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { articlesFor, importLongIssue, LONG_ISSUE, UNBROKEN_CHINESE_PARAGRAPH } from '../fixtures/long-issue.js';
@@ -230,5 +234,55 @@ describe('hostile article content', () => {
     expect(html.match(/>Index<\/h2>/g)).toHaveLength(1);
     expect(text).toContain("Hostile <script>alert('title')</script> 标准化 {{publication.name}}");
     expect(edition.subject).toBe('Demo Newsletter · Issue 1 · Autumn 2026');
+  });
+});
+
+describe("the renderer's caches", () => {
+  /** Imports the demo issue `count` times under slugs cache-0, cache-1, … */
+  async function importCopies(count: number): Promise<string[]> {
+    const slugs: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'renderer-cache-'));
+      cpSync(DEMO_DIR, dir, { recursive: true });
+      const issueFile = path.join(dir, 'issue.md');
+      writeFileSync(issueFile, readFileSync(issueFile, 'utf8').replace('slug: "welcome"', `slug: "cache-${i}"`));
+      slugs.push((await importFolder(services.db, dir)).slug);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return slugs;
+  }
+
+  let slugs: string[];
+  beforeAll(async () => {
+    slugs = await importCopies(20);
+  });
+
+  it('keeps a bounded number of issue versions however many issues are read', async () => {
+    services.renderer.invalidate();
+    const first = slugs[0] as string;
+    const firstTitles = (await services.renderer.document(first)).articles.map((a) => a.title);
+    for (const slug of slugs) expect((await services.renderer.document(slug)).slug).toBe(slug);
+    const { versions } = services.renderer.cacheSizes();
+    expect(versions).toBeGreaterThan(0);
+    expect(versions).toBeLessThan(slugs.length);
+    // An evicted issue comes back as it was.
+    expect((await services.renderer.document(first)).articles.map((a) => a.title)).toEqual(firstTitles);
+  });
+
+  it('caps the web pages in bytes across all issues, least recently used out first', async () => {
+    const deps = { db: services.db, config: services.config, views: services.views, mjml: services.mjml };
+    const onePage = (await services.renderer.renderWeb(slugs[0] as string, null)).length * 2;
+    const cap = Math.round(onePage * 3.5);
+    const renderer = new IssueRenderer(deps, { pageCacheBytes: cap });
+    const combinations = [null, ['getting-started'], ['editions'], ['privacy'], ['sending', 'privacy']];
+    const first = await renderer.renderWeb(slugs[0] as string, null);
+    for (const slug of slugs.slice(0, 6)) {
+      for (const topics of combinations) await renderer.renderWeb(slug, topics);
+      const { pages, pageBytes } = renderer.cacheSizes();
+      expect(pageBytes).toBeLessThanOrEqual(cap);
+      expect(pages).toBeLessThanOrEqual(4);
+    }
+    // The first page was evicted long ago; rendered again it is the same page.
+    expect(await renderer.renderWeb(slugs[0] as string, null)).toBe(first);
   });
 });

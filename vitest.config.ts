@@ -10,15 +10,30 @@ const sampleTests = 'test/**/*.sample.test.ts';
 const withSample = existsSync(SAMPLE_ISSUE);
 if (!withSample) console.log(`Not running ${sampleTests}: the real sample issue ${SAMPLE_ISSUE} is absent.`);
 
+// The suite runs on SQLite, and again on PostgreSQL when TEST_DATABASE_URL names a server (a role
+// that may create databases): the `postgres` project's run makes a database of its own there, and
+// each test environment a schema in it (test/postgres-setup.ts, test/helpers/test-database.ts).
+const postgres = process.env.TEST_DATABASE_URL;
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     exclude: [...configDefaults.exclude, ...(withSample ? [] : [sampleTests])],
-    globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Browser and child-process tests are heavy on a 2-core machine.
     maxWorkers: 2,
     minWorkers: 1,
+    projects: [
+      { extends: true, test: { name: 'sqlite', globalSetup: ['test/global-setup.ts'] } },
+      ...(postgres
+        ? [
+            {
+              extends: true as const,
+              test: { name: 'postgres', globalSetup: ['test/global-setup.ts', 'test/postgres-setup.ts'] },
+            },
+          ]
+        : []),
+    ],
   },
 });

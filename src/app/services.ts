@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.js';
-import { migrate, openDatabase, type Db } from '../db/database.js';
+import { databaseDialect, migrate, openDatabase, type Db, type DialectName } from '../db/database.js';
 import { StorageHealth } from '../db/storage-health.js';
 import { IssueRenderer } from '../render/issue-renderer.js';
 import { MjmlCompiler } from '../render/mjml-compiler.js';
@@ -15,6 +15,8 @@ export interface Services {
   appliedMigrations: string[];
   /** Whether the database can be written (for /healthz). */
   storage: StorageHealth;
+  /** Which database DATABASE_URL chose, for the few statements that differ (see src/db/migration-kit.ts). */
+  dialect: DialectName;
   logger: Logger;
   /** MJML in a short-lived worker thread, shared by issue rendering and subscriber mail. */
   mjml: MjmlCompiler;
@@ -40,6 +42,7 @@ export async function openServices(
     db,
     appliedMigrations,
     storage,
+    dialect: databaseDialect(config.databaseUrl),
     logger,
     mjml,
     renderer: new IssueRenderer({ db, config, views, mjml }),

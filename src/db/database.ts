@@ -1,27 +1,38 @@
 import SQLite from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, PostgresDialect, type KyselyConfig } from 'kysely';
+import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
 import { LockWaitingSqliteDialect } from './lock-waiting-sqlite.js';
+import { migrationKit, type DialectName, type KitMigration } from './migration-kit.js';
+import { createPostgresPool, parsePostgresUrl } from './postgres-pool.js';
 import * as initial from './migrations/001-initial.js';
 import * as sending from './migrations/002-sending.js';
+import * as checkLists from './migrations/003-check-lists.js';
 import * as healthProbe from './migrations/010-health-probe.js';
 import * as subscriberList from './migrations/015-subscriber-list.js';
 import * as bounceSafety from './migrations/020-bounce-safety.js';
 import * as issueRecords from './migrations/030-issue-records.js';
 import * as emailFit from './migrations/040-email-fit.js';
 import * as feedbackEvents from './migrations/050-feedback-events.js';
+import { BOOLEAN_COLUMNS } from './schema.generated.js';
 import type { Database } from './schema.js';
+import { SqliteBooleansPlugin } from './sqlite-booleans.js';
 
 export type Db = Kysely<Database>;
+export type { DialectName } from './migration-kit.js';
 
 /** How long one statement waits for another process's write lock before giving up with a clear error. */
 export const LOCK_WAIT_MS = 30_000;
 
-/** Migrations are listed here (not read from disk) so they run the same under tsx, vitest and bundlers. */
-const migrations: Record<string, Migration> = {
+/**
+ * Migrations are listed here (not read from disk) so they run the same under tsx, vitest and
+ * bundlers. Each is written against the migration kit (`migration-kit.ts`), which tells it the dialect.
+ */
+const migrations: Record<string, KitMigration> = {
   '001-initial': initial,
   '002-sending': sending,
+  '003-check-lists': checkLists,
   '010-health-probe': healthProbe,
   '015-subscriber-list': subscriberList,
   '020-bounce-safety': bounceSafety,
@@ -30,9 +41,17 @@ const migrations: Record<string, Migration> = {
   '050-feedback-events': feedbackEvents,
 };
 
-class StaticMigrationProvider implements MigrationProvider {
+class KitMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: DialectName) {}
+
   getMigrations(): Promise<Record<string, Migration>> {
-    return Promise.resolve(migrations);
+    const kit = migrationKit(this.dialect);
+    const bound: Record<string, Migration> = {};
+    for (const [name, m] of Object.entries(migrations)) {
+      const down = m.down;
+      bound[name] = { up: (db) => m.up(db, kit), down: down ? (db) => down(db, kit) : undefined };
+    }
+    return Promise.resolve(bound);
   }
 }
 
@@ -41,10 +60,41 @@ export interface OpenDatabaseOptions {
   onQueryError?: (error: unknown) => void;
 }
 
+/** `postgres://` or `postgresql://` selects PostgreSQL; anything else is a SQLite file path. */
+export function databaseDialect(databaseUrl: string): DialectName {
+  return /^postgres(ql)?:\/\//.test(databaseUrl) ? 'postgres' : 'sqlite';
+}
+
+interface Opened {
+  dialect: DialectName;
+  schema: string | undefined;
+}
+/** What `migrate` needs to know of a database `openDatabase` opened. */
+const opened = new WeakMap<Db, Opened>();
+
 export function openDatabase(databaseUrl: string, options: OpenDatabaseOptions = {}): Db {
-  if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new Error('DATABASE_URL: PostgreSQL is not supported yet; use a SQLite file path');
-  }
+  return databaseDialect(databaseUrl) === 'postgres'
+    ? openPostgres(databaseUrl, options)
+    : openSqlite(databaseUrl, options);
+}
+
+function queryErrors(options: OpenDatabaseOptions): KyselyConfig['log'] {
+  return (event) => {
+    if (event.level === 'error') options.onQueryError?.(event.error);
+  };
+}
+
+function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): Db {
+  const target = parsePostgresUrl(databaseUrl);
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: createPostgresPool(target) }),
+    log: queryErrors(options),
+  });
+  opened.set(db, { dialect: 'postgres', schema: target.schema });
+  return db;
+}
+
+function openSqlite(databaseUrl: string, options: OpenDatabaseOptions): Db {
   if (databaseUrl !== ':memory:') mkdirSync(path.dirname(path.resolve(databaseUrl)), { recursive: true });
   const sqlite = new SQLite(databaseUrl);
   // WAL lets the web server read while a send writes.
@@ -61,18 +111,29 @@ export function openDatabase(databaseUrl: string, options: OpenDatabaseOptions =
   // A process waits for another's lock on timers (lock-waiting-sqlite.ts), never inside SQLite's
   // busy handler, which would stop its event loop for as long as it waits.
   sqlite.pragma('busy_timeout = 0');
-  return new Kysely<Database>({
+  const db = new Kysely<Database>({
     dialect: new LockWaitingSqliteDialect(sqlite, { maxWaitMs: LOCK_WAIT_MS }),
-    log: (event) => {
-      if (event.level === 'error') options.onQueryError?.(event.error);
-    },
+    // Only when a boolean column exists: the plugin walks every query.
+    plugins: BOOLEAN_COLUMNS.length > 0 ? [new SqliteBooleansPlugin(BOOLEAN_COLUMNS)] : [],
+    log: queryErrors(options),
   });
+  opened.set(db, { dialect: 'sqlite', schema: undefined });
+  return db;
 }
 
+/** Applies the migrations not yet applied; returns their names. */
 export async function migrate(db: Db): Promise<string[]> {
-  // Each engineer's migrations have their own number range, so a database may have applied 030
-  // before 010 exists: apply what is missing whatever its place in the order.
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), allowUnorderedMigrations: true });
+  const target = opened.get(db);
+  if (!target) throw new Error('migrate: give it a database opened by openDatabase');
+  const migrator = new Migrator({
+    db,
+    provider: new KitMigrationProvider(target.dialect),
+    // Kysely creates this schema when missing; the tables follow the connection's search_path.
+    migrationTableSchema: target.schema,
+    // Each engineer's migrations have their own number range, so a database may have applied 030
+    // before 010 exists: apply what is missing whatever its place in the order.
+    allowUnorderedMigrations: true,
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
@@ -82,7 +143,7 @@ export async function migrate(db: Db): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
-/** Current time as the ISO-8601 UTC text every time column holds. */
+/** Current time as the ISO-8601 UTC text every time column holds (and PostgreSQL's are read as). */
 export function nowIso(): string {
   return new Date().toISOString();
 }

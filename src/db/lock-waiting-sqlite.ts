@@ -73,7 +73,7 @@ class LockWaitingConnection implements DatabaseConnection {
     return retryWhileLocked(() => this.inner.executeQuery<R>(query), this.options);
   }
 
-  streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+  streamQuery<R>(query: CompiledQuery, chunkSize: number): AsyncIterableIterator<QueryResult<R>> {
     return this.inner.streamQuery<R>(query, chunkSize);
   }
 }

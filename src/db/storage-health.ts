@@ -5,8 +5,13 @@ import type { Db } from './database.js';
 // costs nothing), and any storage error a query met in the last minute counts too: on a full disk a
 // one-row write may still fit where an import does not.
 
-/** Errors of the storage under the database, not of a query: a full disk, a read-only file, I/O. */
-const STORAGE_ERROR = /^(SQLITE_(FULL|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB)|ENOSPC|EROFS|EIO|EDQUOT)/;
+/**
+ * Errors of the storage under the database, not of a query: a full disk, a read-only file, I/O.
+ * PostgreSQL's are SQLSTATEs: 53100 disk_full, 58030 io_error, 25006 read_only_sql_transaction (a
+ * standby, or default_transaction_read_only).
+ */
+const STORAGE_ERROR =
+  /^(SQLITE_(FULL|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB)|ENOSPC|EROFS|EIO|EDQUOT|53100$|58030$|25006$)/;
 const RECENT_MS = 60_000;
 const PROBE_EVERY_MS = 1_000;
 

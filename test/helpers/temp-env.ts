@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../../src/config/config.js';
 import { openServices, type Services } from '../../src/app/services.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { MjmlCompiler } from '../../src/render/mjml-compiler.js';
+import { testDatabaseUrl } from './test-database.js';
 
 export interface TempEnv {
   dir: string;
@@ -14,9 +15,13 @@ export interface TempEnv {
   cleanup(): void;
 }
 
-/** A fresh DATA_DIR with a real SQLite file; `extra` overrides environment variables. */
+/**
+ * A fresh DATA_DIR and a fresh database: a SQLite file in that folder, or in the `postgres` test
+ * project a PostgreSQL schema of its own (DATABASE_URL). `extra` overrides environment variables.
+ */
 export function makeTempEnv(extra: Record<string, string> = {}): TempEnv {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'newsletter-test-'));
+  const databaseUrl = testDatabaseUrl();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -25,6 +30,7 @@ export function makeTempEnv(extra: Record<string, string> = {}): TempEnv {
     BASE_URL: 'http://localhost:3999',
     SCHEDULE_TZ: 'Europe/Brussels',
     LOG_LEVEL: 'silent',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...extra,
   };
   const config = loadConfig(env);

@@ -1,50 +1,52 @@
-import type { ColumnDefinitionBuilder, Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { MigrationKit } from '../migration-kit.js';
 
-// Portable DDL only (kysely's schema builder): this must also run on PostgreSQL.
-export async function up(db: Kysely<unknown>): Promise<void> {
-  const id = (col: ColumnDefinitionBuilder) => col.primaryKey().autoIncrement();
+// The kit's column types and identity are what SQLite databases got from this migration before the
+// kit existed (text, integer primary key autoincrement), so existing databases stay as they are.
+export async function up(db: Kysely<unknown>, kit: MigrationKit): Promise<void> {
+  const id = kit.id;
 
   await db.schema
     .createTable('publication')
     .addColumn('id', 'integer', (c) => c.primaryKey())
-    .addColumn('name', 'text', (c) => c.notNull())
-    .addColumn('publisher', 'text', (c) => c.notNull().defaultTo(''))
-    .addColumn('cadence', 'text', (c) => c.notNull().defaultTo(''))
-    .addColumn('contact', 'text', (c) => c.notNull().defaultTo(''))
-    .addColumn('about_markdown', 'text', (c) => c.notNull().defaultTo(''))
+    .addColumn('name', kit.text, (c) => c.notNull())
+    .addColumn('publisher', kit.text, (c) => c.notNull().defaultTo(''))
+    .addColumn('cadence', kit.text, (c) => c.notNull().defaultTo(''))
+    .addColumn('contact', kit.text, (c) => c.notNull().defaultTo(''))
+    .addColumn('about_markdown', kit.text, (c) => c.notNull().defaultTo(''))
     .execute();
 
   await db.schema
     .createTable('glossary')
     .addColumn('id', 'integer', id)
-    .addColumn('abbreviation', 'text', (c) => c.notNull().unique())
-    .addColumn('english', 'text', (c) => c.notNull())
-    .addColumn('chinese', 'text', (c) => c.notNull().defaultTo(''))
+    .addColumn('abbreviation', kit.text, (c) => c.notNull().unique())
+    .addColumn('english', kit.text, (c) => c.notNull())
+    .addColumn('chinese', kit.text, (c) => c.notNull().defaultTo(''))
     .addColumn('position', 'integer', (c) => c.notNull())
     .execute();
 
   await db.schema
     .createTable('topics')
     .addColumn('id', 'integer', id)
-    .addColumn('slug', 'text', (c) => c.notNull().unique())
-    .addColumn('name', 'text', (c) => c.notNull())
-    .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+    .addColumn('slug', kit.text, (c) => c.notNull().unique())
+    .addColumn('name', kit.text, (c) => c.notNull())
+    .addColumn('description', kit.text, (c) => c.notNull().defaultTo(''))
     .addColumn('position', 'integer', (c) => c.notNull())
     .execute();
 
   await db.schema
     .createTable('articles')
     .addColumn('id', 'integer', id)
-    .addColumn('slug', 'text', (c) => c.notNull().unique())
-    .addColumn('title', 'text', (c) => c.notNull())
+    .addColumn('slug', kit.text, (c) => c.notNull().unique())
+    .addColumn('title', kit.text, (c) => c.notNull())
     .addColumn('section_topic_id', 'integer', (c) => c.notNull().references('topics.id'))
-    .addColumn('body_markdown', 'text', (c) => c.notNull())
-    .addColumn('tags_json', 'text', (c) => c.notNull().defaultTo('[]'))
-    .addColumn('takeaway', 'text')
-    .addColumn('sources_json', 'text', (c) => c.notNull().defaultTo('[]'))
-    .addColumn('images_json', 'text', (c) => c.notNull().defaultTo('[]'))
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .addColumn('body_markdown', kit.text, (c) => c.notNull())
+    .addColumn('tags_json', kit.json, (c) => c.notNull().defaultTo('[]'))
+    .addColumn('takeaway', kit.text)
+    .addColumn('sources_json', kit.json, (c) => c.notNull().defaultTo('[]'))
+    .addColumn('images_json', kit.json, (c) => c.notNull().defaultTo('[]'))
+    .addColumn('created_at', kit.time, (c) => c.notNull())
+    .addColumn('updated_at', kit.time, (c) => c.notNull())
     .execute();
 
   await db.schema
@@ -57,18 +59,18 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('issues')
     .addColumn('id', 'integer', id)
-    .addColumn('slug', 'text', (c) => c.notNull().unique())
-    .addColumn('title', 'text', (c) => c.notNull())
-    .addColumn('edition', 'text', (c) => c.notNull().defaultTo(''))
-    .addColumn('period', 'text', (c) => c.notNull().defaultTo(''))
-    .addColumn('editor_note_markdown', 'text', (c) => c.notNull().defaultTo(''))
-    .addColumn('status', 'text', (c) => c.notNull().defaultTo('draft'))
-    .addColumn('send_at', 'text')
-    .addColumn('started_at', 'text')
-    .addColumn('sent_at', 'text')
-    .addColumn('pause_reason', 'text')
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .addColumn('slug', kit.text, (c) => c.notNull().unique())
+    .addColumn('title', kit.text, (c) => c.notNull())
+    .addColumn('edition', kit.text, (c) => c.notNull().defaultTo(''))
+    .addColumn('period', kit.text, (c) => c.notNull().defaultTo(''))
+    .addColumn('editor_note_markdown', kit.text, (c) => c.notNull().defaultTo(''))
+    .addColumn('status', kit.text, (c) => c.notNull().defaultTo('draft'))
+    .addColumn('send_at', kit.time)
+    .addColumn('started_at', kit.time)
+    .addColumn('sent_at', kit.time)
+    .addColumn('pause_reason', kit.text)
+    .addColumn('created_at', kit.time, (c) => c.notNull())
+    .addColumn('updated_at', kit.time, (c) => c.notNull())
     .execute();
   await db.schema.createIndex('issues_status_send_at').on('issues').columns(['status', 'send_at']).execute();
 
@@ -91,14 +93,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('subscribers')
     .addColumn('id', 'integer', id)
-    .addColumn('uid', 'text', (c) => c.notNull().unique())
-    .addColumn('email', 'text', (c) => c.notNull().unique())
-    .addColumn('name', 'text', (c) => c.notNull().defaultTo(''))
-    .addColumn('status', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addColumn('confirmed_at', 'text')
-    .addColumn('unsubscribed_at', 'text')
-    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .addColumn('uid', kit.text, (c) => c.notNull().unique())
+    .addColumn('email', kit.text, (c) => c.notNull().unique())
+    .addColumn('name', kit.text, (c) => c.notNull().defaultTo(''))
+    .addColumn('status', kit.text, (c) => c.notNull())
+    .addColumn('created_at', kit.time, (c) => c.notNull())
+    .addColumn('confirmed_at', kit.time)
+    .addColumn('unsubscribed_at', kit.time)
+    .addColumn('updated_at', kit.time, (c) => c.notNull())
     .execute();
   await db.schema.createIndex('subscribers_status').on('subscribers').column('status').execute();
 
@@ -113,19 +115,19 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .createTable('consent_log')
     .addColumn('id', 'integer', id)
     .addColumn('subscriber_id', 'integer', (c) => c.notNull().references('subscribers.id').onDelete('cascade'))
-    .addColumn('action', 'text', (c) => c.notNull())
-    .addColumn('source', 'text', (c) => c.notNull())
-    .addColumn('detail', 'text')
-    .addColumn('ip', 'text')
-    .addColumn('user_agent', 'text')
-    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('action', kit.text, (c) => c.notNull())
+    .addColumn('source', kit.text, (c) => c.notNull())
+    .addColumn('detail', kit.text)
+    .addColumn('ip', kit.text)
+    .addColumn('user_agent', kit.text)
+    .addColumn('created_at', kit.time, (c) => c.notNull())
     .execute();
   await db.schema.createIndex('consent_log_subscriber').on('consent_log').column('subscriber_id').execute();
 
   await db.schema
     .createTable('erased_addresses')
-    .addColumn('email_hash', 'text', (c) => c.primaryKey())
-    .addColumn('erased_at', 'text', (c) => c.notNull())
+    .addColumn('email_hash', kit.text, (c) => c.primaryKey())
+    .addColumn('erased_at', kit.time, (c) => c.notNull())
     .execute();
 
   await db.schema
@@ -133,14 +135,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('id', 'integer', id)
     .addColumn('issue_id', 'integer', (c) => c.notNull().references('issues.id').onDelete('cascade'))
     .addColumn('subscriber_id', 'integer', (c) => c.notNull().references('subscribers.id').onDelete('cascade'))
-    .addColumn('edition_key', 'text', (c) => c.notNull())
-    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('edition_key', kit.text, (c) => c.notNull())
+    .addColumn('status', kit.text, (c) => c.notNull())
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
-    .addColumn('next_attempt_at', 'text')
-    .addColumn('claimed_at', 'text')
-    .addColumn('sent_at', 'text')
-    .addColumn('last_error', 'text')
-    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('next_attempt_at', kit.time)
+    .addColumn('claimed_at', kit.time)
+    .addColumn('sent_at', kit.time)
+    .addColumn('last_error', kit.text)
+    .addColumn('created_at', kit.time, (c) => c.notNull())
     .addUniqueConstraint('deliveries_issue_subscriber', ['issue_id', 'subscriber_id'])
     .execute();
   await db.schema
@@ -152,30 +154,30 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('editors')
     .addColumn('id', 'integer', id)
-    .addColumn('email', 'text', (c) => c.notNull().unique())
-    .addColumn('password_hash', 'text', (c) => c.notNull())
-    .addColumn('role', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('email', kit.text, (c) => c.notNull().unique())
+    .addColumn('password_hash', kit.text, (c) => c.notNull())
+    .addColumn('role', kit.text, (c) => c.notNull())
+    .addColumn('created_at', kit.time, (c) => c.notNull())
     .execute();
 
   await db.schema
     .createTable('sessions')
-    .addColumn('id_hash', 'text', (c) => c.primaryKey())
+    .addColumn('id_hash', kit.text, (c) => c.primaryKey())
     .addColumn('editor_id', 'integer', (c) => c.notNull().references('editors.id').onDelete('cascade'))
-    .addColumn('csrf_secret', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addColumn('expires_at', 'text', (c) => c.notNull())
+    .addColumn('csrf_secret', kit.text, (c) => c.notNull())
+    .addColumn('created_at', kit.time, (c) => c.notNull())
+    .addColumn('expires_at', kit.time, (c) => c.notNull())
     .execute();
 
   await db.schema
     .createTable('media')
     .addColumn('id', 'integer', id)
-    .addColumn('filename', 'text', (c) => c.notNull().unique())
-    .addColumn('original_name', 'text', (c) => c.notNull())
-    .addColumn('mime', 'text', (c) => c.notNull())
+    .addColumn('filename', kit.text, (c) => c.notNull().unique())
+    .addColumn('original_name', kit.text, (c) => c.notNull())
+    .addColumn('mime', kit.text, (c) => c.notNull())
     .addColumn('size', 'integer', (c) => c.notNull())
-    .addColumn('alt', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('alt', kit.text, (c) => c.notNull())
+    .addColumn('created_at', kit.time, (c) => c.notNull())
     .execute();
 }
 

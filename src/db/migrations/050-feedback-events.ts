@@ -1,25 +1,38 @@
 import type { Kysely } from 'kysely';
+import type { MigrationKit } from '../migration-kit.js';
 
 // Bounces, complaints and unclassified replies (issue 14): one row per event received, keyed by
 // its source and the provider's event id (or the report's Message-ID), so a replayed webhook or a
 // mailbox message seen twice applies once. Rows go with their subscriber (erasure); an issue's
 // deletion keeps the subscriber's history.
-export async function up(db: Kysely<unknown>): Promise<void> {
+export async function up(db: Kysely<unknown>, kit: MigrationKit): Promise<void> {
   await db.schema
     .createTable('feedback_events')
-    .addColumn('event_key', 'text', (c) => c.primaryKey())
-    .addColumn('source', 'text', (c) => c.notNull())
-    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('event_key', kit.text, (c) => c.primaryKey())
+    .addColumn('source', kit.text, (c) => c.notNull())
+    .addColumn('kind', kit.text, (c) => c.notNull())
     .addColumn('subscriber_id', 'integer', (c) => c.references('subscribers.id').onDelete('cascade'))
     .addColumn('issue_id', 'integer', (c) => c.references('issues.id').onDelete('set null'))
-    .addColumn('recipient', 'text')
-    .addColumn('status_code', 'text')
-    .addColumn('diagnostic', 'text')
-    .addColumn('outcome', 'text', (c) => c.notNull())
-    .addColumn('subject', 'text')
-    .addColumn('from_address', 'text')
-    .addColumn('excerpt', 'text')
-    .addColumn('received_at', 'text', (c) => c.notNull())
+    .addColumn('recipient', kit.text)
+    .addColumn('status_code', kit.text)
+    .addColumn('diagnostic', kit.text)
+    .addColumn('outcome', kit.text, (c) => c.notNull())
+    .addColumn('subject', kit.text)
+    .addColumn('from_address', kit.text)
+    .addColumn('excerpt', kit.text)
+    .addColumn('received_at', kit.time, (c) => c.notNull())
+    .$call(kit.oneOf('feedback_events', 'source', ['smtp', 'imap', 'ses', 'mailgun', 'postmark', 'sendgrid']))
+    .$call(kit.oneOf('feedback_events', 'kind', ['hard', 'soft', 'complaint', 'unclassified']))
+    .$call(
+      kit.oneOf('feedback_events', 'outcome', [
+        'bounced',
+        'complained',
+        'soft-counted',
+        'already-withdrawn',
+        'kept-for-editor',
+        'no-subscriber',
+      ]),
+    )
     .execute();
   await db.schema.createIndex('feedback_events_issue').on('feedback_events').columns(['issue_id', 'kind']).execute();
   await db.schema

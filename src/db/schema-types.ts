@@ -1,0 +1,153 @@
+import { sql, type Kysely } from 'kysely';
+import { checkName, type DialectName } from './migration-kit.js';
+
+/**
+ * The schema's TypeScript types come from one place: the database the migrations build. This reads
+ * that database (tables, columns, nullability, defaults, identity, and the kit's CHECK lists) and
+ * writes `schema.generated.ts`; `npm run db:types` runs it, and a test fails when the committed file
+ * differs from what the migrations make, on SQLite and on PostgreSQL alike.
+ */
+export interface ColumnShape {
+  name: string;
+  type: 'number' | 'string' | 'boolean';
+  nullable: boolean;
+  /** The database fills it when an insert leaves it out (a default or an identity). */
+  generated: boolean;
+  /** The values its `<table>_<column>_check` constraint allows. */
+  oneOf: string[] | undefined;
+}
+
+export interface TableShape {
+  name: string;
+  columns: ColumnShape[];
+}
+
+const TS_TYPES: Record<string, ColumnShape['type']> = {
+  integer: 'number',
+  int4: 'number',
+  int8: 'number',
+  bigint: 'number',
+  text: 'string',
+  timestamptz: 'string',
+  boolean: 'boolean',
+  bool: 'boolean',
+};
+
+/** The tables of the database `db` reaches (PostgreSQL: those of its current schema), in name order. */
+export async function describeSchema(db: Kysely<unknown>, dialect: DialectName): Promise<TableShape[]> {
+  const schema =
+    dialect === 'postgres'
+      ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
+      : undefined;
+  const checks = await checkLists(db, dialect);
+  const sqlite = dialect === 'sqlite' ? await sqliteKeys(db) : undefined;
+  const tables = (await db.introspection.getTables())
+    .filter((t) => !t.isView && (schema === undefined || t.schema === schema))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  return tables.map((table) => ({
+    name: table.name,
+    columns: table.columns.map((c) => {
+      const type = TS_TYPES[c.dataType.toLowerCase()];
+      if (!type) throw new Error(`${table.name}.${c.name}: no TypeScript type for column type ${c.dataType}`);
+      return {
+        name: c.name,
+        type,
+        // SQLite reports primary-key columns as nullable (a historical quirk it keeps); they are not.
+        nullable: c.isNullable && !sqlite?.primaryKeys.has(`${table.name}.${c.name}`),
+        // Kysely counts any SQLite `integer primary key` as numbered by the database; ours are
+        // numbered only where the migration said so (kit.id: autoincrement), as on PostgreSQL.
+        generated:
+          c.hasDefaultValue || (sqlite ? sqlite.autoIncrementing.has(`${table.name}.${c.name}`) : c.isAutoIncrementing),
+        oneOf: checks.get(checkName(table.name, c.name)),
+      };
+    }),
+  }));
+}
+
+/** `table.column` of SQLite's primary-key columns, and of those declared `autoincrement`. */
+async function sqliteKeys(db: Kysely<unknown>): Promise<{ primaryKeys: Set<string>; autoIncrementing: Set<string> }> {
+  const rows = await sql<{ tbl: string; name: string; create: string }>`
+    select m.name as tbl, p.name as name, m.sql as "create" from sqlite_master m, pragma_table_info(m.name) p
+    where m.type = 'table' and p.pk > 0`.execute(db);
+  const key = (r: { tbl: string; name: string }) => `${r.tbl}.${r.name}`;
+  return {
+    primaryKeys: new Set(rows.rows.map(key)),
+    autoIncrementing: new Set(
+      rows.rows.filter((r) => r.create.includes(`"${r.name}" integer primary key autoincrement`)).map(key),
+    ),
+  };
+}
+
+/** The value lists of the kit's named CHECK constraints, by constraint name. */
+async function checkLists(db: Kysely<unknown>, dialect: DialectName): Promise<Map<string, string[]>> {
+  const lists = new Map<string, string[]>();
+  const quoted = (text: string) =>
+    [...text.matchAll(/'((?:[^']|'')*)'/g)].map((m) => (m[1] ?? '').replaceAll("''", "'"));
+  if (dialect === 'postgres') {
+    const rows = await sql<{ name: string; def: string }>`
+      select conname as name, pg_get_constraintdef(oid) as def from pg_constraint
+      where contype = 'c' and connamespace = current_schema()::regnamespace`.execute(db);
+    for (const r of rows.rows) lists.set(r.name, quoted(r.def));
+  } else {
+    const rows = await sql<{
+      sql: string;
+    }>`select sql from sqlite_master where type = 'table' and sql is not null`.execute(db);
+    for (const r of rows.rows) {
+      for (const m of r.sql.matchAll(
+        /constraint "([a-z0-9_]+_check)" check \("[a-z0-9_]+" in \(((?:[^()']|'(?:[^']|'')*')*)\)\)/g,
+      )) {
+        lists.set(m[1] ?? '', quoted(m[2] ?? ''));
+      }
+    }
+  }
+  return lists;
+}
+
+const pascal = (name: string) => name.replace(/(^|_)([a-z])/g, (_, __: string, c: string) => c.toUpperCase());
+
+/** The CHECK list's constant: `issues.status` → `ISSUES_STATUS_VALUES`. */
+export const valuesConstName = (table: string, column: string): string => `${table}_${column}_values`.toUpperCase();
+
+export function renderSchemaTypes(tables: TableShape[]): string {
+  const out: string[] = [
+    '// Generated by `npm run db:types` from what the migrations build (src/db/schema-types.ts): do not',
+    '// edit. A test fails when this file and the migrations disagree, on SQLite and on PostgreSQL.',
+    "import type { Generated } from 'kysely';",
+    '',
+  ];
+  for (const table of tables) {
+    for (const c of table.columns) {
+      if (!c.oneOf) continue;
+      const values = c.oneOf.map((v) => `'${v.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`).join(', ');
+      out.push(`export const ${valuesConstName(table.name, c.name)} = [${values}] as const;`);
+    }
+  }
+  out.push('');
+  for (const table of tables) {
+    out.push(`export interface ${pascal(table.name)}Table {`);
+    for (const c of table.columns) {
+      let type: string = c.oneOf ? `(typeof ${valuesConstName(table.name, c.name)})[number]` : c.type;
+      if (c.nullable) type = `${type} | null`;
+      if (c.generated) type = `Generated<${type}>`;
+      out.push(`  ${c.name}: ${type};`);
+    }
+    out.push('}', '');
+  }
+  out.push('export interface Database {');
+  for (const table of tables) out.push(`  ${table.name}: ${pascal(table.name)}Table;`);
+  out.push('}', '');
+  const booleans = new Set(tables.flatMap((t) => t.columns.filter((c) => c.type === 'boolean').map((c) => c.name)));
+  for (const t of tables) {
+    for (const c of t.columns) {
+      if (c.type !== 'boolean' && booleans.has(c.name)) {
+        throw new Error(`${t.name}.${c.name}: a boolean column elsewhere has this name; give the boolean another one`);
+      }
+    }
+  }
+  out.push(
+    '/** Boolean columns by name: SQLite hands them back as 0/1, the SQLite plugin turns those into booleans. */',
+    `export const BOOLEAN_COLUMNS: readonly string[] = [${[...booleans].map((b) => `'${b}'`).join(', ')}];`,
+    '',
+  );
+  return out.join('\n');
+}

@@ -480,17 +480,27 @@ export class SqlDeliveryStore {
    * the bounce is held on the delivery until the net decides.
    */
   async bounce(id: number, attempts: number, error: string, subscriberId: number): Promise<string | null> {
-    const decided = this.bounceCheck ?? (await this.readBounceCheck());
-    if (decided === 'tripped') {
-      // The net tripped meanwhile (the send is pausing): this one waits with the rest, unmarked.
-      await this.db
-        .updateTable('deliveries')
-        .set({ status: 'pending', attempts, last_error: error, claimed_at: null })
-        .where('id', '=', id)
-        .execute();
-      return null;
-    }
-    await this.db.transaction().execute(async (trx) => {
+    const decided = await this.db.transaction().execute(async (trx) => {
+      // Read the verdict through a write to its row: PostgreSQL makes this wait for a verdict being
+      // written by another connection (and a verdict wait for this bounce), SQLite takes its write
+      // lock; either way a bounce and the net's verdict happen one after the other, so no bounce is
+      // left held (or failed) after the net tripped or passed.
+      const issue = await trx
+        .updateTable('issues')
+        .set((eb) => ({ bounce_check: eb.ref('bounce_check') }))
+        .where('id', '=', this.issueId)
+        .returning('bounce_check')
+        .executeTakeFirst();
+      const verdict = issue?.bounce_check ?? null;
+      if (verdict === 'tripped') {
+        // The net tripped meanwhile (the send is pausing): this one waits with the rest, unmarked.
+        await trx
+          .updateTable('deliveries')
+          .set({ status: 'pending', attempts, last_error: error, claimed_at: null })
+          .where('id', '=', id)
+          .execute();
+        return verdict;
+      }
       await trx
         .updateTable('deliveries')
         .set({
@@ -499,13 +509,15 @@ export class SqlDeliveryStore {
           last_error: error,
           claimed_at: null,
           next_attempt_at: null,
-          bounce_held: decided === 'passed' ? 0 : 1,
+          bounce_held: verdict === 'passed' ? 0 : 1,
         })
         .where('id', '=', id)
         .execute();
-      if (decided === 'passed') await markSubscriberUndeliverable(trx, subscriberId, 'bounced', error);
+      if (verdict === 'passed') await markSubscriberUndeliverable(trx, subscriberId, 'bounced', error);
+      return verdict;
     });
-    return decided === 'passed' ? null : this.reviewBounces(false);
+    this.bounceCheck = decided;
+    return decided === null ? this.reviewBounces(false) : null;
   }
 
   /** The net's verdict as this process last saw it; 'passed' never changes back within a run. */

@@ -13,6 +13,7 @@ import { CliError, parseTopicList, type CliContext } from '../command/context.js
 import { registerIssueCommands } from './issue-commands.js';
 import { describeFit } from '../render/edition-fit.js';
 import { demoHint, registerDemoCommands } from './demo-commands.js';
+import { registerDbCommands } from './db-commands.js';
 
 const FORMATS = ['email', 'text', 'web', 'mjml'] as const;
 type Format = (typeof FORMATS)[number];
@@ -123,6 +124,7 @@ function buildProgram(ctx: CliContext): Command {
   registerIssueCommands(program, ctx);
   registerDemoCommands(program, ctx);
   registerBounceCommands(program, ctx);
+  registerDbCommands(program, ctx);
   return program;
 }
 

@@ -121,11 +121,10 @@ function openSqlite(databaseUrl: string, options: OpenDatabaseOptions): Db {
   return db;
 }
 
-/** Applies the migrations not yet applied; returns their names. */
-export async function migrate(db: Db): Promise<string[]> {
+function migratorFor(db: Db): Migrator {
   const target = opened.get(db);
   if (!target) throw new Error('migrate: give it a database opened by openDatabase');
-  const migrator = new Migrator({
+  return new Migrator({
     db,
     provider: new KitMigrationProvider(target.dialect),
     // Kysely creates this schema when missing; the tables follow the connection's search_path.
@@ -134,7 +133,17 @@ export async function migrate(db: Db): Promise<string[]> {
     // before 010 exists: apply what is missing whatever its place in the order.
     allowUnorderedMigrations: true,
   });
-  const { error, results } = await migrator.migrateToLatest();
+}
+
+/** The names of the migrations this code has and the database has not applied. */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  const all = await migratorFor(db).getMigrations();
+  return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
+}
+
+/** Applies the migrations not yet applied; returns their names. */
+export async function migrate(db: Db): Promise<string[]> {
+  const { error, results } = await migratorFor(db).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
     const reason = error instanceof Error ? error.message : JSON.stringify(error);

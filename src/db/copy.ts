@@ -60,9 +60,11 @@ export async function copyDatabase(options: CopyOptions): Promise<TableCount[]> 
       );
     }
     await migrate(target);
-    return await source.transaction().execute((from) =>
-      target.transaction().execute((to) => copyTables(from, to, databaseDialect(options.to), options)),
-    );
+    return await source
+      .transaction()
+      .execute((from) =>
+        target.transaction().execute((to) => copyTables(from, to, databaseDialect(options.to), options)),
+      );
   } finally {
     await source.destroy();
     await target.destroy();

@@ -44,7 +44,11 @@ describe(`newsletter db copy (SQLite to ${testDialect()})`, () => {
     }
     const add = await runCli(['subscribers', 'add', 'ada@example.org', '--name', 'Ada'], source.env);
     expect(add.code, add.stderr).toBe(0);
-    const editor = await runCli(['editors', 'add', 'ed@example.org', '--role', 'admin'], source.env, 'a-long-passw0rd\n');
+    const editor = await runCli(
+      ['editors', 'add', 'ed@example.org', '--role', 'admin'],
+      source.env,
+      'a-long-passw0rd\n',
+    );
     expect(editor.code, editor.stderr).toBe(0);
     const send = await runCli(['send', slug], source.env);
     expect(send.code, send.stderr).toBe(0);
@@ -126,29 +130,26 @@ describe(`newsletter db copy (SQLite to ${testDialect()})`, () => {
     );
   });
 
-  it.runIf(testDialect() === 'postgres')(
-    'names the row PostgreSQL refuses and commits nothing',
-    async () => {
-      const bad = path.join(dir, 'bad.db');
-      const env = makeTempEnv({ DATABASE_URL: bad });
-      const services = await env.open();
-      await importFolder(services.db, DEMO_DIR);
-      await sql`update issues set created_at = 'the day before yesterday'`.execute(services.db);
-      await services.close();
-      env.cleanup();
-      const to = freshTarget(dir, 'refused');
-      await expect(copyDatabase({ from: bad, to })).rejects.toThrow(
-        /^issues: the target refused the row id = 1: invalid input syntax for type timestamp with time zone: "the day before yesterday"\. Correct that row/,
-      );
-      const target = openDatabase(to);
-      try {
-        const topics = await target.selectFrom('topics').select('id').execute();
-        expect(topics).toEqual([]);
-      } finally {
-        await target.destroy();
-      }
-    },
-  );
+  it.runIf(testDialect() === 'postgres')('names the row PostgreSQL refuses and commits nothing', async () => {
+    const bad = path.join(dir, 'bad.db');
+    const env = makeTempEnv({ DATABASE_URL: bad });
+    const services = await env.open();
+    await importFolder(services.db, DEMO_DIR);
+    await sql`update issues set created_at = 'the day before yesterday'`.execute(services.db);
+    await services.close();
+    env.cleanup();
+    const to = freshTarget(dir, 'refused');
+    await expect(copyDatabase({ from: bad, to })).rejects.toThrow(
+      /^issues: the target refused the row id = 1: invalid input syntax for type timestamp with time zone: "the day before yesterday"\. Correct that row/,
+    );
+    const target = openDatabase(to);
+    try {
+      const topics = await target.selectFrom('topics').select('id').execute();
+      expect(topics).toEqual([]);
+    } finally {
+      await target.destroy();
+    }
+  });
 
   it('runs as `newsletter db copy`, printing each table and its rows, and no password', async () => {
     const to = freshTarget(dir, 'cli');

@@ -39,6 +39,8 @@ describe(`the schema's types against what the migrations build on ${testDialect(
       values (1, 1, 'ai', 'pending', ${now})`.execute(db);
     await sql`insert into editors (email, password_hash, role, created_at)
       values ('ed@example.org', 'x', 'editor', ${now})`.execute(db);
+    await sql`insert into feedback_events (event_key, source, kind, outcome, received_at)
+      values ('e1', 'smtp', 'hard', 'bounced', ${now})`.execute(db);
 
     const checked = (await describeSchema(db, testDialect())).flatMap((t) =>
       t.columns.flatMap((c) => (c.oneOf ? [{ table: t.name, column: c.name, values: c.oneOf }] : [])),
@@ -47,7 +49,11 @@ describe(`the schema's types against what the migrations build on ${testDialect(
       'consent_log.source',
       'deliveries.status',
       'editors.role',
+      'feedback_events.kind',
+      'feedback_events.outcome',
+      'feedback_events.source',
       'issues.bounce_check',
+      'issues.email_fit',
       'issues.status',
       'subscribers.status',
     ]);

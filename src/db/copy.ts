@@ -41,7 +41,7 @@ export function redactUrl(url: string): string {
 
 /**
  * Copies every row of a SQLite database into another database (PostgreSQL, to move a publication
- * over). The source is read in one transaction, a consistent snapshot even while the service
+ * over). The source is read in one read transaction, a consistent snapshot even while the service
  * still writes to it; the target is written in one transaction that commits only when every table
  * holds as many rows as the source's snapshot did, so a failure leaves the target as it was.
  */
@@ -60,11 +60,17 @@ export async function copyDatabase(options: CopyOptions): Promise<TableCount[]> 
       );
     }
     await migrate(target);
-    return await source
-      .transaction()
-      .execute((from) =>
-        target.transaction().execute((to) => copyTables(from, to, databaseDialect(options.to), options)),
-      );
+    // A read snapshot of the source, not a write transaction (this project's SQLite transactions
+    // take the write lock): a service still running beside the copy keeps writing, but what it
+    // writes after the snapshot is not copied (README: stop it first).
+    return await source.connection().execute(async (from) => {
+      await sql`begin deferred`.execute(from);
+      try {
+        return await target.transaction().execute((to) => copyTables(from, to, databaseDialect(options.to), options));
+      } finally {
+        await sql`rollback`.execute(from);
+      }
+    });
   } finally {
     await source.destroy();
     await target.destroy();
@@ -72,7 +78,7 @@ export async function copyDatabase(options: CopyOptions): Promise<TableCount[]> 
 }
 
 async function copyTables(
-  source: Transaction<Database>,
+  source: Kysely<Database>,
   target: Transaction<Database>,
   targetDialect: DialectName,
   options: CopyOptions,

@@ -120,6 +120,36 @@ describe(`newsletter db copy (SQLite to ${testDialect()})`, () => {
     expect(again.find((c) => c.table === 'subscribers')?.rows).toBe(41);
   });
 
+  it('reads a snapshot of the source without its write lock: a writer beside it goes on, unseen by the copy', async () => {
+    const live = path.join(dir, 'running.db');
+    const original = new SQLite(sourceFile);
+    await original.backup(live);
+    original.close();
+    // A second process's connection, as the running service would hold, that never waits for a lock.
+    const writer = new SQLite(live);
+    writer.pragma('busy_timeout = 0');
+    let written = 0;
+    try {
+      const counts = await copyDatabase({
+        from: live,
+        to: freshTarget(dir, 'live'),
+        progress: (table) => {
+          if (table !== 'subscribers') return;
+          // Mid-copy: this throws SQLITE_BUSY if the copy held the source's write lock.
+          writer
+            .prepare('insert into glossary (abbreviation, english, chinese, position) values (?, ?, ?, ?)')
+            .run('WAL', 'write-ahead log', '预写日志', 99);
+          written += 1;
+        },
+      });
+      expect(written).toBe(1);
+      const glossary = writer.prepare('select count(*) as n from glossary').get() as { n: number };
+      expect(counts.find((c) => c.table === 'glossary')?.rows).toBe(glossary.n - 1);
+    } finally {
+      writer.close();
+    }
+  });
+
   it('refuses a source the migrations have not all reached, naming the command that fixes it', async () => {
     const old = path.join(dir, 'old.db');
     const db = new SQLite(old);

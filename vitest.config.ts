@@ -15,6 +15,48 @@ if (!withSample) console.log(`Not running ${sampleTests}: the real sample issue 
 // each test environment a schema in it (test/postgres-setup.ts, test/helpers/test-database.ts).
 const postgres = process.env.TEST_DATABASE_URL;
 
+// The PostgreSQL run is the database-touching part of the suite: every test that reads or writes
+// the service's database, except those whose subject is not the database (what a page looks like
+// in Chromium, how an email renders or reaches a mail client, SMTP and DKIM on the wire, pure
+// functions). Those run the same queries as tests kept in the run, and would double CI's time
+// for nothing the second database could change. README, "Tests", says which.
+const NOT_ON_POSTGRES = [
+  'test/architecture/**',
+  'test/build/**',
+  'test/config/**',
+  'test/cli/node-flags.test.ts',
+  'test/render/**',
+  'test/mail/**',
+  'test/**/*browser*.test.ts',
+  'test/editors/journey.test.ts',
+  'test/editors/preview.test.ts',
+  'test/scheduler/dkim.test.ts',
+  'test/scheduler/email-budget.test.ts',
+  'test/scheduler/email-spam.test.ts',
+  'test/scheduler/encoded-edition.test.ts',
+  'test/scheduler/schedule.test.ts',
+  'test/scheduler/send-manager.test.ts',
+  'test/scheduler/smtp-failures.test.ts',
+  'test/scheduler/bounces/bounce-address.test.ts',
+  'test/scheduler/bounces/returned-mail.test.ts',
+  'test/subscribers/csv-encoding.test.ts',
+  'test/subscribers/csv-formula.test.ts',
+  'test/subscribers/tokens.test.ts',
+  'test/db/sqlite-booleans.test.ts',
+  'test/db/lock-waiting-sqlite.test.ts',
+  // A SQLite file on a small tmpfs that fills up: the disk under a PostgreSQL server is not the test's.
+  'test/db/storage-health.test.ts',
+  // The Node runtime surviving load, HTTP body parsing and limits, logging, page caches, file reading.
+  'test/app/survival.test.ts',
+  'test/http/form-body.test.ts',
+  'test/editors/form-limits.test.ts',
+  'test/log/**',
+  'test/web/encoded-pages.test.ts',
+  'test/content/content-file.test.ts',
+  'test/content/front-matter.test.ts',
+  sampleTests,
+];
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
@@ -30,7 +72,11 @@ export default defineConfig({
         ? [
             {
               extends: true as const,
-              test: { name: 'postgres', globalSetup: ['test/global-setup.ts', 'test/postgres-setup.ts'] },
+              test: {
+                name: 'postgres',
+                globalSetup: ['test/global-setup.ts', 'test/postgres-setup.ts'],
+                exclude: [...configDefaults.exclude, ...NOT_ON_POSTGRES],
+              },
             },
           ]
         : []),

@@ -1,5 +1,6 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
+import { SqlRateLimitStore } from '../src/http/rate-limit-store.js';
 import { getPublication, listTopics } from '../src/content/content-repository.js';
 import { parseEmail } from './address.js';
 import { cleanName, MAX_NAME_LENGTH, readForm, topicChoices, topicList, type FieldError } from './form-input.js';
@@ -51,9 +52,12 @@ function signupLimiters(web: SubscriberWeb): { perIp: RequestHandler; perAddress
     const email = readForm(req.body)?.email;
     return email === undefined ? null : parseEmail(email);
   };
+  // Counted in the database: every web process sharing it shares the counts.
+  const counts = { db: web.services.db, secret: web.services.config.secretKey };
   return {
     perIp: rateLimit({
       ...SIGNUP_LIMITS.perIp,
+      store: new SqlRateLimitStore({ ...counts, prefix: 'signup-ip' }),
       // No RateLimit headers: the answer to a sign-up must look the same for every address.
       standardHeaders: false,
       legacyHeaders: false,
@@ -61,6 +65,7 @@ function signupLimiters(web: SubscriberWeb): { perIp: RequestHandler; perAddress
     }),
     perAddress: rateLimit({
       ...SIGNUP_LIMITS.perAddress,
+      store: new SqlRateLimitStore({ ...counts, prefix: 'signup-address' }),
       standardHeaders: false,
       legacyHeaders: false,
       keyGenerator: (req) => `address:${addressOf(req) ?? ''}`,

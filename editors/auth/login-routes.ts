@@ -64,7 +64,7 @@ export function createLoginRouter(ctx: AdminContext): Router {
     await showForm(req, res, {});
   });
 
-  const limiters = createLoginLimiters((req, res, retryAfter) => {
+  const limiters = createLoginLimiters({ db: ctx.services.db, secret: config.secretKey }, (req, res, retryAfter) => {
     res.setHeader('Retry-After', String(retryAfter));
     void showForm(req, res, {
       status: 429,

@@ -148,6 +148,7 @@ const envSchema = z.object({
   }),
   SCHEDULE_TZ: optionalText,
   TEMPLATES_DIR: optionalText,
+  MEDIA_DIR: optionalText,
   BOUNCE_DOMAIN: optionalText.refine((v) => v === undefined || DOMAIN_NAME.test(v), {
     message: 'BOUNCE_DOMAIN must be a domain name such as bounces.example.org',
   }),
@@ -322,7 +323,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secretKey: e.SECRET_KEY ?? readOrCreateSecret(dataDir),
     scheduleTz,
     outboxDir: path.join(dataDir, 'outbox'),
-    mediaDir: path.join(dataDir, 'media'),
+    // A folder every web process reads (README: Running several web servers).
+    mediaDir: path.resolve(e.MEDIA_DIR ?? path.join(dataDir, 'media')),
     templatesDir: path.resolve(e.TEMPLATES_DIR ?? path.join(PROJECT_ROOT, 'templates')),
     logLevel: e.LOG_LEVEL ?? 'info',
     demo: e.DEMO,

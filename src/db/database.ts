@@ -9,6 +9,7 @@ import { createPostgresPool, parsePostgresUrl } from './postgres-pool.js';
 import * as initial from './migrations/001-initial.js';
 import * as sending from './migrations/002-sending.js';
 import * as checkLists from './migrations/003-check-lists.js';
+import * as rateLimits from './migrations/004-rate-limits.js';
 import * as healthProbe from './migrations/010-health-probe.js';
 import * as subscriberList from './migrations/015-subscriber-list.js';
 import * as bounceSafety from './migrations/020-bounce-safety.js';
@@ -33,6 +34,7 @@ const migrations: Record<string, KitMigration> = {
   '001-initial': initial,
   '002-sending': sending,
   '003-check-lists': checkLists,
+  '004-rate-limits': rateLimits,
   '010-health-probe': healthProbe,
   '015-subscriber-list': subscriberList,
   '020-bounce-safety': bounceSafety,

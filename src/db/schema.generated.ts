@@ -184,6 +184,12 @@ export interface PublicationTable {
   about_markdown: Generated<string>;
 }
 
+export interface RateLimitsTable {
+  key: string;
+  hits: number;
+  reset_ms: number;
+}
+
 export interface SendLeasesTable {
   issue_id: number;
   owner: string;
@@ -240,6 +246,7 @@ export interface Database {
   issues: IssuesTable;
   media: MediaTable;
   publication: PublicationTable;
+  rate_limits: RateLimitsTable;
   send_leases: SendLeasesTable;
   sessions: SessionsTable;
   subscriber_topics: SubscriberTopicsTable;

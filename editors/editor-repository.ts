@@ -1,5 +1,5 @@
 import type { Db } from '../src/db/database.js';
-import { nowIso } from '../src/db/database.js';
+import { dialectOf, nowIso } from '../src/db/database.js';
 import type { ExpressionBuilder } from 'kysely';
 import type { Database, EditorRole } from '../src/db/schema.js';
 
@@ -108,26 +108,47 @@ async function guardedResult(db: Db, id: number, changed: bigint | undefined): P
 }
 
 /**
+ * Runs a change guarded by `anotherAdminExists` so that two of them take turns. SQLite has one
+ * writer at a time already (every transaction takes the write lock). PostgreSQL, at READ COMMITTED,
+ * would let two admins demoting each other at once each see the other still an admin (each
+ * statement's snapshot misses the other's uncommitted change, and they lock different rows), so
+ * there the admins' rows are locked first: the second change waits for the first to commit and then
+ * sees what it did.
+ */
+function guarded<T>(db: Db, change: (trx: Db) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (trx) => {
+    if (dialectOf(db) === 'postgres') {
+      await trx.selectFrom('editors').select('id').where('role', '=', 'admin').forUpdate().execute();
+    }
+    return change(trx);
+  });
+}
+
+/**
  * Sets an editor's role, unless that demotes the last admin. The check is part of the UPDATE
  * itself, so two admins demoting each other at the same moment cannot leave the service without one.
  */
 export async function updateEditorRole(db: Db, id: number, role: EditorRole): Promise<AdminGuardedResult> {
-  const result = await db
-    .updateTable('editors')
-    .set({ role })
-    .where('id', '=', id)
-    .where((eb) => (role === 'admin' ? eb.lit(true) : eb.or([eb('role', '<>', 'admin'), anotherAdminExists(eb, id)])))
-    .executeTakeFirst();
+  const result = await guarded(db, (trx) =>
+    trx
+      .updateTable('editors')
+      .set({ role })
+      .where('id', '=', id)
+      .where((eb) => (role === 'admin' ? eb.lit(true) : eb.or([eb('role', '<>', 'admin'), anotherAdminExists(eb, id)])))
+      .executeTakeFirst(),
+  );
   return guardedResult(db, id, result.numUpdatedRows);
 }
 
 /** Removes an editor (their sessions go with them), unless they are the last admin; one guarded DELETE. */
 export async function deleteEditor(db: Db, id: number): Promise<AdminGuardedResult> {
-  const result = await db
-    .deleteFrom('editors')
-    .where('id', '=', id)
-    .where((eb) => eb.or([eb('role', '<>', 'admin'), anotherAdminExists(eb, id)]))
-    .executeTakeFirst();
+  const result = await guarded(db, (trx) =>
+    trx
+      .deleteFrom('editors')
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('role', '<>', 'admin'), anotherAdminExists(eb, id)]))
+      .executeTakeFirst(),
+  );
   return guardedResult(db, id, result.numDeletedRows);
 }
 

@@ -62,6 +62,13 @@ export interface OpenDatabaseOptions {
   onQueryError?: (error: unknown) => void;
 }
 
+/** Which database `db` (opened by `openDatabase`) is, for the few statements that differ. */
+export function dialectOf(db: Db): DialectName {
+  const target = opened.get(db);
+  if (!target) throw new Error('dialectOf: give it a database opened by openDatabase');
+  return target.dialect;
+}
+
 /** `postgres://` or `postgresql://` selects PostgreSQL; anything else is a SQLite file path. */
 export function databaseDialect(databaseUrl: string): DialectName {
   return /^postgres(ql)?:\/\//.test(databaseUrl) ? 'postgres' : 'sqlite';

@@ -1,8 +1,10 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from '../../src/db/database.js';
+import { dialectOf, openDatabase, type Db } from '../../src/db/database.js';
 import type { Services } from '../../src/app/services.js';
 import { deleteEditor, insertEditor, listEditors, updateEditorRole } from '../../editors/editor-repository.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
+import { testDialect } from '../helpers/test-database.js';
 
 // "The last admin cannot be removed" is one guarded statement, so two admins acting at once
 // (two tabs, two processes) cannot leave the service without an admin.
@@ -23,6 +25,23 @@ afterEach(async () => {
   await services.close();
   env.cleanup();
 });
+
+/**
+ * Resolves once some connection of this database waits for a row lock (PostgreSQL's view of its
+ * sessions). SQLite shows no such thing: its waiter retries on timers until the lock is free, so
+ * there this resolves at once and the order is the same either way.
+ */
+async function waitingForALock(db: Db): Promise<void> {
+  if (dialectOf(db) !== 'postgres') return;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const { rows } = await sql<{ n: number }>`select count(*) as n from pg_stat_activity
+      where datname = current_database() and wait_event_type = 'Lock'`.execute(db);
+    if (Number(rows[0]?.n) > 0) return;
+    if (Date.now() > deadline) throw new Error('no connection came to wait for the lock within 20 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 const admins = async () => (await listEditors(services.db)).filter((e) => e.role === 'admin').map((e) => e.email);
 
@@ -45,6 +64,28 @@ describe('editor repository: at least one admin stays', () => {
     expect(results.sort()).toEqual(['done', 'last-admin']);
     expect(await admins()).toHaveLength(1);
   });
+
+  it.each([
+    ['demoting', (db: Db, id: number) => updateEditorRole(db, id, 'editor')],
+    ['removing', (db: Db, id: number) => deleteEditor(db, id)],
+  ] as const)(
+    `%s the last admin waits for another connection's uncommitted demotions, then refuses (${testDialect()})`,
+    async (_, change) => {
+      const a = await insertEditor(services.db, 'a@example.org', 'admin', 'hash');
+      const b = await insertEditor(services.db, 'b@example.org', 'admin', 'hash');
+      const c = await insertEditor(services.db, 'c@example.org', 'admin', 'hash');
+      let racing: Promise<string> | undefined;
+      // Decided on what it could see before that transaction commits (a and b still admins), the
+      // change to c would go through and leave no admin.
+      await second.transaction().execute(async (trx) => {
+        await trx.updateTable('editors').set({ role: 'editor' }).where('id', 'in', [a.id, b.id]).execute();
+        racing = change(services.db, c.id);
+        await Promise.race([racing, waitingForALock(second)]);
+      });
+      expect(await racing).toBe('last-admin');
+      expect(await admins()).toEqual(['c@example.org']);
+    },
+  );
 
   it('removes editors and demotes admins freely while another admin remains; reports a missing editor', async () => {
     const a = await insertEditor(services.db, 'a@example.org', 'admin', 'hash');

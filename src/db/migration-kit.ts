@@ -17,6 +17,8 @@ export type DialectName = 'sqlite' | 'postgres';
  *   (`LIKE` works on both); PostgreSQL's json types would come back parsed from the driver.
  * - `boolean`: PostgreSQL's boolean; on SQLite a column declared `boolean` holding 0 or 1, turned
  *   back into true/false by the SQLite booleans plugin.
+ * - `float`: an 8-byte float on both (SQLite's `real`; PostgreSQL's `real` would be 4 bytes, about
+ *   7 digits: a token bucket or a rate kept in it would drift).
  */
 export interface MigrationKit {
   readonly dialect: DialectName;
@@ -26,6 +28,7 @@ export interface MigrationKit {
   readonly time: DataTypeExpression;
   readonly json: DataTypeExpression;
   readonly boolean: DataTypeExpression;
+  readonly float: DataTypeExpression;
   /**
    * A CHECK constraint named `<table>_<column>_check` keeping `column` to `values`, for a table being
    * created: `.$call(kit.oneOf('issues', 'status', ['draft', 'sent']))`.
@@ -69,6 +72,7 @@ export function migrationKit(dialect: DialectName): MigrationKit {
     time: postgres ? sql`timestamptz(3)` : 'text',
     json: postgres ? sql`text collate "C"` : 'text',
     boolean: 'boolean',
+    float: postgres ? 'double precision' : 'real',
     oneOf: (table, column, values) => (builder) =>
       builder.addCheckConstraint(checkName(table, column), inList(column, values)) as typeof builder,
     setOneOf: async (db, table, column, values) => {

@@ -27,6 +27,8 @@ const TS_TYPES: Record<string, ColumnShape['type']> = {
   int4: 'number',
   int8: 'number',
   bigint: 'number',
+  real: 'number',
+  float8: 'number',
   text: 'string',
   timestamptz: 'string',
   boolean: 'boolean',

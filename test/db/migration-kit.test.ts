@@ -56,6 +56,7 @@ describe(`the migration kit on ${testDialect()}`, () => {
       .addColumn('seen_at', kit.time)
       .addColumn('tags_json', kit.json, (c) => c.notNull().defaultTo('[]'))
       .addColumn('active', kit.boolean, (c) => c.notNull().defaultTo(false))
+      .addColumn('rate', kit.float, (c) => c.notNull().defaultTo(0))
       .$call(kit.oneOf('parents', 'status', ['new', 'old']))
       .execute();
     await db.schema.createIndex('parents_status').on('parents').column('status').execute();
@@ -141,5 +142,11 @@ describe(`the migration kit on ${testDialect()}`, () => {
     // PostgreSQL's driver reads booleans as true/false; SQLite keeps 1/0.
     const expected = kit.dialect === 'postgres' ? [true, false] : [1, 0];
     expect(rows.rows.map((r) => r.active)).toEqual(expected);
+  });
+
+  it('keeps a float to 15 digits on both: a rate or a token count does not drift', async () => {
+    await sql`insert into parents (name, status, rate) values ('r', 'new', ${123456.789012345})`.execute(db);
+    const rows = await sql<{ rate: number }>`select rate + 0.000000001 as rate from parents`.execute(db);
+    expect(rows.rows[0]?.rate).toBeCloseTo(123456.789012346, 9);
   });
 });

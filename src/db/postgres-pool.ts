@@ -1,3 +1,4 @@
+import os from 'node:os';
 import pg from 'pg';
 
 /** Type ids (pg_type.oid) whose values the pool hands back in the same shape SQLite does. */
@@ -72,6 +73,8 @@ export function createPostgresPool(target: PostgresTarget): pg.Pool {
     connectionString: target.connectionString,
     options: target.options,
     types,
-    application_name: 'newsletter',
+    // Names the process in pg_stat_activity (host and pid, as `newsletter workers` shows senders),
+    // so an operator (or a test) can tell which process holds a connection or a lock; 63 bytes kept.
+    application_name: `newsletter ${os.hostname()}:${process.pid}`.slice(0, 63),
   });
 }

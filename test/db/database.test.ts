@@ -89,6 +89,10 @@ describe(`the service on its test database (${testDialect()})`, () => {
         const schema = new URL(a.env.DATABASE_URL ?? '').searchParams.get('schema');
         const current = await sql<{ s: string }>`select current_schema() as s`.execute(first.db);
         expect(current.rows[0]?.s).toBe(schema);
+        // pg_stat_activity names the process holding each connection (and so each lock).
+        const me = await sql<{ name: string }>`select application_name as name from pg_stat_activity
+          where pid = pg_backend_pid()`.execute(first.db);
+        expect(me.rows[0]?.name).toBe(`newsletter ${os.hostname()}:${process.pid}`.slice(0, 63));
       }
     } finally {
       await first.close();

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { CsvError, parse as parseCsv, type Options } from 'csv-parse/sync';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
@@ -16,6 +17,7 @@ import { ContentFileError, readContentFile } from './content-file.js';
 import { FrontMatterError, parseFrontMatter } from './front-matter.js';
 import { topicSlug } from './slug.js';
 import { markdownNestingProblem } from '../render/markdown.js';
+import { stripXmlInvalidDeep } from './xml-chars.js';
 
 /** A bad file in an import: names the file and the field at fault. */
 export class ImportError extends Error {
@@ -130,21 +132,43 @@ function imagesOf(markdown: string): { src: string; alt: string }[] {
 
 function readGlossary(root: string, file: string): ImportBundle['glossary'] {
   const label = path.basename(file);
-  const lines = readFolderFile(root, file, label)
-    .split(/\r?\n/)
-    .filter((l) => l.trim() !== '');
-  const header = (lines.shift() ?? '').split('\t').map((h) => h.trim().toLowerCase());
+  return parseGlossaryTsv(readFolderFile(root, file, label), label);
+}
+
+/**
+ * abbreviations.tsv: a header row naming the abbreviation, english and chinese columns (any order,
+ * more columns allowed), then one entry a line. Tab-separated with no quoting (csv-parse), so a
+ * quote mark is an ordinary character; blank lines are skipped, a byte order mark is dropped.
+ */
+function parseGlossaryTsv(text: string, label: string): NonNullable<ImportBundle['glossary']> {
+  let rows: { record: string[]; info: { lines: number } }[];
+  try {
+    // csv-parse's synchronous parse is typed `any`; with `info: true` it returns these pairs.
+    rows = (parseCsv as (input: string, options: Options) => typeof rows)(text, {
+      delimiter: '\t',
+      quote: false,
+      bom: true,
+      trim: true,
+      skip_empty_lines: true,
+      skip_records_with_empty_values: true,
+      relax_column_count: true,
+      info: true,
+    });
+  } catch (error) {
+    if (error instanceof CsvError) throw new ImportError(label, `line ${error.lines}`, error.message);
+    throw error;
+  }
+  const header = (rows.shift()?.record ?? []).map((h) => h.toLowerCase());
   const col = (name: string) => {
     const i = header.indexOf(name);
     if (i < 0) throw new ImportError(label, name, 'column is missing from the header row');
     return i;
   };
   const [a, e, c] = [col('abbreviation'), col('english'), col('chinese')];
-  return lines.map((line, n) => {
-    const cells = line.split('\t').map((s) => s.trim());
-    const abbreviation = cells[a] ?? '';
-    if (!abbreviation) throw new ImportError(label, `line ${n + 2} abbreviation`, 'is empty');
-    return { abbreviation, english: cells[e] ?? '', chinese: cells[c] ?? '' };
+  return rows.map(({ record, info }) => {
+    const abbreviation = record[a] ?? '';
+    if (!abbreviation) throw new ImportError(label, `line ${info.lines} abbreviation`, 'is empty');
+    return { abbreviation, english: record[e] ?? '', chinese: record[c] ?? '' };
   });
 }
 
@@ -475,5 +499,6 @@ async function writeSharedContent(trx: Db, bundle: ImportBundle): Promise<boolea
 }
 
 export async function importFolder(db: Db, dir: string, options: ImportOptions = {}): Promise<ImportResult> {
-  return writeImportBundle(db, readImportFolder(dir), options);
+  // Characters no XML can carry (a pasted vertical tab) are dropped here, once, for every output.
+  return writeImportBundle(db, stripXmlInvalidDeep(readImportFolder(dir)), options);
 }

@@ -1,4 +1,6 @@
 import { Router, type Request, type Response } from 'express';
+import { Feed } from 'feed';
+import Handlebars from 'handlebars';
 import type { Services } from '../app/services.js';
 import { parseTopicList } from '../command/context.js';
 import {
@@ -9,6 +11,7 @@ import {
   UnknownIssueError,
 } from '../content/content-repository.js';
 import { editionKey, UnknownTopicError } from '../content/editions.js';
+import { stripXmlInvalid } from '../content/xml-chars.js';
 import type { IssueRow } from '../db/schema.js';
 import { EncodedPages, type EncodedPage } from './encoded-pages.js';
 
@@ -38,8 +41,9 @@ function sendPage(req: Request, res: Response, page: EncodedPage): void {
   }
 }
 
-function xml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** Plain text as HTML, without the characters XML cannot carry. */
+function htmlText(text: string): string {
+  return Handlebars.escapeExpression(stripXmlInvalid(text));
 }
 
 function publishedAt(issue: IssueRow): string {
@@ -138,40 +142,33 @@ export function createIssuesRouter(services: Services): Router {
     const issues = (await listPublicIssues(db)).slice(0, FEED_ENTRIES);
     const base = config.baseUrl;
     const updated = issues.map(publishedAt).sort().at(-1) ?? new Date(0).toISOString();
-    const entries: string[] = [];
+    const feed = new Feed({
+      id: `${base}/issues`,
+      title: stripXmlInvalid(publication.name),
+      link: `${base}/issues`,
+      feedLinks: { atom: `${base}/feed.xml` },
+      updated: new Date(updated),
+      author: { name: stripXmlInvalid(publication.publisher || publication.name) },
+      generator: false,
+    });
     for (const issue of issues) {
       const url = `${base}/issues/${encodeURIComponent(issue.slug)}`;
       // Straight from the database: 50 issues through the renderer would render every article of each.
       const doc = await loadIssueDocument(db, issue.slug);
-      const summary = doc.articles.map((a) => `${a.section.name}: ${a.title}`).join('\n');
-      entries.push(
-        [
-          '  <entry>',
-          `    <id>${xml(url)}</id>`,
-          `    <title>${xml(issueHeading(issue))}</title>`,
-          `    <link rel="alternate" type="text/html" href="${xml(url)}"/>`,
-          `    <published>${xml(publishedAt(issue))}</published>`,
-          `    <updated>${xml(publishedAt(issue))}</updated>`,
-          `    <summary type="text">${xml(summary)}</summary>`,
-          '  </entry>',
-        ].join('\n'),
-      );
+      // Entry titles and summaries are HTML in feed's Atom (type="html" in CDATA): escaped text,
+      // which also keeps "]]>" out of the CDATA.
+      const summary = doc.articles.map((a) => htmlText(`${a.section.name}: ${a.title}`)).join('<br>');
+      feed.addItem({
+        id: url,
+        link: url,
+        title: htmlText(issueHeading(issue)),
+        date: new Date(publishedAt(issue)),
+        published: new Date(publishedAt(issue)),
+        description: summary,
+      });
     }
-    const body = [
-      '<?xml version="1.0" encoding="utf-8"?>',
-      '<feed xmlns="http://www.w3.org/2005/Atom">',
-      `  <id>${xml(base)}/issues</id>`,
-      `  <title>${xml(publication.name)}</title>`,
-      `  <link rel="self" type="application/atom+xml" href="${xml(base)}/feed.xml"/>`,
-      `  <link rel="alternate" type="text/html" href="${xml(base)}/issues"/>`,
-      `  <updated>${xml(updated)}</updated>`,
-      `  <author><name>${xml(publication.publisher || publication.name)}</name></author>`,
-      ...entries,
-      '</feed>',
-      '',
-    ].join('\n');
     res.set('Cache-Control', 'public, max-age=300');
-    res.type('application/atom+xml; charset=utf-8').send(body);
+    res.type('application/atom+xml; charset=utf-8').send(feed.atom1());
   });
 
   return router;

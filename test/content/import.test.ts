@@ -115,6 +115,20 @@ describe('import errors: the file and field are named and nothing is written', (
       /articles\/02-import-an-issue\.md: sources\.0\.url/,
     ],
     [
+      'glossary without a chinese column',
+      () => writeFileSync(path.join(dir, 'abbreviations.tsv'), 'abbreviation\tenglish\nDKIM\tDomainKeys\n'),
+      /abbreviations\.tsv: chinese: column is missing from the header row/,
+    ],
+    [
+      'glossary entry without an abbreviation, named by its line',
+      () =>
+        writeFileSync(
+          path.join(dir, 'abbreviations.tsv'),
+          'abbreviation\tenglish\tchinese\n\nDKIM\tDomainKeys\t域名\n\tNo Abbreviation\t无\n',
+        ),
+      /abbreviations\.tsv: line 4 abbreviation: is empty/,
+    ],
+    [
       'image without alt text',
       () => edit(article('03-one-issue-many-editions.md'), /\n\n/, '\n\n![](/media/chart.png)\n\n'),
       /articles\/03-one-issue-many-editions\.md: body: the image \/media\/chart\.png has no alt text; describe it/,
@@ -252,5 +266,69 @@ describe('a hostile content folder: nothing in it runs, and nothing outside it i
     expect(() => readImportFolder(dir)).toThrow(
       /^articles\/03-one-issue-many-editions\.md: is larger than the 1024 KiB/,
     );
+  });
+});
+
+describe('the glossary (abbreviations.tsv)', () => {
+  it('reads columns in any order, quotes as text, CRLF, a byte order mark, blank lines and extra columns', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'import-tsv-'));
+    try {
+      cpSync(DEMO_DIR, dir, { recursive: true });
+      writeFileSync(
+        path.join(dir, 'abbreviations.tsv'),
+        '\ufeffChinese\tnote\tAbbreviation\tEnglish\r\n' +
+          '域名密钥识别邮件\tx\tDKIM\t"DomainKeys" Identified Mail\r\n' +
+          '\r\n' +
+          '简单邮件传输协议\t\t SMTP \tSimple Mail Transfer Protocol\r\n' +
+          '\tshort row\tRFC\r\n',
+      );
+      await importFolder(services.db, dir);
+      expect((await listGlossary(services.db)).map((g) => [g.abbreviation, g.english, g.chinese])).toEqual([
+        ['DKIM', '"DomainKeys" Identified Mail', '域名密钥识别邮件'],
+        ['SMTP', 'Simple Mail Transfer Protocol', '简单邮件传输协议'],
+        ['RFC', '', ''],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('characters XML cannot carry', () => {
+  it('are dropped at import from titles, bodies and the glossary; everything else is kept', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'import-xml-'));
+    try {
+      cpSync(DEMO_DIR, dir, { recursive: true });
+      const issueFile = path.join(dir, 'issue.md');
+      writeFileSync(
+        issueFile,
+        readFileSync(issueFile, 'utf8').replace('period: "Autumn 2026"', 'period: "Autumn\\v 2026"'),
+      );
+      const articleFile = path.join(dir, 'articles', '03-one-issue-many-editions.md');
+      writeFileSync(
+        articleFile,
+        readFileSync(articleFile, 'utf8')
+          .replace('title: "One Issue, Many Editions"', 'title: "One Issue,\\u000b Many\\u0001 Editions"')
+          .replace('The edition for a set of topics', 'The edition\u0008 for a set\tof topics'),
+      );
+      const glossaryFile = path.join(dir, 'abbreviations.tsv');
+      writeFileSync(
+        glossaryFile,
+        readFileSync(glossaryFile, 'utf8') + 'VT\u000b\tVertical\u000c Tab\t垂直\u0000制表\n',
+      );
+      const { slug } = await importFolder(services.db, dir);
+      const doc = await loadIssueDocument(services.db, slug);
+      expect(doc.period).toBe('Autumn 2026');
+      const article = doc.articles.find((a) => a.title.startsWith('One Issue'));
+      expect(article?.title).toBe('One Issue, Many Editions');
+      expect(article?.bodyMarkdown).toContain('The edition for a set\tof topics');
+      expect((await listGlossary(services.db)).at(-1)).toMatchObject({
+        abbreviation: 'VT',
+        english: 'Vertical Tab',
+        chinese: '垂直制表',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -192,24 +192,60 @@ describe('public archive', () => {
     const { status, html: xml, res } = await get('/feed.xml');
     expect(status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/atom\+xml/);
-    expect(xml.startsWith('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">')).toBe(
-      true,
-    );
-    expect(xml).toContain('<title>Standards &#38; &#60;Things&#62;</title>');
+    expect(xml.startsWith('<?xml version="1.0" encoding="utf-8"?>')).toBe(true);
+    expect(xml).toContain('<feed xmlns="http://www.w3.org/2005/Atom">');
+    expect(xml).toContain('<title>Standards &amp; &lt;Things&gt;</title>');
     expect(xml).not.toContain('<Things>');
-    const ids = [...xml.matchAll(/<entry>\s*<id>([^<]+)<\/id>/g)].map((m) => m[1]);
     const base = h.services.config.baseUrl;
+    const ids = [...xml.matchAll(/<entry>\s*<title[^>]*>[\s\S]*?<\/title>\s*<id>([^<]+)<\/id>/g)].map((m) => m[1]);
     expect(ids).toEqual([`${base}/issues/${demoSlug}`, `${base}/issues/${longSlug}`]);
+    expect(xml).toContain(`<link href="${base}/issues/${longSlug}"/>`);
     expect(xml).toContain('<published>2020-12-01T09:00:00.000Z</published>');
-    expect(xml).toMatch(/<updated>2021-01-15T09:00:00.000Z<\/updated>\n {2}<author>/);
+    expect(xml).toMatch(
+      /<feed[^>]*>\s*<id>[^<]+<\/id>\s*<title>[^<]+<\/title>\s*<updated>2021-01-15T09:00:00.000Z<\/updated>/,
+    );
     expect(xml).not.toContain('hidden-');
-    // Balanced: every element opened is closed.
-    for (const tag of ['feed', 'entry', 'title', 'id', 'summary']) {
-      const open = xml.match(new RegExp(`<${tag}[ >]`, 'g'))?.length ?? 0;
-      expect(xml.match(new RegExp(`</${tag}>`, 'g'))?.length ?? 0, tag).toBe(open);
+    expectBalanced(xml);
+  });
+
+  it('keeps the feed valid XML when a title holds characters XML cannot carry, or CDATA ends', async () => {
+    // As a row written before import stripped them, or typed into the app.
+    const db = h.services.db;
+    const { period } = await db
+      .selectFrom('issues')
+      .select('period')
+      .where('slug', '=', longSlug)
+      .executeTakeFirstOrThrow();
+    await db.updateTable('issues').set({ period: 'Spring\u000b 2031 ]]> <b>&' }).where('slug', '=', longSlug).execute();
+    const article = await db.selectFrom('articles').select(['id', 'title']).orderBy('id').executeTakeFirstOrThrow();
+    await db
+      .updateTable('articles')
+      .set({ title: `${article.title}\u0000\u001f\ufffe ]]> ]]>` })
+      .where('id', '=', article.id)
+      .execute();
+    try {
+      const xml = (await get('/feed.xml')).html;
+      expect(xml).not.toMatch(XML_INVALID);
+      expect(xml).not.toMatch(/]]>[^\n]*]]>[^\n]*]]>/);
+      expect(xml).toContain('Spring 2031 ]]&gt; &lt;b&gt;&amp;');
+      expectBalanced(xml);
+    } finally {
+      await db.updateTable('issues').set({ period }).where('slug', '=', longSlug).execute();
+      await db.updateTable('articles').set({ title: article.title }).where('id', '=', article.id).execute();
     }
   });
 });
+
+/** Characters outside XML 1.0's Char production. */
+const XML_INVALID = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
+/** Every element opened is closed. */
+function expectBalanced(xml: string): void {
+  for (const tag of ['feed', 'entry', 'title', 'id', 'summary']) {
+    const open = xml.match(new RegExp(`<${tag}[ >]`, 'g'))?.length ?? 0;
+    expect(xml.match(new RegExp(`</${tag}>`, 'g'))?.length ?? 0, tag).toBe(open);
+  }
+}
 
 describe.skipIf(!chromiumAvailable())('the web version in Chromium', () => {
   let browser: Browser;
@@ -218,6 +254,23 @@ describe.skipIf(!chromiumAvailable())('the web version in Chromium', () => {
   });
   afterAll(async () => {
     await browser?.close();
+  });
+
+  it("serves a feed Chromium's XML parser reads without error", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${h.base}/issues`);
+    const xml = await (await fetch(`${h.base}/feed.xml`)).text();
+    const parsed = await page.evaluate((text) => {
+      const doc = new DOMParser().parseFromString(text, 'application/xml');
+      return {
+        error: doc.getElementsByTagName('parsererror')[0]?.textContent ?? null,
+        entries: doc.getElementsByTagName('entry').length,
+        title: doc.querySelector('feed > title')?.textContent,
+      };
+    }, xml);
+    expect(parsed).toEqual({ error: null, entries: 2, title: 'Standards & <Things>' });
+    await context.close();
   });
 
   it('has no sideways scroll at 375 px and breaks no CSP rule', async () => {

@@ -2,9 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { CompiledEdition } from '../src/render/issue-renderer.js';
 import { FillTemplate, fieldToken, PERSONAL_FIELD_NAMES, type PersonalFields } from '../src/render/personal-fields.js';
 import type { QuotedPrintableBody } from '../src/mail/messenger.js';
-import { encodeQuotedPrintable } from '../src/mail/quoted-printable.js';
-
-export { encodeQuotedPrintable };
+import { decodeQuotedPrintable, encodeQuotedPrintable } from '../src/mail/quoted-printable.js';
 
 // Per-message waste avoided: an edition's HTML and text are ~100 KB that nodemailer would
 // quoted-printable-encode again for every subscriber, although only a few short fields differ.
@@ -66,25 +64,6 @@ function joinEncoded(pieces: Piece[]): Buffer[] {
     lineOpen = !p.endsLine;
   }
   return parts;
-}
-
-export function decodeQuotedPrintable(encoded: string | Buffer | Buffer[]): string {
-  const text =
-    typeof encoded === 'string'
-      ? encoded
-      : Buffer.concat(Array.isArray(encoded) ? encoded : [encoded]).toString('latin1');
-  const body = text.replace(/=\r?\n/g, '');
-  const bytes = Buffer.alloc(body.length);
-  let n = 0;
-  for (let i = 0; i < body.length; i++) {
-    if (body[i] === '=' && /^[0-9A-F]{2}$/i.test(body.slice(i + 1, i + 3))) {
-      bytes[n++] = parseInt(body.slice(i + 1, i + 3), 16);
-      i += 2;
-    } else {
-      bytes[n++] = body.charCodeAt(i);
-    }
-  }
-  return bytes.subarray(0, n).toString('utf8');
 }
 
 class EncodedPart {

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
-import addressparser from 'nodemailer/lib/addressparser/index.js';
-import mimeFuncs from 'nodemailer/lib/mime-funcs/index.js';
+import emailAddresses from 'email-addresses';
+import libmime from 'libmime';
 import type { Config } from '../src/config/config.js';
 import type { CompiledEdition } from '../src/render/issue-renderer.js';
 import { subscriberLinks } from '../subscribers/tokens.js';
@@ -26,16 +26,8 @@ export interface MessageBuilderOptions {
 
 /** The domain of MAIL_FROM's address: Message-IDs and List-Id live under it. */
 export function mailFromDomain(mailFrom: string): string {
-  const parsed = addressparser(mailFrom, { flatten: true });
-  const address = parsed[0]?.address ?? mailFrom;
-  const at = address.lastIndexOf('@');
-  const domain =
-    at >= 0
-      ? address
-          .slice(at + 1)
-          .trim()
-          .toLowerCase()
-      : '';
+  const parsed = emailAddresses.parseOneAddress(mailFrom);
+  const domain = parsed && 'domain' in parsed ? parsed.domain.trim().toLowerCase() : '';
   return domain !== '' ? domain : 'localhost';
 }
 
@@ -64,7 +56,7 @@ export class MessageBuilder {
     // RFC 2919: `"Name" <label.domain>`; a non-ASCII name becomes one MIME encoded-word.
     const phrase = options.publicationName.replace(/["\\\r\n]/g, '').trim();
     const id = `<${listLabel(options.publicationName)}.${this.domain}>`;
-    const quoted = mimeFuncs.isPlainText(phrase) ? `"${phrase}"` : mimeFuncs.encodeWord(phrase, 'Q', 0);
+    const quoted = libmime.isPlainText(phrase) ? `"${phrase}"` : libmime.encodeWord(phrase, 'Q', 0);
     this.listId = phrase !== '' ? `${quoted} ${id}` : id;
   }
 

@@ -3,7 +3,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
-import type { Transporter } from 'nodemailer';
+import type { SendMailOptions, Transporter } from 'nodemailer';
 
 /** What nodemailer's SMTP transport resolves with (its types leave it `any`). */
 interface SmtpSentInfo {
@@ -16,9 +16,6 @@ interface StreamSentInfo {
   messageId: string;
   message: Buffer | NodeJS.ReadableStream;
 }
-import type DKIM from 'nodemailer/lib/dkim/index.js';
-import type Mail from 'nodemailer/lib/mailer/index.js';
-import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type { Config } from '../config/config.js';
 
 /** A recipient: a bare address, or a name and address (the name is MIME-encoded by nodemailer). */
@@ -148,7 +145,7 @@ export function createMessenger(config: Config, options: MessengerOptions = {}):
   );
 }
 
-function dkimOptions(config: Config): DKIM.Options | undefined {
+function dkimOptions(config: Config): SendMailOptions['dkim'] {
   if (!config.dkim) return undefined;
   return {
     domainName: config.dkim.domain,
@@ -179,8 +176,11 @@ function recipientText(to: Recipient): string {
   return typeof to === 'string' ? to : to.address;
 }
 
+/** A MIME part as nodemailer's public options describe one (an attachment's shape: `raw` is written as it is). */
+type MailPart = NonNullable<SendMailOptions['attachments']>[number];
+
 /** A prepared body becomes a raw MIME part: nodemailer writes it as it is instead of encoding it again. */
-function bodyPart(body: string | QuotedPrintableBody, contentType: string): string | Mail.Attachment {
+function bodyPart(body: string | QuotedPrintableBody, contentType: string): string | MailPart {
   if (typeof body === 'string') return body;
   const head = Buffer.from(
     `Content-Type: ${contentType}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`,
@@ -228,8 +228,8 @@ class SmtpMessenger implements Messenger {
         callback(error, socketOptions);
       });
     // `maxRequeues` is a pool option nodemailer documents and its type declarations lack.
-    const options: SMTPPool.Options & { maxRequeues: number } = {
-      pool: true,
+    const options = {
+      pool: true as const,
       maxConnections: connections,
       maxMessages: Infinity,
       // A message whose connection closed fails back to the send engine, which records the attempt

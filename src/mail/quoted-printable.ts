@@ -1,4 +1,4 @@
-import qp from 'nodemailer/lib/qp/index.js';
+import { decode, encode, wrap } from 'libqp';
 
 /** Lines of at most 76 characters with room for the `=` of a soft line break (RFC 2045 §6.7). */
 const LINE_LENGTH = 75;
@@ -8,7 +8,7 @@ const LINE_LENGTH = 75;
  * size budget of an email's HTML part is measured on exactly this encoding.
  */
 export function encodeQuotedPrintable(text: string): string {
-  return qp.wrap(qp.encode(Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'utf8')), LINE_LENGTH);
+  return wrap(encode(Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'utf8')), LINE_LENGTH);
 }
 
 /**
@@ -20,7 +20,7 @@ export function encodeQuotedPrintable(text: string): string {
 const AFTER_A_LINE = `${'x'.repeat(LINE_LENGTH - 2)}\r\n`;
 
 export function quotedPrintableLength(text: string, lineLengths?: Map<string, number>): number {
-  const encodedLength = (line: string) => qp.wrap(qp.encode(Buffer.from(line, 'utf8')), LINE_LENGTH).length;
+  const encodedLength = (line: string) => wrap(encode(Buffer.from(line, 'utf8')), LINE_LENGTH).length;
   const lines = text.split(/\r?\n/);
   const last = lines.pop() as string;
   // The wrapping returns a text of one short line untouched, but after a line break it may still
@@ -36,4 +36,10 @@ export function quotedPrintableLength(text: string, lineLengths?: Map<string, nu
     total += length;
   }
   return total;
+}
+
+/** The text of a quoted-printable body (UTF-8), given as a string or as the pieces the pipeline sends. */
+export function decodeQuotedPrintable(encoded: string | Buffer | Buffer[]): string {
+  const bytes = typeof encoded === 'string' ? encoded : Buffer.concat(Array.isArray(encoded) ? encoded : [encoded]);
+  return decode(bytes).toString('utf8');
 }

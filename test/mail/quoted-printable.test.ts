@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { encodeQuotedPrintable, quotedPrintableLength } from '../../src/mail/quoted-printable.js';
+import {
+  decodeQuotedPrintable,
+  encodeQuotedPrintable,
+  quotedPrintableLength,
+} from '../../src/mail/quoted-printable.js';
 
 const samples = [
   '',
@@ -32,5 +36,19 @@ describe('quotedPrintableLength', () => {
       for (let i = 0; i < length; i++) text += alphabet[Math.floor(random() * alphabet.length)];
       expect(quotedPrintableLength(text)).toBe(encodeQuotedPrintable(text).length);
     }
+  });
+});
+
+describe('encodeQuotedPrintable and decodeQuotedPrintable (libqp)', () => {
+  it('round-trips text with unicode, = signs, trailing spaces and long lines', () => {
+    const text = `Zoë = 1 \nline with trailing space \n${'x'.repeat(300)}\nend`;
+    const encoded = encodeQuotedPrintable(text);
+    expect(decodeQuotedPrintable(encoded)).toBe(text.replace(/\n/g, '\r\n'));
+    for (const line of encoded.split('\r\n')) expect(line.length).toBeLessThanOrEqual(76);
+  });
+
+  it('decodes the pieces the pipeline sends, joined by soft line breaks', () => {
+    const pieces = [encodeQuotedPrintable('中文 = one'), '=\r\n', encodeQuotedPrintable(' two\n')];
+    expect(decodeQuotedPrintable(pieces.map((p) => Buffer.from(p, 'latin1')))).toBe('中文 = one two\r\n');
   });
 });

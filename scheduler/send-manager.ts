@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { IssueStatus } from '../src/db/schema.js';
 import type { CompiledEdition } from '../src/render/issue-renderer.js';
 import type { ClaimedDelivery, DeliveryCounts } from './delivery-repository.js';
@@ -187,7 +188,7 @@ export class SendManager {
   private stopRequest: StopRequest | null = null;
   private wake: (() => void) | null = null;
   /** Recently used editions; claims come in edition-key order, so a few suffice and memory stays flat. */
-  private readonly editionCache = new Map<string, Promise<CompiledEdition>>();
+  private readonly editionCache = new LRUCache<string, Promise<CompiledEdition>>({ max: EDITIONS_KEPT });
   private readonly editionKeys = new Set<string>();
   private readonly window: Outcome[] = [];
   private breakerTripped = false;
@@ -372,15 +373,11 @@ export class SendManager {
 
   private edition(key: string): Promise<CompiledEdition> {
     let edition = this.editionCache.get(key);
-    if (edition) {
-      this.editionCache.delete(key);
-    } else {
+    if (!edition) {
       edition = this.deps.editions.edition(key);
       this.editionKeys.add(key);
+      this.editionCache.set(key, edition);
     }
-    this.editionCache.set(key, edition);
-    while (this.editionCache.size > EDITIONS_KEPT)
-      this.editionCache.delete(this.editionCache.keys().next().value as string);
     return edition;
   }
 

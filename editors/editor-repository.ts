@@ -28,14 +28,6 @@ export class EditorExistsError extends Error {
   }
 }
 
-export async function countEditors(db: Db): Promise<number> {
-  const row = await db
-    .selectFrom('editors')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirst();
-  return Number(row?.n ?? 0);
-}
-
 export async function listEditors(db: Db): Promise<Editor[]> {
   const rows = await db.selectFrom('editors').select(['id', 'email', 'role', 'created_at']).orderBy('email').execute();
   return rows.map((r) => ({ id: r.id, email: r.email, role: r.role, createdAt: r.created_at }));

@@ -21,7 +21,7 @@ import {
   type SendReport,
 } from './send-control.js';
 
-// contract.md §3: schedule, unschedule, send (and send --test), status, pause, resume, cancel.
+// README, "Command line": schedule, unschedule, send (and send --test), status, pause, resume, cancel.
 
 /** Exit status of `send` when the issue is not finished (paused, cancelled, stopped). */
 const EXIT_NOT_FINISHED = 3;

@@ -42,7 +42,7 @@ function listLabel(name: string): string {
 }
 
 /**
- * Turns a compiled edition and one subscriber into the message contract.md §6 describes.
+ * Turns a compiled edition and one subscriber into the message the README's "Every email" describes.
  * Everything per issue (domain, List-Id, HMAC key) is prepared once; per message it is one fill,
  * three HMACs (Message-ID, manage and unsubscribe tokens) and a few string joins.
  */

@@ -593,8 +593,3 @@ export async function stopAllSends(services: Services): Promise<void> {
   for (const run of runs) run.controller.abort();
   await Promise.allSettled(runs.map((r) => r.done));
 }
-
-/** Issues this process is sending right now. */
-export function activeSends(services: Services): string[] {
-  return [...registryFor(services).active.values()].map((a) => a.slug);
-}

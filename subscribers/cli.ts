@@ -4,7 +4,7 @@ import { AddSubscriberError, addSubscriber } from './add-subscriber.js';
 import { exportSubscribersCsv } from './csv-export.js';
 import { CsvImportError, importSubscribersCsv } from './csv-import.js';
 
-/** `newsletter subscribers add|import|export` (contract.md §3). */
+/** `newsletter subscribers add|import|export` (README, "Command line"). */
 export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
   const subscribers = program.command('subscribers').description('add, import and export subscribers');
 

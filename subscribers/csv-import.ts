@@ -18,7 +18,7 @@ import {
   type NewSubscriber,
 } from './subscriber-repository.js';
 
-// `newsletter subscribers import <file.csv>` and the editors' upload (contract.md §3).
+// `newsletter subscribers import <file.csv>` and the editors' upload (README, "CSV import and export").
 // Header `email,name,topics` (topics: slugs separated by `;`; empty = every topic). The columns
 // `status` and `subscribed_at` of our own export are accepted and ignored, and the apostrophe the
 // export puts before a cell a spreadsheet would run as a formula is taken off again, so an export

@@ -8,7 +8,7 @@ import { createTokens } from './tokens.js';
 import { createUnsubscribeRouter } from './unsubscribe.js';
 import { renderMessage, type SubscriberWeb } from './web-context.js';
 
-/** The subscriber's pages: /subscribe, /confirm, /preferences, /unsubscribe (contract.md §5). */
+/** The subscriber's pages: /subscribe, /confirm, /preferences, /unsubscribe (README, "Subscribers"). */
 export function createSubscriberRouter(services: Services): Router {
   const { config, logger } = services;
   const web: SubscriberWeb = {

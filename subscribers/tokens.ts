@@ -16,8 +16,6 @@ import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObje
 
 export type TokenPurpose = 'confirm' | 'manage' | 'unsubscribe';
 
-export const TOKEN_PURPOSES: readonly TokenPurpose[] = ['confirm', 'manage', 'unsubscribe'];
-
 /** How long a confirmation link stays valid. */
 export const CONFIRM_TOKEN_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 

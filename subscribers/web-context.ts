@@ -113,7 +113,3 @@ export async function renderUnknownSubscriber(web: SubscriberWeb, res: Response)
 export function managePath(web: SubscriberWeb, uid: string): string {
   return `/preferences?token=${web.tokens.sign('manage', uid)}`;
 }
-
-export function unsubscribePath(web: SubscriberWeb, uid: string): string {
-  return `/unsubscribe?token=${web.tokens.sign('unsubscribe', uid)}`;
-}

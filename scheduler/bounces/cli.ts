@@ -1,7 +1,7 @@
 import { CliError, type CliContext, type RegisterCommands } from '../../src/command/context.js';
 import { startAndAnnounce } from './bounce-intake.js';
 
-// contract.md §3: `newsletter bounces listen`, the bounce receiver without the web server.
+// README, "Command line": `newsletter bounces listen`, the bounce receiver without the web server.
 
 function signalled(): Promise<void> {
   return new Promise((resolve) => {

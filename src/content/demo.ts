@@ -8,7 +8,7 @@ import { importFolder } from './import.js';
 export const DEMO_DIR = path.join(PROJECT_ROOT, 'demo');
 
 /**
- * contract.md §0: on an empty database, load the project's own demo issue, marked as sent so the
+ * README, "Quick start": on an empty database, load the project's own demo issue, marked as sent so the
  * archive and its web version show it. Returns the slug when it loaded it.
  */
 /** What seeding needs: the database, and the renderer's cache to drop the seeded issue from. */

@@ -52,7 +52,7 @@ export function articleAnchor(article: Pick<Article, 'slug'>): string {
 }
 
 /**
- * contract.md §2: the edition for topics T holds the issue's articles carrying at least one topic
+ * README, "Editions": the edition for topics T holds the issue's articles carrying at least one topic
  * in T, in issue order under their sections, numbered 1..n; Index and Takeaways list only those.
  */
 export function buildEdition(issue: IssueDocument, topicSlugs: readonly string[] | null | undefined): Edition {

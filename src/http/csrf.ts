@@ -5,8 +5,8 @@ import type { Request, RequestHandler, Response } from 'express';
 
 // CSRF protection for server-rendered forms: the double-submit cookie pattern of csrf-csrf.
 // The cookie holds a token and its HMAC; each form carries the token in a hidden `_csrf` field.
-// Stateless, so public pages need no session. The editors' app can pass `sessionIdOf` to bind
-// tokens to its session.
+// Stateless, so public pages need no session (the editors' app ties its tokens to its session row
+// instead).
 
 export const CSRF_FIELD = '_csrf';
 
@@ -14,8 +14,6 @@ export interface CsrfOptions {
   secretKey: string;
   /** Secure cookies (and the `__Host-` prefix) when the site is served over https. */
   secure: boolean;
-  /** Binds tokens to a session; public pages have none. */
-  sessionIdOf?: (req: Request) => string;
   /** Renders the refusal (status 403 is set before it is called). */
   onRefused: (req: Request, res: Response) => void;
 }
@@ -34,7 +32,8 @@ export function createCsrf(options: CsrfOptions): Csrf {
   const secret = createHmac('sha256', options.secretKey).update('csrf-double-submit:v1').digest('hex');
   const { doubleCsrfProtection, generateToken, invalidCsrfTokenError } = doubleCsrf({
     getSecret: () => secret,
-    getSessionIdentifier: options.sessionIdOf ?? (() => ''),
+    // Public pages have no session: the token is bound to its cookie only.
+    getSessionIdentifier: () => '',
     cookieName: options.secure ? '__Host-nl.csrf' : 'nl.csrf',
     cookieOptions: { sameSite: 'strict', path: '/', secure: options.secure, httpOnly: true },
     size: 32,

@@ -65,11 +65,6 @@ export class SendError extends Error {
   ) {
     super(message);
   }
-
-  /** 4xx replies and dropped connections are worth another attempt; 5xx are final. */
-  get temporary(): boolean {
-    return this.responseCode === undefined || (this.responseCode >= 400 && this.responseCode < 500);
-  }
 }
 
 /** The one way mail leaves the service: issues, confirmations and test sends alike. */
@@ -92,7 +87,7 @@ export interface MessengerOptions {
 }
 
 /**
- * Headers the DKIM signature covers (contract.md §6). nodemailer's default list leaves out
+ * Headers the DKIM signature covers (README, "DKIM"). nodemailer's default list leaves out
  * List-Unsubscribe-Post, and a one-click unsubscribe header that is not signed is ignored by
  * Gmail and Yahoo. MIME-Version and Content-Type are signed too so the body cannot be re-framed.
  * Headers absent from a message are left out of `h=` by nodemailer.

@@ -9,7 +9,7 @@ import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { flat, insertSubscribers } from './fixtures.js';
 import { articlesFor, importLongIssue, LONG_ISSUE } from '../fixtures/long-issue.js';
 
-describe('scheduler commands (contract.md §3), mail to the outbox', () => {
+describe('scheduler commands (README, "Command line"), mail to the outbox', () => {
   let env: TempEnv;
   let slug: string;
   const outbox = () => readdirSync(env.config.outboxDir).filter((f) => f.endsWith('.eml'));

@@ -121,7 +121,7 @@ describe('sending an issue to a real SMTP server', () => {
     }
   });
 
-  it('writes every header contract.md §6 asks for', async () => {
+  it('writes every header listed in the README under "Every email"', async () => {
     const builder = new MessageBuilder({ config: services.config, publicationName: 'x' });
     const subscribers = await services.db.selectFrom('subscribers').select(['email', 'uid']).execute();
     const uidOf = new Map(subscribers.map((s) => [s.email, s.uid]));

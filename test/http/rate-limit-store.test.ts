@@ -85,6 +85,22 @@ describe(`rate-limit counts in the database (${testDialect()})`, () => {
     for (const { key } of keys) expect(key).not.toContain('example.org');
   });
 
+  it('sweeps the windows that have ended as new hits arrive', async () => {
+    const services = await openAnother();
+    const clock = { ms: Date.UTC(2031, 0, 3) };
+    const store = storeOn(services, 'sweep', clock);
+    await store.increment('gone@example.org');
+    clock.ms += 60_000;
+    const rows = () => services.db.selectFrom('rate_limits').select('key').execute();
+    const before = (await rows()).length;
+    // A sweep runs every 500th hit of a store; this store has counted 1 so far.
+    for (let i = 1; i < 499; i++) await store.increment('client');
+    expect(await rows()).toHaveLength(before + 1);
+    await store.increment('client');
+    expect((await rows()).length).toBeLessThanOrEqual(before);
+    expect(await store.get('client')).toMatchObject({ totalHits: 499 });
+  });
+
   it('two stores on two connections count one client together, hit by hit', async () => {
     const clock = { ms: Date.UTC(2031, 0, 2) };
     const one = storeOn(await openAnother(), 'shared', clock);

@@ -1,11 +1,14 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { Services } from '../src/app/services.js';
+import type { SubscriberCounts } from '../subscribers/subscriber-counts.js';
 import type { ActiveSession, SessionStore } from './auth/session-store.js';
 
 /** What every admin route module receives (dependencies passed as one object). */
 export interface AdminContext {
   services: Services;
   sessions: SessionStore;
+  /** Subscriber counts per status and topic, kept until the list changes (the overview and the subscribers page). */
+  subscriberCounts: SubscriberCounts;
 }
 
 /** A named route handler of the editors' app: its context first, then the request and response. */

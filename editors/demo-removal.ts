@@ -193,8 +193,11 @@ async function isDemoPublication(db: Db, demo: ImportBundle): Promise<boolean> {
   );
 }
 
-/** Why the demo cannot go, in words that say what to do; undefined when it can. */
-export function demoRemovalProblem(content: DemoContent): string | undefined {
+/** Where the editor reads a refusal: the app names its pages, the command line its commands. */
+export type Surface = 'app' | 'cli';
+
+/** Why the demo cannot go, in words that say what to do where the editor is; undefined when it can. */
+export function demoRemovalProblem(content: DemoContent, surface: Surface): string | undefined {
   if (content.realDeliveries > 0) {
     return `The demo issue "${content.issue?.slug ?? ''}" was sent to ${content.realDeliveries} subscriber(s): it is a record of what they received. Withdraw it from the archive instead.`;
   }
@@ -206,20 +209,20 @@ export function demoRemovalProblem(content: DemoContent): string | undefined {
     const more = content.chosenBy.length > 5 ? ` and ${content.chosenBy.length - 5} more` : '';
     return (
       `${content.chosenBy.length} subscriber(s) chose demo topics: ${names}${more}. Their choice is theirs: ` +
-      `merge each demo topic into one of your topics first (Settings → Topics, or newsletter topics merge <demo-topic> <your-topic>), then remove the demo.`
+      `merge each demo topic into one of your topics first (${surface === 'app' ? 'Settings → Topics, Merge' : 'newsletter topics merge <demo-topic> <your-topic>'}), then remove the demo.`
     );
   }
   return undefined;
 }
 
 /** Removes what the demo added, in one transaction; throws DemoInUseError (nothing removed) when it cannot. */
-export async function removeDemo(db: Db): Promise<DemoRemovalReport> {
+export async function removeDemo(db: Db, surface: Surface): Promise<DemoRemovalReport> {
   return db.transaction().execute(async (trx) => {
     const content = await findDemoContent(trx);
     if (!content) {
       return { issue: null, articles: 0, topics: 0, glossary: 0, subscribers: 0, publication: false, keptArticles: [] };
     }
-    const problem = demoRemovalProblem(content);
+    const problem = demoRemovalProblem(content, surface);
     if (problem) throw new DemoInUseError(problem);
     await deleteSubscribers(trx, content.trialSubscriberIds);
     if (content.issue) await trx.deleteFrom('issues').where('id', '=', content.issue.id).execute();

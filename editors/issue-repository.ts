@@ -1,6 +1,6 @@
 import type { Db } from '../src/db/database.js';
 import { nowIso } from '../src/db/database.js';
-import type { EmailFit, IssueStatus } from '../src/db/schema.js';
+import type { EmailFit, IssueRow, IssueStatus } from '../src/db/schema.js';
 
 // All SQL the issue composer uses to write issues, their sections and their article order.
 
@@ -132,4 +132,28 @@ export async function articleSections(db: Db, articleIds: number[]): Promise<{ i
     const sectionId = byId.get(id);
     return sectionId === undefined ? [] : [{ id, sectionId }];
   });
+}
+
+/** The issue whose send started last (sent, sending, paused or cancelled), for the overview. */
+export async function latestStartedIssue(db: Db): Promise<IssueRow | undefined> {
+  return db
+    .selectFrom('issues')
+    .selectAll()
+    .where('started_at', 'is not', null)
+    .orderBy('started_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+/** Issues waiting for their time, soonest first. */
+export async function scheduledIssues(db: Db, limit: number): Promise<IssueRow[]> {
+  return db
+    .selectFrom('issues')
+    .selectAll()
+    .where('status', '=', 'scheduled')
+    .orderBy('send_at')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
 }

@@ -1,16 +1,16 @@
 import { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import cookieParser from 'cookie-parser';
 import type { Services } from '../src/app/services.js';
-import { listIssues } from '../src/content/content-repository.js';
 import { SessionStore } from './auth/session-store.js';
 import { createLoginRouter } from './auth/login-routes.js';
 import { parseMultipart, requireCsrf, requireRole, requireSession } from './auth/guards.js';
 import { parseFormBody, PUBLIC_FORM_BYTES } from '../src/http/form-body.js';
 import { largeFormLimit } from './form-limits.js';
-import { HttpError, type AdminContext } from './context.js';
+import { handle, HttpError, type AdminContext } from './context.js';
 import { renderAdminPage } from './page.js';
 import { createAccountRouter } from './account-routes.js';
-import { formatTime } from './format.js';
+import { showOverview } from './overview.js';
+import { SubscriberCounts } from '../subscribers/subscriber-counts.js';
 import { createArticleRouter } from './articles/article-routes.js';
 import { createComposerRouter } from './issues/composer-routes.js';
 import { createRecordRouter } from './issues/record-routes.js';
@@ -23,7 +23,11 @@ import { createSettingsRouter } from './settings/settings-routes.js';
 
 /** The editors' app, mounted at /admin: sign-in first, then content, issues, sending, subscribers, settings. */
 export function createAdminRouter(services: Services): Router {
-  const ctx: AdminContext = { services, sessions: new SessionStore(services) };
+  const ctx: AdminContext = {
+    services,
+    sessions: new SessionStore(services),
+    subscriberCounts: new SubscriberCounts({ db: services.db }),
+  };
   const router = Router();
   router.use(cookieParser());
   router.use(createLoginRouter(ctx));
@@ -34,25 +38,7 @@ export function createAdminRouter(services: Services): Router {
   router.use(parseMultipart());
   router.use(requireCsrf(ctx));
 
-  router.get('/', async (req, res) => {
-    const issues = await listIssues(services.db);
-    await renderAdminPage(
-      ctx,
-      req,
-      res,
-      'home',
-      {
-        issues: issues.map((i) => ({
-          slug: i.slug,
-          title: i.title,
-          period: i.period,
-          status: i.status,
-          when: formatTime(i.sent_at ?? i.send_at ?? i.updated_at, services.config.scheduleTz),
-        })),
-      },
-      { title: 'Overview', section: 'home' },
-    );
-  });
+  router.get('/', handle(ctx, showOverview));
   router.use(createAccountRouter(ctx));
   router.use(createArticleRouter(ctx));
   router.use(createComposerRouter(ctx));

@@ -23,7 +23,7 @@ async function showDemo(ctx: AdminContext, req: Request, res: Response, error?: 
         subscribers: content.trialSubscriberIds.length,
         keptArticles: content.keptArticles.join(', '),
       },
-      problem: error ?? (content ? demoRemovalProblem(content) : undefined),
+      problem: error ?? (content ? demoRemovalProblem(content, 'app') : undefined),
     },
     { title: 'Demo', section: 'settings', status: error ? 409 : 200 },
   );
@@ -31,7 +31,7 @@ async function showDemo(ctx: AdminContext, req: Request, res: Response, error?: 
 
 async function removeDemoContent(ctx: AdminContext, req: Request, res: Response): Promise<void> {
   try {
-    const report = await removeDemo(ctx.services.db);
+    const report = await removeDemo(ctx.services.db, 'app');
     if (removedNothing(report)) {
       throw new HttpError(409, 'Nothing of the demo is left.');
     }

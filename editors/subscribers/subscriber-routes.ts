@@ -2,7 +2,6 @@ import { Router, type Request, type Response } from 'express';
 import { listTopics } from '../../src/content/content-repository.js';
 import type { SubscriberStatus } from '../../src/db/schema.js';
 import { findSubscriberByUid, listConsentLog, listDeliveriesOf } from '../../subscribers/subscriber-repository.js';
-import { SubscriberCounts } from '../../subscribers/subscriber-counts.js';
 import {
   countMatching,
   listSubscriberPage,
@@ -51,7 +50,7 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
   const { services } = ctx;
   const tz = services.config.scheduleTz;
 
-  const counts = new SubscriberCounts({ db: services.db });
+  const counts = ctx.subscriberCounts;
 
   const showList = async (
     req: Request,

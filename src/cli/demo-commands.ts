@@ -32,7 +32,7 @@ export const registerDemoCommands: RegisterCommands = (program, ctx) => {
     .action(async () => {
       const services = await ctx.services();
       try {
-        const report = await removeDemo(services.db);
+        const report = await removeDemo(services.db, 'cli');
         services.renderer.invalidate();
         if (removedNothing(report)) {
           ctx.stdout.write('Nothing of the demo is left; nothing was removed\n');

@@ -8,7 +8,7 @@ import { readImportFolder } from '../../src/content/import.js';
 import { topicSlug } from '../../src/content/slug.js';
 import { findDemoContent } from '../../editors/demo-removal.js';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
-import { findSubscriberByEmail, listConsentLog } from '../../subscribers/subscriber-repository.js';
+import { deleteSubscribers, findSubscriberByEmail, listConsentLog } from '../../subscribers/subscriber-repository.js';
 import { runCli } from '../helpers/cli.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { startApp, type RunningApp, addEditor, Client, EDITOR_PASSWORD } from './admin-helpers.js';
@@ -175,6 +175,26 @@ describe('the demo in the editors’ app', () => {
     await app.close();
     await services.close();
     env.cleanup();
+  });
+
+  it('refuses in the app’s words (its pages, no command) while a real subscriber chose a demo topic', async () => {
+    await addSubscriber(
+      services.db,
+      env.config.secretKey,
+      { email: 'ana@harbour-news.eu', topics: ['privacy'] },
+      {
+        source: 'cli',
+      },
+    );
+    const token = await admin.csrfToken('/admin/settings/demo');
+    const res = await admin.post('/admin/settings/demo/remove', { _csrf: token });
+    expect(res.status).toBe(409);
+    const page = await res.text();
+    expect(page).toContain('ana@harbour-news.eu (Privacy)');
+    expect(page).toContain('Settings → Topics, Merge');
+    expect(page).not.toContain('newsletter topics');
+    const ana = await findSubscriberByEmail(services.db, 'ana@harbour-news.eu');
+    await deleteSubscribers(services.db, [ana?.id ?? 0]);
   });
 
   it('lists what the demo added and removes it with one button, for admins', async () => {

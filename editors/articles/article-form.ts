@@ -17,6 +17,9 @@ export interface ArticleFormValues {
   imageAlt: string;
 }
 
+/** The most text one article holds (bytes of UTF-8), the same 1 MiB as an imported content file. */
+export const ARTICLE_TEXT_MAX_BYTES = 1024 * 1024;
+
 export type ArticleFormErrors = Partial<Record<keyof ArticleFormValues | 'image', string>>;
 
 export function emptyArticleForm(): ArticleFormValues {
@@ -133,8 +136,13 @@ export function validateArticleForm(
 
   const bodyMarkdown = values.body.replace(/\r\n/g, '\n').trim();
   const images = imagesInMarkdown(bodyMarkdown);
+  const bodyBytes = Buffer.byteLength(bodyMarkdown);
   if (bodyMarkdown === '') errors.body = 'Write the article text (Markdown).';
-  else if (images.some((img) => img.alt === '')) {
+  else if (bodyBytes > ARTICLE_TEXT_MAX_BYTES) {
+    errors.body =
+      `The text is ${(bodyBytes / 1024 / 1024).toFixed(1)} MB; an article holds at most 1 MB of text. ` +
+      'Nothing was saved and your text is kept below: shorten it, or split it into two articles.';
+  } else if (images.some((img) => img.alt === '')) {
     const missing = images.filter((img) => img.alt === '').map((img) => img.src);
     errors.body = `Every image needs alt text for readers who cannot see it: add it inside ![…] for ${missing.join(', ')}.`;
   } else {

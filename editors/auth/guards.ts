@@ -8,6 +8,12 @@ import { CSRF_FIELD, CSRF_HEADER, sessionCsrfToken, verifySessionCsrfToken } fro
 import { SESSION_COOKIE } from './session-store.js';
 
 export const MAX_UPLOAD_BYTES = 5 * 1024 * 1024;
+/**
+ * The largest single field a multipart form may carry: four times an article's 1 MB text limit,
+ * so a text over that limit still arrives whole and comes back in its form with the limit stated
+ * (article-form.ts) instead of being lost. Past this the form is refused with the size named.
+ */
+export const MAX_FIELD_BYTES = 4 * 1024 * 1024;
 
 function wantsHtml(req: Request): boolean {
   return req.method === 'GET' && !req.path.endsWith('.json') && req.accepts(['html', 'json']) === 'html';
@@ -40,7 +46,7 @@ export function requireSession(ctx: AdminContext): RequestHandler {
 export function parseMultipart(): RequestHandler {
   const parser = multer({
     storage: multer.memoryStorage(),
-    limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 300, fieldSize: 1024 * 1024, parts: 320 },
+    limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 300, fieldSize: MAX_FIELD_BYTES, parts: 320 },
   }).any();
   return (req, res, next) => {
     parser(req, res, (error?: unknown) => {
@@ -48,6 +54,15 @@ export function parseMultipart(): RequestHandler {
         adminState(req).uploadError =
           `The file is larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MB; choose a smaller one.`;
         return next();
+      }
+      if (error instanceof multer.MulterError && error.code === 'LIMIT_FIELD_VALUE') {
+        const limit = MAX_FIELD_BYTES / 1024 / 1024;
+        return next(
+          new HttpError(
+            413,
+            `A field of this form is larger than ${limit} MB, so nothing was saved. An article holds at most 1 MB of text: go back, shorten the text or split it into two articles, and save again.`,
+          ),
+        );
       }
       if (error instanceof multer.MulterError)
         return next(new HttpError(400, `The upload was refused: ${error.message}.`));

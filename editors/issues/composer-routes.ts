@@ -196,7 +196,7 @@ async function showComposer(
       title: `Compose: ${issue.title} ${issue.period}`,
       section: 'issues',
       status: state.status,
-      scripts: ['reorder.js'],
+      scripts: ['reorder.js', 'takeaways.js'],
     },
   );
 }
@@ -286,7 +286,7 @@ async function saveTakeaway(
   articleId: number,
 ): Promise<void> {
   if (!composition.articles.some((a) => a.id === articleId)) throw notFound('This article in the issue');
-  const text = field(req.body, `takeaway_${articleId}`).trim();
+  const text = field(req.body, `takeaway_${articleId}`).replace(/\r\n?/g, '\n').trim();
   const touched = await updateArticleTakeaway(
     ctx.services.db,
     articleId,

@@ -79,16 +79,25 @@ export async function readOutboxMessage(outboxDir: string, name: string): Promis
     throw error;
   }
   const parsed = await simpleParser(raw, { skipImageLinks: true });
+  // The headers people read are shown as mailparser decoded them (`=?UTF-8?Q?…?=` becomes the
+  // text it encodes); the technical ones as written, unfolded.
+  const decoded: Record<string, string | undefined> = {
+    subject: parsed.subject,
+    from: addresses(parsed.from),
+    to: addresses(parsed.to),
+  };
   const headers = parsed.headerLines
     .filter((h) => SHOWN_HEADERS.includes(h.key))
     .map((h) => {
       const colon = h.line.indexOf(':');
       return {
         name: h.line.slice(0, colon),
-        value: h.line
-          .slice(colon + 1)
-          .replace(/\r?\n\s+/g, ' ')
-          .trim(),
+        value:
+          decoded[h.key] ??
+          h.line
+            .slice(colon + 1)
+            .replace(/\r?\n\s+/g, ' ')
+            .trim(),
       };
     });
   return {

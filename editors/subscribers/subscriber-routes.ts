@@ -15,6 +15,7 @@ import { adminState, field, notFound } from '../context.js';
 import { renderAdminPage } from '../page.js';
 import { listSubscriberFeedback } from '../../scheduler/bounces/feedback-repository.js';
 import { feedbackView } from '../issues/feedback-routes.js';
+import { consentEntryView } from './consent-view.js';
 import { formatCount, formatTime } from '../format.js';
 
 const STATUSES: readonly SubscriberStatus[] = ['active', 'pending', 'unsubscribed', 'bounced', 'complained'];
@@ -174,7 +175,11 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
           confirmed: formatTime(subscriber.confirmedAt, tz),
           unsubscribed: formatTime(subscriber.unsubscribedAt, tz),
         },
-        consent: (await listConsentLog(services.db, subscriber.id)).map((e) => ({ ...e, when: formatTime(e.at, tz) })),
+        consent: (await listConsentLog(services.db, subscriber.id)).map((e) => ({
+          ...e,
+          ...consentEntryView(e, (slug) => name.get(slug) ?? slug),
+          when: formatTime(e.at, tz),
+        })),
         feedback: (await listSubscriberFeedback(services.db, subscriber.id, 100)).map((e) => feedbackView(e, tz)),
         deliveries: (await listDeliveriesOf(services.db, subscriber.id)).map((d) => ({
           ...d,

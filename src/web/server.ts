@@ -67,6 +67,8 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): E
     else res.status(503).type('text/plain').send(`database cannot be written (${storage.reason})`);
   });
   app.get('/', (_req, res) => res.redirect('/issues'));
+  // Browsers and feed readers ask for /favicon.ico whatever the page links; one icon answers both.
+  app.get('/favicon.ico', (_req, res) => res.redirect(301, '/assets/favicon.svg'));
 
   app.use(createIssuesRouter(services));
   app.use(createSubscriberRouter(services));

@@ -114,6 +114,46 @@ describe('article library over HTTP', () => {
     ).toBeUndefined();
   });
 
+  it('gives an article over the 1 MB text limit its form back with the text kept and the limit stated', async () => {
+    const topics = await listTopics(services.db);
+    // 1.2 MB of text, paragraphs of mixed scripts (a CJK character is 3 bytes).
+    const paragraph = 'A long report on river standards, 河流标准报告。 '.repeat(40);
+    const body = Array.from({ length: Math.ceil((1.2 * 1024 * 1024) / Buffer.byteLength(paragraph)) }, (_, i) =>
+      i === 0 ? `First paragraph ${paragraph}` : paragraph,
+    ).join('\n\n');
+    const form = articleForm({
+      title: 'A very long report',
+      sectionTopicId: String(topics[0]?.id),
+      body,
+      intent: 'save',
+    });
+    const res = await client.post('/admin/articles', form);
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toMatch(/id="body-error"[^>]*>[^<]*The text is 1\.2 MB; an article holds at most 1 MB of text\./);
+    expect(html).toContain('value="A very long report"');
+    const kept = /<textarea id="body"[^>]*>([\s\S]*?)<\/textarea>/.exec(html)?.[1] ?? '';
+    // All of it (a multipart form sends line ends as CRLF).
+    expect(kept.replace(/\r\n/g, '\n') === body).toBe(true);
+    expect(
+      await services.db
+        .selectFrom('articles')
+        .select('id')
+        .where('title', '=', 'A very long report')
+        .executeTakeFirst(),
+    ).toBeUndefined();
+
+    // Past what a form field may carry at all (4 MB), the page says so in the app's frame.
+    const huge = await client.post(
+      '/admin/articles',
+      articleForm({ title: 'Huge', body: 'x'.repeat(5 * 1024 * 1024) }),
+    );
+    expect(huge.status).toBe(413);
+    const hugePage = await huge.text();
+    expect(hugePage).toContain('A field of this form is larger than 4 MB, so nothing was saved.');
+    expect(hugePage).toContain('<h1 id="message-heading">Cannot do that</h1>');
+  });
+
   it('shows each error beside its field and requires alt text for images', async () => {
     const res = await client.post(
       '/admin/articles',

@@ -33,6 +33,12 @@ describe('outbox viewer and settings over HTTP', () => {
     expect(list).toContain('[TEST]');
     const page = await (await admin.get(`/admin/outbox/${name}`)).text();
     expect(page).toContain('<dt>List-Unsubscribe</dt>');
+    // The subject holds an en dash, so it is sent as encoded words; the page shows it decoded.
+    const raw = await (await admin.get(`/admin/outbox/${name}/raw`)).text();
+    expect(raw).toMatch(/^Subject: =\?UTF-8\?[QB]\?/im);
+    expect(page).toMatch(/<dt>Subject<\/dt><dd>\[TEST\] [^<]*March – April 2031<\/dd>/);
+    expect(list).toContain('March – April 2031');
+    expect(page).not.toContain('=?UTF-8?');
     expect(page).toMatch(/<pre class="text-part"[^>]*>[\s\S]*The Exchange Office Opens a Reading Room/);
     expect(page).toMatch(/<iframe class="mail-html" src="\/admin\/outbox\/[^"]+\/html"[^>]*sandbox=/);
     const frame = await admin.get(`/admin/outbox/${name}/html`);

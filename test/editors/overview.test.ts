@@ -88,13 +88,13 @@ describe('the overview page', () => {
     const html = await (await signedIn.client.get('/admin')).text();
     expect(figure(html, 'active')).toBe('4');
     const row = (topic: string) =>
-      new RegExp(`<th scope="row">${topic}</th><td class="number">(\\d+)</td>`).exec(html)?.[1];
+      new RegExp(`<th scope="row">${topic}</th><td class="num">(\\d+)</td>`).exec(html)?.[1];
     const topics = await services.db.selectFrom('topics').select(['slug', 'name']).execute();
     const topicName = (slug: string) => (topics.find((t) => t.slug === slug)?.name ?? slug).replaceAll('&', '&amp;');
     expect(row(topicName('privacy-security'))).toBe('2');
     expect(row(topicName('open-data'))).toBe('2');
     expect(row(topicName('energy-and-climate'))).toBe('0');
-    expect(html).toMatch(/Every topic <span class="hint">\(chose none\)<\/span><\/th><td class="number">1</);
+    expect(html).toMatch(/Every topic <span class="hint">\(chose none\)<\/span><\/th><td class="num">1</);
     expect(figure(html, 'joined')).toBe('2');
     expect(figure(html, 'left')).toBe('1');
     expect(figure(html, 'net')).toBe('+1');

@@ -3,7 +3,12 @@ import type { Services } from '../../src/app/services.js';
 import { DEMO_DIR } from '../../src/content/demo.js';
 import { importFolder } from '../../src/content/import.js';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
-import { createSubscribers } from '../../subscribers/subscriber-repository.js';
+import {
+  createSubscribers,
+  findSubscriberByUid,
+  resolveTopicSlugs,
+  updateSubscriberProfile,
+} from '../../subscribers/subscriber-repository.js';
 import { QueryRecorder } from '../helpers/query-recorder.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import {
@@ -91,8 +96,24 @@ describe('subscriber pages over HTTP', () => {
         .where('email', '=', 'new@example.org')
         .executeTakeFirstOrThrow()
     ).uid;
+    const subscriber = await findSubscriberByUid(services.db, uid);
+    if (!subscriber) throw new Error('no subscriber');
+    const ledgers = await resolveTopicSlugs(services.db, ['shared-ledgers', 'open-data']);
+    await updateSubscriberProfile(services.db, subscriber, { topicIds: ledgers.ids }, 'profile-changed', {
+      source: 'cli',
+    });
     const detail = await (await client.get(`/admin/subscribers/${uid}`)).text();
-    expect(detail).toMatch(/<table class="list" id="consent-log">[\s\S]*<td>import<\/td>/);
+    // A readable table: actions, sources and details in words, topics by name, no JSON.
+    const rows = [
+      ...detail.matchAll(/<tr>\s*<td>[^<]*<\/td>\s*<td>([^<]*)<\/td>\s*<td>([^<]*)<\/td>\s*<td>(.*?)<\/td>/gs),
+    ];
+    expect(rows.map((r) => [r[1], r[2]])).toEqual([
+      ['Subscribed', 'CSV import'],
+      ['Details changed', 'command line'],
+    ]);
+    expect(rows[0]?.[3]).toMatch(/<dt>Note<\/dt><dd>CSV line \d+<\/dd>/);
+    expect(rows[1]?.[3]).toContain('<dt>Changed</dt><dd>topics</dd><dt>Topics</dt><dd>Open Data, Shared Ledgers</dd>');
+    expect(detail.slice(detail.indexOf('id="consent-log"'))).not.toMatch(/[{}]|&quot;/);
   });
 });
 

@@ -9,7 +9,14 @@ import { hashPassword, passwordProblem, verifyPassword } from './auth/passwords.
 export function createAccountRouter(ctx: AdminContext): Router {
   const router = Router();
   const show = async (req: Request, res: Response, errors: Record<string, string> = {}, status = 200) =>
-    renderAdminPage(ctx, req, res, 'account', { errors }, { title: 'Your account', section: 'account', status });
+    renderAdminPage(
+      ctx,
+      req,
+      res,
+      'account',
+      { errors, oneTime: adminState(req).session.editor.mustChangePassword },
+      { title: 'Your account', section: 'account', status },
+    );
 
   router.get('/account', (req, res) => show(req, res));
 
@@ -24,11 +31,16 @@ export function createAccountRouter(ctx: AdminContext): Router {
       errors.current = 'This is not your current password.';
     const problem = passwordProblem(next);
     if (problem) errors.password = `The new password ${problem}.`;
+    else if (session.editor.mustChangePassword && next === current)
+      errors.password = 'Choose a new password of your own, not the one-time password.';
     else if (next !== repeat) errors.repeat = 'The two new passwords differ.';
     if (Object.keys(errors).length > 0 || !editor) return show(req, res, errors, 400);
     await updateEditorPassword(ctx.services.db, editor.id, await hashPassword(next));
     await ctx.sessions.destroyOthers(session);
-    redirectSeeOther(res, '/admin/account?notice=password-changed');
+    redirectSeeOther(
+      res,
+      session.editor.mustChangePassword ? '/admin?notice=password-chosen' : '/admin/account?notice=password-changed',
+    );
   });
   return router;
 }

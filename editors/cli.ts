@@ -81,8 +81,9 @@ export const registerEditorCommands: RegisterCommands = (program, ctx) => {
     .command('add')
     .argument('<email>', "the editor's email address (their sign-in name)")
     .option('--role <role>', 'admin (also editors and settings) or editor (content, issues, sending)', 'editor')
+    .option('--one-time', 'the editor must replace this password at their first sign-in')
     .description('create an editor; the password is read from stdin')
-    .action(async (email: string, options: { role: string }) => {
+    .action(async (email: string, options: { role: string; oneTime?: boolean }) => {
       if (!EDITOR_ROLES.includes(options.role as EditorRole)) {
         throw new CliError(`--role must be admin or editor (got "${options.role}")`);
       }
@@ -100,6 +101,7 @@ export const registerEditorCommands: RegisterCommands = (program, ctx) => {
           address,
           options.role as EditorRole,
           await hashPassword(password),
+          options.oneTime ? 'one-time' : 'chosen',
         );
         ctx.stdout.write(`Created ${editor.role} ${editor.email}\n`);
       } catch (error) {
@@ -111,13 +113,19 @@ export const registerEditorCommands: RegisterCommands = (program, ctx) => {
   editors
     .command('passwd')
     .argument('<email>', 'an existing editor')
+    .option('--one-time', 'the editor must replace this password at their next sign-in')
     .description("set an editor's password (read from stdin) and sign them out everywhere")
-    .action(async (email: string) => {
+    .action(async (email: string, options: { oneTime?: boolean }) => {
       const services = await ctx.services();
       const editor = await findEditorByEmail(services.db, email);
       if (!editor) throw new CliError(`No editor ${email.trim().toLowerCase()} (see \`newsletter editors list\`)`);
       const password = await readCheckedPassword(ctx);
-      await updateEditorPassword(services.db, editor.id, await hashPassword(password));
+      await updateEditorPassword(
+        services.db,
+        editor.id,
+        await hashPassword(password),
+        options.oneTime ? 'one-time' : 'chosen',
+      );
       await deleteSessionsOfEditor(services.db, editor.id);
       ctx.stdout.write(`Changed the password of ${editor.email}\n`);
     });

@@ -14,6 +14,24 @@ export interface Editor {
 
 export interface EditorWithHash extends Editor {
   passwordHash: string;
+  /** The password is a one-time password: the editor must choose their own at sign-in. */
+  mustChangePassword: boolean;
+}
+
+/**
+ * A one-time password (the first admin's, one Settings → Editors gave, `editors add --one-time`)
+ * is stored as its hash behind this mark. Being one-time is a property of that password: any new
+ * password (its hash stored without the mark) ends it, with no flag to keep in step.
+ */
+const ONE_TIME_MARK = 'one-time:';
+
+function storedHash(passwordHash: string, origin: PasswordOrigin): string {
+  return origin === 'one-time' ? `${ONE_TIME_MARK}${passwordHash}` : passwordHash;
+}
+
+function storedPassword(stored: string): { passwordHash: string; mustChangePassword: boolean } {
+  const oneTime = stored.startsWith(ONE_TIME_MARK);
+  return { passwordHash: oneTime ? stored.slice(ONE_TIME_MARK.length) : stored, mustChangePassword: oneTime };
 }
 
 export const EDITOR_ROLES: readonly EditorRole[] = ['admin', 'editor'];
@@ -39,7 +57,7 @@ export async function findEditorByEmail(db: Db, email: string): Promise<EditorWi
     .selectAll()
     .where('email', '=', normaliseEditorEmail(email))
     .executeTakeFirst();
-  return r && { id: r.id, email: r.email, role: r.role, createdAt: r.created_at, passwordHash: r.password_hash };
+  return r && { id: r.id, email: r.email, role: r.role, createdAt: r.created_at, ...storedPassword(r.password_hash) };
 }
 
 export async function findEditorById(db: Db, id: number): Promise<Editor | undefined> {
@@ -51,13 +69,27 @@ export async function findEditorById(db: Db, id: number): Promise<Editor | undef
   return r && { id: r.id, email: r.email, role: r.role, createdAt: r.created_at };
 }
 
-export async function insertEditor(db: Db, email: string, role: EditorRole, passwordHash: string): Promise<Editor> {
+/** How a new editor's password came about: `one-time` (the service made it; replaced at first sign-in) or `chosen`. */
+export type PasswordOrigin = 'one-time' | 'chosen';
+
+export async function insertEditor(
+  db: Db,
+  email: string,
+  role: EditorRole,
+  passwordHash: string,
+  origin: PasswordOrigin,
+): Promise<Editor> {
   const normalised = normaliseEditorEmail(email);
   if (await findEditorByEmail(db, normalised)) throw new EditorExistsError(normalised);
   const createdAt = nowIso();
   const row = await db
     .insertInto('editors')
-    .values({ email: normalised, role, password_hash: passwordHash, created_at: createdAt })
+    .values({
+      email: normalised,
+      role,
+      password_hash: storedHash(passwordHash, origin),
+      created_at: createdAt,
+    })
     .returning('id')
     .executeTakeFirstOrThrow();
   return { id: row.id, email: normalised, role, createdAt };
@@ -73,9 +105,10 @@ export async function insertFirstEditor(
   return db.transaction().execute(async (trx) => {
     const existing = await trx.selectFrom('editors').select('id').limit(1).executeTakeFirst();
     if (existing) return false;
+    // Its password is printed once and generated: always a one-time password.
     await trx
       .insertInto('editors')
-      .values({ email, role, password_hash: passwordHash, created_at: nowIso() })
+      .values({ email, role, password_hash: storedHash(passwordHash, 'one-time'), created_at: nowIso() })
       .execute();
     return true;
   });
@@ -144,14 +177,25 @@ export async function deleteEditor(db: Db, id: number): Promise<AdminGuardedResu
   return guardedResult(db, id, result.numDeletedRows);
 }
 
-export async function updateEditorPassword(db: Db, id: number, passwordHash: string): Promise<void> {
-  await db.updateTable('editors').set({ password_hash: passwordHash }).where('id', '=', id).execute();
+/** Sets a password: the editor's own choice clears the one-time flag; one an operator set for them (`one-time`) sets it. */
+export async function updateEditorPassword(
+  db: Db,
+  id: number,
+  passwordHash: string,
+  origin: PasswordOrigin = 'chosen',
+): Promise<void> {
+  await db
+    .updateTable('editors')
+    .set({ password_hash: storedHash(passwordHash, origin) })
+    .where('id', '=', id)
+    .execute();
 }
 
 // --- sessions -----------------------------------------------------------------------------------
 
 export interface SessionRecord {
-  editor: Editor;
+  /** `mustChangePassword`: the editor signed in with a one-time password and has not replaced it. */
+  editor: Editor & { mustChangePassword: boolean };
   csrfSecret: string;
   expiresAt: string;
 }
@@ -184,6 +228,7 @@ export async function findSession(db: Db, idHash: string, now: string): Promise<
       'editors.email',
       'editors.role',
       'editors.created_at',
+      'editors.password_hash',
       'sessions.csrf_secret',
       'sessions.expires_at',
     ])
@@ -192,7 +237,13 @@ export async function findSession(db: Db, idHash: string, now: string): Promise<
     .executeTakeFirst();
   return (
     r && {
-      editor: { id: r.id, email: r.email, role: r.role, createdAt: r.created_at },
+      editor: {
+        id: r.id,
+        email: r.email,
+        role: r.role,
+        createdAt: r.created_at,
+        mustChangePassword: storedPassword(r.password_hash).mustChangePassword,
+      },
       csrfSecret: r.csrf_secret,
       expiresAt: r.expires_at,
     }

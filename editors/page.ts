@@ -12,6 +12,7 @@ const NOTICES: Record<string, string> = {
   removed: 'Removed.',
   'signed-out': 'You are signed out.',
   'password-changed': 'Your password was changed; other devices were signed out.',
+  'password-chosen': 'Your password is set: the one-time password no longer works. Welcome.',
   scheduled: 'The issue is scheduled.',
   unscheduled: 'The schedule was cleared; the issue is a draft again.',
   paused: 'Sending is paused.',

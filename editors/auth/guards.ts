@@ -19,6 +19,9 @@ function wantsHtml(req: Request): boolean {
   return req.method === 'GET' && !req.path.endsWith('.json') && req.accepts(['html', 'json']) === 'html';
 }
 
+/** What an editor holding a one-time password may open: the page to replace it. */
+const ONE_TIME_PASSWORD_PATHS: readonly string[] = ['/account', '/account/password'];
+
 /** Everything under /admin except the sign-in routes needs a live session. */
 export function requireSession(ctx: AdminContext): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
@@ -34,6 +37,16 @@ export function requireSession(ctx: AdminContext): RequestHandler {
     setAdminState(req, { session, csrfToken: sessionCsrfToken(ctx.services.config.secretKey, session.csrfSecret) });
     // Editors' pages hold unpublished content and one-time passwords: never cache them.
     res.setHeader('Cache-Control', 'no-store');
+    if (session.editor.mustChangePassword && !ONE_TIME_PASSWORD_PATHS.includes(req.path)) {
+      // Someone else knows a one-time password (whoever passed it on, the terminal it was printed
+      // to): nothing else of the app opens until the editor has chosen their own.
+      if (wantsHtml(req)) {
+        res.redirect(303, '/admin/account');
+      } else {
+        res.status(403).type('text/plain').send('Choose your own password first under "Your account".');
+      }
+      return;
+    }
     next();
   };
 }

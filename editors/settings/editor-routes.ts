@@ -71,7 +71,13 @@ async function inviteEditor(ctx: AdminContext, req: Request, res: Response): Pro
     return showEditors(ctx, req, res, { errors: { role: 'Choose admin or editor.' }, invite, status: 400 });
   const password = generatePassword();
   try {
-    const editor = await insertEditor(ctx.services.db, email, role as EditorRole, await hashPassword(password));
+    const editor = await insertEditor(
+      ctx.services.db,
+      email,
+      role as EditorRole,
+      await hashPassword(password),
+      'one-time',
+    );
     ctx.services.logger.info({ by: adminState(req).session.editor.id, editor: editor.id, role }, 'editor invited');
     await showEditors(ctx, req, res, { created: { email: editor.email, password, role } });
   } catch (error) {

@@ -36,7 +36,7 @@ export async function addEditor(
   password: string,
   role: EditorRole = 'editor',
 ): Promise<void> {
-  await insertEditor(services.db, email, role, await hashPassword(password));
+  await insertEditor(services.db, email, role, await hashPassword(password), 'chosen');
 }
 
 /** A minimal browser-like HTTP client: keeps cookies, never follows redirects on its own. */

@@ -47,16 +47,16 @@ const admins = async () => (await listEditors(services.db)).filter((e) => e.role
 
 describe('editor repository: at least one admin stays', () => {
   it('of two admins removing each other at once, exactly one succeeds and says why the other did not', async () => {
-    const a = await insertEditor(services.db, 'a@example.org', 'admin', 'hash');
-    const b = await insertEditor(services.db, 'b@example.org', 'admin', 'hash');
+    const a = await insertEditor(services.db, 'a@example.org', 'admin', 'hash', 'chosen');
+    const b = await insertEditor(services.db, 'b@example.org', 'admin', 'hash', 'chosen');
     const results = await Promise.all([deleteEditor(services.db, a.id), deleteEditor(second, b.id)]);
     expect(results.sort()).toEqual(['done', 'last-admin']);
     expect(await admins()).toHaveLength(1);
   });
 
   it('of two admins demoting each other at once, exactly one succeeds', async () => {
-    const a = await insertEditor(services.db, 'a@example.org', 'admin', 'hash');
-    const b = await insertEditor(services.db, 'b@example.org', 'admin', 'hash');
+    const a = await insertEditor(services.db, 'a@example.org', 'admin', 'hash', 'chosen');
+    const b = await insertEditor(services.db, 'b@example.org', 'admin', 'hash', 'chosen');
     const results = await Promise.all([
       updateEditorRole(services.db, a.id, 'editor'),
       updateEditorRole(second, b.id, 'editor'),
@@ -71,9 +71,9 @@ describe('editor repository: at least one admin stays', () => {
   ] as const)(
     `%s the last admin waits for another connection's uncommitted demotions, then refuses (${testDialect()})`,
     async (_, change) => {
-      const a = await insertEditor(services.db, 'a@example.org', 'admin', 'hash');
-      const b = await insertEditor(services.db, 'b@example.org', 'admin', 'hash');
-      const c = await insertEditor(services.db, 'c@example.org', 'admin', 'hash');
+      const a = await insertEditor(services.db, 'a@example.org', 'admin', 'hash', 'chosen');
+      const b = await insertEditor(services.db, 'b@example.org', 'admin', 'hash', 'chosen');
+      const c = await insertEditor(services.db, 'c@example.org', 'admin', 'hash', 'chosen');
       let racing: Promise<string> | undefined;
       // Decided on what it could see before that transaction commits (a and b still admins), the
       // change to c would go through and leave no admin.
@@ -88,9 +88,9 @@ describe('editor repository: at least one admin stays', () => {
   );
 
   it('removes editors and demotes admins freely while another admin remains; reports a missing editor', async () => {
-    const a = await insertEditor(services.db, 'a@example.org', 'admin', 'hash');
-    const b = await insertEditor(services.db, 'b@example.org', 'admin', 'hash');
-    const e = await insertEditor(services.db, 'e@example.org', 'editor', 'hash');
+    const a = await insertEditor(services.db, 'a@example.org', 'admin', 'hash', 'chosen');
+    const b = await insertEditor(services.db, 'b@example.org', 'admin', 'hash', 'chosen');
+    const e = await insertEditor(services.db, 'e@example.org', 'editor', 'hash', 'chosen');
     expect(await updateEditorRole(services.db, b.id, 'editor')).toBe('done');
     expect(await updateEditorRole(services.db, a.id, 'editor')).toBe('last-admin');
     expect(await updateEditorRole(services.db, a.id, 'admin')).toBe('done');

@@ -130,6 +130,12 @@ describe('the editors’ journey in Chromium', () => {
     await page.getByText('do not match an editor').waitFor();
     await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Sign in' }).click();
+    // The one-time password opens only the page that replaces it.
+    await page.getByRole('heading', { name: 'Choose your password' }).waitFor();
+    await page.getByLabel('One-time password').fill(password);
+    await page.locator('#password').fill('a password of my own');
+    await page.getByLabel('New password again').fill('a password of my own');
+    await page.getByRole('button', { name: 'Set my password' }).click();
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     await shot('01-signed-in');
 

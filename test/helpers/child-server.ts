@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -65,4 +66,33 @@ export async function startChildServer(
         else child.kill(signal);
       }),
   };
+}
+
+/** Every process below `pid` (Linux /proc), with its command line. */
+export function descendants(pid: number): { pid: number; argv: string[] }[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Field 4 of /proc/<pid>/stat is the parent's pid; the command name before it is in parentheses.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const found: { pid: number; argv: string[] }[] = [];
+  const walk = (p: number) => {
+    for (const child of children.get(p) ?? []) {
+      try {
+        found.push({ pid: child, argv: readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0') });
+      } catch {
+        // ended meanwhile
+      }
+      walk(child);
+    }
+  };
+  walk(pid);
+  return found;
 }

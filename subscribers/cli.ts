@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { CliError, parseTopicList, type RegisterCommands } from '../src/command/context.js';
 import { AddSubscriberError, addSubscriber } from './add-subscriber.js';
 import { exportSubscribersCsv } from './csv-export.js';
-import { CsvImportError, importSubscribersCsv } from './csv-import.js';
+import { CsvImportError, importSubscribersCsv, keptRowText } from './csv-import.js';
 
 /** `newsletter subscribers add|import|export` (README, "Command line"). */
 export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
@@ -41,8 +41,9 @@ export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
     .command('import')
     .argument('<file>', 'CSV with header email,name,topics (topics: slugs separated by ;)')
     .option('--encoding <name>', "the file's encoding when it is not UTF-8 or UTF-16, e.g. windows-1252")
+    .option('--overwrite', 'apply the file also where subscribers chose their name and topics themselves')
     .description('import subscribers as active (consent source: import); exit 2 when some rows were rejected')
-    .action(async (file: string, options: { encoding?: string }) => {
+    .action(async (file: string, options: { encoding?: string; overwrite?: boolean }) => {
       if (!existsSync(file)) throw new CliError(`No file at ${file}`);
       const bytes = readFileSync(file);
       const services = await ctx.services();
@@ -50,15 +51,20 @@ export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
       try {
         report = await importSubscribersCsv(services.db, services.config.secretKey, bytes, {
           encoding: options.encoding,
+          overwrite: options.overwrite,
         });
       } catch (error) {
         if (error instanceof CsvImportError) throw new CliError(`${file}: ${error.message}`);
         throw error;
       }
-      const { added, updated, unchanged, rejected } = report;
+      const { added, updated, unchanged, rejected, kept } = report;
       ctx.stdout.write(
         `${file}: ${added} added, ${updated} updated, ${unchanged} unchanged, ${rejected.length} rejected\n`,
       );
+      if (kept.length > 0) {
+        ctx.stdout.write(`Kept as the subscribers chose themselves (--overwrite applies the file to them):\n`);
+        for (const row of kept) ctx.stdout.write(`  ${keptRowText(row)}\n`);
+      }
       if (rejected.length > 0) {
         ctx.stderr.write(`Rejected rows of ${file} (the other rows were imported):\n`);
         for (const r of rejected) ctx.stderr.write(`  line ${r.line}: ${r.reason}\n`);

@@ -17,6 +17,7 @@ import {
   WITHDRAWN_STATUSES,
   type NewSubscriber,
 } from './subscriber-repository.js';
+import { ownChoicesAmong } from './profile-origin.js';
 
 // `newsletter subscribers import <file.csv>` and the editors' upload (README, "CSV import and export").
 // Header `email,name,topics` (topics: slugs separated by `;`; empty = every topic). The columns
@@ -25,6 +26,9 @@ import {
 // re-imports unchanged. The file's encoding is detected (csv-encoding.ts).
 // A re-import updates name and topics from the file; a column left out of the header is left
 // unchanged. Unsubscribed, bounced, complained and erased addresses are never (re)activated.
+// A subscriber's own choice is theirs: when they last set their name and topics themselves (sign-up
+// or preferences page; profile-origin.ts), a row that differs leaves them as they are and the report
+// names it, unless `overwrite` is given (then the consent log records the import over their choice).
 //
 // Every row is checked before anything is written. Good rows are then written in transactions of
 // WRITE_BATCH_ROWS with a pause between them, so that other writers (a one-click unsubscribe in
@@ -41,11 +45,28 @@ export interface RejectedRow {
   reason: string;
 }
 
+/** A row that would have changed what the subscriber chose themselves, left as they chose it. */
+export interface KeptRow {
+  line: number;
+  email: string;
+  /** What the row would have changed. */
+  fields: 'name' | 'topics' | 'name and topics';
+  /** When the subscriber made their choice (ISO). */
+  chosenAt: string;
+}
+
 export interface CsvImportReport {
   added: number;
   updated: number;
   unchanged: number;
   rejected: RejectedRow[];
+  /** Rows left as the subscriber chose (counted as unchanged); empty with `overwrite`. */
+  kept: KeptRow[];
+}
+
+/** "line 7: kept the topics ada@example.net chose on 2026-11-20" */
+export function keptRowText(row: KeptRow): string {
+  return `line ${row.line}: kept the ${row.fields} ${row.email} chose on ${row.chosenAt.slice(0, 10)}`;
 }
 
 const KNOWN_COLUMNS = ['email', 'name', 'topics', 'status', 'subscribed_at'] as const;
@@ -146,6 +167,8 @@ function readHeader(record: string[] | undefined): Map<Column, number> {
 export interface CsvImportOptions {
   /** The file's encoding, for a file that is neither UTF-8 nor UTF-16 with a byte-order mark. */
   encoding?: string;
+  /** Apply the file even over a name and topics the subscriber chose themselves (logged as such). */
+  overwrite?: boolean;
 }
 
 /** Decodes the file (bytes) or takes the pasted text as it is. */
@@ -238,6 +261,11 @@ interface BatchOutcome {
   updated: number;
   unchanged: number;
   rejected: RejectedRow[];
+  kept: KeptRow[];
+}
+
+function changedFields(nameDiffers: boolean, topicsDiffer: boolean): KeptRow['fields'] {
+  return nameDiffers && topicsDiffer ? 'name and topics' : nameDiffers ? 'name' : 'topics';
 }
 
 function sameTopics(a: readonly string[], b: readonly string[]): boolean {
@@ -250,11 +278,16 @@ async function writeBatch(
   batch: readonly GoodRow[],
   secretKey: string,
   topicIdOf: ReadonlyMap<string, number>,
+  overwrite: boolean,
 ): Promise<BatchOutcome> {
-  const outcome: BatchOutcome = { added: 0, updated: 0, unchanged: 0, rejected: [] };
+  const outcome: BatchOutcome = { added: 0, updated: 0, unchanged: 0, rejected: [], kept: [] };
   const existing = await findSubscribersByEmails(
     trx,
     batch.map((row) => row.email),
+  );
+  const ownChoice = await ownChoicesAmong(
+    trx,
+    [...existing.values()].map((s) => s.id),
   );
   const hashOf = new Map(
     batch.filter((row) => !existing.has(row.email)).map((row) => [row.email, erasedAddressHash(secretKey, row.email)]),
@@ -298,12 +331,27 @@ async function writeBatch(
     const activated =
       subscriber.status === 'pending' &&
       (await activateSubscriber(trx, subscriber.id, ['pending'], 'subscribe', context, detail));
-    const differs =
-      (row.name !== undefined && row.name !== subscriber.name) ||
-      (row.topicSlugs !== undefined && !sameTopics(row.topicSlugs, subscriber.topicSlugs));
+    const nameDiffers = row.name !== undefined && row.name !== subscriber.name;
+    const topicsDiffer = row.topicSlugs !== undefined && !sameTopics(row.topicSlugs, subscriber.topicSlugs);
+    const chosenAt = ownChoice.get(subscriber.id);
+    if ((nameDiffers || topicsDiffer) && chosenAt !== undefined && !overwrite) {
+      outcome.kept.push({
+        line: row.line,
+        email: row.email,
+        fields: changedFields(nameDiffers, topicsDiffer),
+        chosenAt,
+      });
+    }
     const changed =
-      differs &&
-      (await updateSubscriberProfile(trx, subscriber, { name: row.name, topicIds }, 'import-update', context));
+      (nameDiffers || topicsDiffer) &&
+      (chosenAt === undefined || overwrite) &&
+      (await updateSubscriberProfile(
+        trx,
+        subscriber,
+        { name: row.name, topicIds },
+        chosenAt === undefined ? 'import-update' : 'import-overwrite',
+        context,
+      ));
     if (activated || changed) outcome.updated++;
     else outcome.unchanged++;
   }
@@ -330,14 +378,16 @@ export async function importSubscribersCsv(
 ): Promise<CsvImportReport> {
   const records = await readRecords(fileText(input, options));
   const { good, rejected } = await checkRows(db, records);
-  const report: CsvImportReport = { added: 0, updated: 0, unchanged: 0, rejected };
+  const report: CsvImportReport = { added: 0, updated: 0, unchanged: 0, rejected, kept: [] };
   const topicIdOf = await topicIdsBySlug(db);
   for (let start = 0; start < good.length; start += WRITE_BATCH_ROWS) {
     if (start > 0) await sleep(WRITE_BATCH_PAUSE_MS);
     const batch = good.slice(start, start + WRITE_BATCH_ROWS);
     let outcome: BatchOutcome;
     try {
-      outcome = await db.transaction().execute((trx) => writeBatch(trx, batch, secretKey, topicIdOf));
+      outcome = await db
+        .transaction()
+        .execute((trx) => writeBatch(trx, batch, secretKey, topicIdOf, options.overwrite ?? false));
     } catch (error) {
       throw stoppedError((batch[0] as GoodRow).line, report, error);
     }
@@ -345,6 +395,7 @@ export async function importSubscribersCsv(
     report.updated += outcome.updated;
     report.unchanged += outcome.unchanged;
     rejected.push(...outcome.rejected);
+    report.kept.push(...outcome.kept);
   }
   rejected.sort((a, b) => a.line - b.line);
   return report;

@@ -59,7 +59,8 @@ export function createUnsubscribeRouter(web: SubscriberWeb): Router {
       subscriber.id,
       'unsubscribed',
       'unsubscribe',
-      consentContext(req, 'one-click'),
+      // The mail provider's one-click POST, or the person pressing the page's button.
+      consentContext(req, rfc8058 ? 'one-click' : 'unsubscribe-page'),
       rfc8058 ? 'RFC 8058 List-Unsubscribe=One-Click' : 'unsubscribe page button',
     );
     await renderMessage(web, res, 200, {

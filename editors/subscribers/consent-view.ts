@@ -14,6 +14,7 @@ const ACTIONS: Record<string, string> = {
   'preferences-changed': 'Changed their choices',
   'profile-changed': 'Details changed',
   'import-update': 'Details changed by an import',
+  'import-overwrite': 'Changed by an editor’s import, over the subscriber’s own choice',
   'editor-changed': 'Details changed by an editor',
   'topics-merged': 'Topics merged',
   unsubscribe: 'Unsubscribed',
@@ -21,7 +22,7 @@ const ACTIONS: Record<string, string> = {
   complaint: 'Stopped: marked an issue as spam',
 };
 
-const SOURCES: Record<ConsentSource | 'unsubscribe-page', string> = {
+const SOURCES: Record<ConsentSource, string> = {
   form: 'sign-up form',
   import: 'CSV import',
   cli: 'command line',

@@ -8,7 +8,12 @@ import {
   type PageCursor,
   type SubscriberFilter,
 } from '../../subscribers/subscriber-listing.js';
-import { CsvImportError, importSubscribersCsv, type CsvImportReport } from '../../subscribers/csv-import.js';
+import {
+  CsvImportError,
+  importSubscribersCsv,
+  keptRowText,
+  type CsvImportReport,
+} from '../../subscribers/csv-import.js';
 import { exportSubscribersCsv } from '../../subscribers/csv-export.js';
 import type { AdminContext } from '../context.js';
 import { adminState, field, notFound } from '../context.js';
@@ -103,6 +108,7 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
         importReport: extra.importReport && {
           ...extra.importReport,
           ok: extra.importReport.rejected.length === 0,
+          keptLines: extra.importReport.kept.map(keptRowText),
         },
         importError: extra.importError,
         encodings: IMPORT_ENCODINGS,
@@ -137,6 +143,7 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
     try {
       const report = await importSubscribersCsv(services.db, services.config.secretKey, file ? file.buffer : pasted, {
         encoding: encoding || undefined,
+        overwrite: field(req.body, 'overwrite') === 'yes',
       });
       services.logger.info(
         {
@@ -144,6 +151,8 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
           added: report.added,
           updated: report.updated,
           rejected: report.rejected.length,
+          kept: report.kept.length,
+          overwrite: field(req.body, 'overwrite') === 'yes',
         },
         'subscribers imported',
       );

@@ -4,7 +4,9 @@ import { DEMO_DIR } from '../../src/content/demo.js';
 import { importFolder } from '../../src/content/import.js';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
 import {
+  createSubscriber,
   createSubscribers,
+  findSubscriberByEmail,
   findSubscriberByUid,
   resolveTopicSlugs,
   updateSubscriberProfile,
@@ -114,6 +116,31 @@ describe('subscriber pages over HTTP', () => {
     expect(rows[0]?.[3]).toMatch(/<dt>Note<\/dt><dd>CSV line \d+<\/dd>/);
     expect(rows[1]?.[3]).toContain('<dt>Changed</dt><dd>topics</dd><dt>Topics</dt><dd>Open Data, Shared Ledgers</dd>');
     expect(detail.slice(detail.indexOf('id="consent-log"'))).not.toMatch(/[{}]|&quot;/);
+  });
+  it('keeps a subscriber’s own choice on import, names the row, and overwrites only when ticked', async () => {
+    await createSubscriber(services.db, {
+      email: 'self@example.org',
+      name: 'Self',
+      status: 'active',
+      topicIds: (await resolveTopicSlugs(services.db, ['open-data'])).ids,
+      action: 'signup',
+      context: { source: 'form' },
+    });
+    const upload = (overwrite: boolean) => {
+      const form = new FormData();
+      form.set('_csrf', token);
+      form.set('csvText', 'email,name,topics\nself@example.org,Self,city-services\n');
+      if (overwrite) form.set('overwrite', 'yes');
+      return client.post('/admin/subscribers/import', form);
+    };
+    const kept = await (await upload(false)).text();
+    expect(kept).toMatch(
+      /<ul id="import-kept"><li>line 2: kept the topics self@example.org chose on \d{4}-\d{2}-\d{2}<\/li><\/ul>/,
+    );
+    expect((await findSubscriberByEmail(services.db, 'self@example.org'))?.topicSlugs).toEqual(['open-data']);
+    const applied = await (await upload(true)).text();
+    expect(applied).not.toContain('id="import-kept"');
+    expect((await findSubscriberByEmail(services.db, 'self@example.org'))?.topicSlugs).toEqual(['city-services']);
   });
 });
 

@@ -101,7 +101,7 @@ describe('RFC 8058 one-click unsubscribe', () => {
     expect((await findSubscriberByEmail(h.services.db, 'button@example.org'))?.status).toBe('unsubscribed');
     expect((await logOf(s.id)).at(-1)).toMatchObject({
       action: 'unsubscribe',
-      source: 'one-click',
+      source: 'unsubscribe-page',
       detail: 'unsubscribe page button',
     });
   });

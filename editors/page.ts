@@ -28,6 +28,11 @@ const NOTICES: Record<string, string> = {
     'The topics are merged: subscribers keep their choice under the remaining topic, and the consent log says so.',
   'demo-removed': 'The demo is removed: its issue, articles, topics and glossary rows are gone.',
   'issue-deleted': 'The draft was deleted; its articles are still in the library.',
+  unchanged: 'Nothing to save: it was already like this.',
+  'unsubscribed-by-editor': 'Unsubscribed: no more issues go to this address. Only its owner can subscribe again.',
+  erased:
+    'The subscriber is erased: their row, topics, deliveries and consent log are gone; a keyed hash of the address keeps imports from adding it back.',
+  'confirmation-sent': 'A fresh confirmation mail is on its way; the earlier link keeps working until it expires.',
   'saved-drafts-only':
     'Saved. Drafts holding this article show the change; the sent issues listed below keep the text they were sent with.',
 };

@@ -1,7 +1,12 @@
 import { Router, type Request, type Response } from 'express';
 import { listTopics } from '../../src/content/content-repository.js';
 import type { SubscriberStatus } from '../../src/db/schema.js';
-import { findSubscriberByUid, listConsentLog, listDeliveriesOf } from '../../subscribers/subscriber-repository.js';
+import {
+  findSubscriberByUid,
+  listConsentLog,
+  listDeliveriesOf,
+  WITHDRAWN_STATUSES,
+} from '../../subscribers/subscriber-repository.js';
 import {
   countMatching,
   listSubscriberPage,
@@ -21,6 +26,7 @@ import { renderAdminPage } from '../page.js';
 import { listSubscriberFeedback } from '../../scheduler/bounces/feedback-repository.js';
 import { feedbackView } from '../issues/feedback-routes.js';
 import { consentEntryView } from './consent-view.js';
+import { createSubscriberActionsRouter, topicChoicesFor } from './subscriber-actions.js';
 import { formatCount, formatTime } from '../format.js';
 
 const STATUSES: readonly SubscriberStatus[] = ['active', 'pending', 'unsubscribed', 'bounced', 'complained'];
@@ -118,6 +124,7 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
   };
 
   router.get('/subscribers', (req, res) => showList(req, res));
+  router.use(createSubscriberActionsRouter(ctx));
 
   router.get('/subscribers/export.csv', async (_req, res) => {
     const csv = await exportSubscribersCsv(services.db);
@@ -184,6 +191,9 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
           confirmed: formatTime(subscriber.confirmedAt, tz),
           unsubscribed: formatTime(subscriber.unsubscribedAt, tz),
         },
+        topicChoices: await topicChoicesFor(ctx, subscriber),
+        editable: !WITHDRAWN_STATUSES.includes(subscriber.status),
+        pending: subscriber.status === 'pending',
         consent: (await listConsentLog(services.db, subscriber.id)).map((e) => ({
           ...e,
           ...consentEntryView(e, (slug) => name.get(slug) ?? slug),

@@ -4,7 +4,6 @@ import { DEMO_DIR } from '../../src/content/demo.js';
 import { importFolder } from '../../src/content/import.js';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
 import {
-  createSubscriber,
   createSubscribers,
   findSubscriberByEmail,
   findSubscriberByUid,
@@ -12,6 +11,7 @@ import {
   updateSubscriberProfile,
 } from '../../subscribers/subscriber-repository.js';
 import { QueryRecorder } from '../helpers/query-recorder.js';
+import { signedUpThroughForm } from '../helpers/form-signup.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import {
   addEditor,
@@ -118,14 +118,7 @@ describe('subscriber pages over HTTP', () => {
     expect(detail.slice(detail.indexOf('id="consent-log"'))).not.toMatch(/[{}]|&quot;/);
   });
   it('keeps a subscriber’s own choice on import, names the row, and overwrites only when ticked', async () => {
-    await createSubscriber(services.db, {
-      email: 'self@example.org',
-      name: 'Self',
-      status: 'active',
-      topicIds: (await resolveTopicSlugs(services.db, ['open-data'])).ids,
-      action: 'signup',
-      context: { source: 'form' },
-    });
+    await signedUpThroughForm(services.db, { email: 'self@example.org', name: 'Self', topics: ['open-data'] });
     const upload = (overwrite: boolean) => {
       const form = new FormData();
       form.set('_csrf', token);

@@ -5,7 +5,6 @@ import type { Services } from '../../src/app/services.js';
 import { importFolder } from '../../src/content/import.js';
 import { DEMO_DIR } from '../../src/content/demo.js';
 import {
-  createSubscriber,
   findSubscriberByEmail,
   listConsentLog,
   resolveTopicSlugs,
@@ -14,6 +13,7 @@ import {
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
 import { ownChoicesAmong } from '../../subscribers/profile-origin.js';
 import { runCli } from '../helpers/cli.js';
+import { signedUpThroughForm } from '../helpers/form-signup.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 
 // Issue 11 §4: an editor's CSV import does not silently overwrite the name and topics a subscriber
@@ -29,7 +29,7 @@ beforeAll(async () => {
   await importFolder(services.db, DEMO_DIR);
   const topics = async (slugs: string[]) => (await resolveTopicSlugs(services.db, slugs)).ids;
   // Signed up through the form (what signup.ts writes), choosing one topic.
-  await signedUpThroughForm('ada@example.net', 'Ada', ['privacy']);
+  await signedUpThroughForm(services.db, { email: 'ada@example.net', name: 'Ada', topics: ['privacy'] });
   // Added by an editor, then changed their topics on the preferences page (what preferences.ts writes).
   await addSubscriber(
     services.db,
@@ -49,7 +49,7 @@ beforeAll(async () => {
     { source: 'preferences' },
   );
   // Signed up through the form, then an editor set their topics: the editor's change is the latest.
-  await signedUpThroughForm('cy@example.net', 'Cy', ['privacy']);
+  await signedUpThroughForm(services.db, { email: 'cy@example.net', name: 'Cy', topics: ['privacy'] });
   await addSubscriber(
     services.db,
     temp.config.secretKey,
@@ -63,18 +63,6 @@ afterAll(async () => {
   await services?.close();
   temp?.cleanup();
 });
-
-/** What the sign-up form writes for a new address (signup.ts), made active as a confirmation would. */
-async function signedUpThroughForm(email: string, name: string, slugs: string[]): Promise<void> {
-  await createSubscriber(services.db, {
-    email,
-    name,
-    status: 'active',
-    topicIds: (await resolveTopicSlugs(services.db, slugs)).ids,
-    action: 'signup',
-    context: { source: 'form' },
-  });
-}
 
 function csv(name: string, content: string): string {
   const target = path.join(temp.dir, name);

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { Services } from '../src/app/services.js';
 import { createCsrf } from '../src/http/csrf.js';
+import { createManageLinkRouter } from './manage-link.js';
 import { createPreferencesRouter } from './preferences.js';
 import { createSignupRouter } from './signup.js';
 import { SubscriberMail } from './subscriber-mail.js';
@@ -8,7 +9,7 @@ import { createTokens } from './tokens.js';
 import { createUnsubscribeRouter } from './unsubscribe.js';
 import { renderMessage, type SubscriberWeb } from './web-context.js';
 
-/** The subscriber's pages: /subscribe, /confirm, /preferences, /unsubscribe (README, "Subscribers"). */
+/** The subscriber's pages: /subscribe, /confirm, /preferences, /unsubscribe, /manage (README, "Subscribers"). */
 export function createSubscriberRouter(services: Services): Router {
   const { config, logger } = services;
   const web: SubscriberWeb = {
@@ -39,6 +40,7 @@ export function createSubscriberRouter(services: Services): Router {
   const router = Router();
   router.use(createSignupRouter(web));
   router.use(createPreferencesRouter(web));
+  router.use(createManageLinkRouter(web));
   router.use(createUnsubscribeRouter(web));
   return router;
 }

@@ -4,13 +4,14 @@ import Handlebars from 'handlebars';
 import type { MjmlCompiler } from '../src/render/mjml-compiler.js';
 import type { OutgoingMessage, SendResult } from '../src/mail/messenger.js';
 import type { Publication } from '../src/content/types.js';
+import type { SubscriberLinks } from './tokens.js';
 
 // Mail to one subscriber about their subscription (not issues): the double opt-in confirmation and
 // the "you are already subscribed" notice. Templates live in templates/email/subscriber/ as
 // `<name>.mjml.hbs` (HTML part, compiled by MJML with strict validation) and `<name>.txt.hbs`
 // (text part, not HTML-escaped). They go out through the same Messenger as issues.
 
-export type SubscriberMailName = 'confirm' | 'already-subscribed';
+export type SubscriberMailName = 'confirm' | 'already-subscribed' | 'manage-link';
 
 export interface ConfirmMailData {
   name: string;
@@ -93,6 +94,13 @@ export class SubscriberMail {
   ): Promise<SendResult> {
     const subject = `You already receive ${publication.name}`;
     const parts = await this.render('already-subscribed', { ...data, publication, subject });
+    return this.deps.send({ to, subject, ...parts });
+  }
+
+  /** The link to the preferences page, for someone who asked for it at /manage. */
+  async sendManageLink(to: string, publication: Publication, links: SubscriberLinks): Promise<SendResult> {
+    const subject = `Your link to manage ${publication.name}`;
+    const parts = await this.render('manage-link', { ...links, publication, subject });
     return this.deps.send({ to, subject, ...parts });
   }
 }

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addSubscriber } from '../../subscribers/add-subscriber.js';
+import { Client, linkIn, mainOf, nextMailTo, startHarness, type WebHarness } from './web-harness.js';
+
+// Issue 11 §4: "email me a link to manage my topics" (/manage). The link goes to the address
+// itself, over loopback SMTP, and opens that subscriber's preferences; the page answers the same
+// for an unknown address and sends nothing then.
+
+let h: WebHarness;
+
+beforeAll(async () => {
+  h = await startHarness();
+  await addSubscriber(
+    h.services.db,
+    h.temp.config.secretKey,
+    { email: 'reader@example.org', topics: ['open-data'] },
+    {
+      source: 'cli',
+    },
+  );
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function ask(client: Client, email: string) {
+  const csrf = await client.csrfFrom('/manage');
+  return client.post('/manage', { _csrf: csrf, email });
+}
+
+describe('a link to manage my topics, by email', () => {
+  it('is offered on the sign-up page and mails the subscriber their preferences link', async () => {
+    const signup = await new Client(h.base).get('/subscribe');
+    expect(mainOf(signup.html)).toContain('<a href="/manage">Email me a link to manage my topics</a>');
+    const seen = h.sink.received.length;
+    const known = await ask(new Client(h.base), 'Reader@Example.org');
+    expect(known.res.status).toBe(200);
+    const mail = await nextMailTo(h.sink, 'reader@example.org', seen);
+    expect(mail.parsed.subject).toContain('Your link to manage');
+    const preferences = await new Client(h.base).get(linkIn(mail, '/preferences'));
+    expect(preferences.res.status).toBe(200);
+    expect(mainOf(preferences.html)).toContain('reader@example.org');
+    expect(mainOf(preferences.html)).toMatch(/value="open-data"[^>]*checked/);
+
+    // An unknown address gets the same answer, and no mail goes anywhere.
+    const unknown = await ask(new Client(h.base), 'nobody@example.org');
+    expect(mainOf(unknown.html)).toBe(mainOf(known.html));
+    const before = h.sink.received.length;
+    await ask(new Client(h.base), 'reader@example.org');
+    await nextMailTo(h.sink, 'reader@example.org', before);
+    expect(h.sink.received.slice(seen).some((m) => m.envelopeTo.includes('nobody@example.org'))).toBe(false);
+  });
+
+  it('says what to fix when the address is not one, and refuses a post without its form token', async () => {
+    const bad = await ask(new Client(h.base), 'not an address');
+    expect(bad.res.status).toBe(400);
+    expect(bad.html).toContain('Enter an email address in the form name@example.org.');
+    const forged = await new Client(h.base).post('/manage', { email: 'reader@example.org' });
+    expect(forged.res.status).toBe(403);
+  });
+});

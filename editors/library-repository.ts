@@ -3,7 +3,7 @@ import type { Db } from '../src/db/database.js';
 import { nowIso } from '../src/db/database.js';
 import { touchIssuesHolding } from '../src/content/content-repository.js';
 import { topicSlug } from '../src/content/slug.js';
-import type { ArticleImage, Source } from '../src/content/types.js';
+import type { Source } from '../src/content/types.js';
 
 // All SQL the editors' app uses to write the article library (articles, their topics, media)
 // lives in this file. Reading whole articles reuses content-repository's loadArticles.
@@ -35,7 +35,6 @@ export interface ArticleInput {
   takeaway: string | null;
   sources: Source[];
   bodyMarkdown: string;
-  images: ArticleImage[];
 }
 
 /** A LIKE pattern that finds `text` anywhere, its own `%`, `_` and backslash taken literally (see containsText). */
@@ -168,7 +167,6 @@ function articleValues(input: ArticleInput) {
     tags_json: JSON.stringify(input.tags),
     takeaway: input.takeaway,
     sources_json: JSON.stringify(input.sources),
-    images_json: JSON.stringify(input.images),
   };
 }
 

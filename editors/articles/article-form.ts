@@ -164,7 +164,6 @@ export function validateArticleForm(
       takeaway: takeaway === '' ? null : takeaway,
       sources: parsedSources.sources,
       bodyMarkdown,
-      images,
     },
     errors,
   };

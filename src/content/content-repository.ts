@@ -3,7 +3,6 @@ import { nowIso } from '../db/database.js';
 import type { IssueRow, IssueStatus, TopicRow } from '../db/schema.js';
 import type {
   Article,
-  ArticleImage,
   GlossaryEntry,
   IssueContent,
   IssueCorrection,
@@ -132,7 +131,6 @@ export async function loadArticles(db: Db, ids: number[]): Promise<Article[]> {
       tags: JSON.parse(row.tags_json) as string[],
       takeaway: row.takeaway,
       sources: JSON.parse(row.sources_json) as Source[],
-      images: JSON.parse(row.images_json) as ArticleImage[],
       bodyMarkdown: row.body_markdown,
     });
   }

@@ -378,7 +378,6 @@ async function writeArticle(
     tags_json: JSON.stringify(a.data.tags),
     takeaway: a.data.takeaway && a.data.takeaway !== '' ? a.data.takeaway : null,
     sources_json: JSON.stringify(a.data.sources.map((s) => ({ url: s.url, label: s.label || s.url }))),
-    images_json: JSON.stringify(a.images),
   };
   const extra = new Set<number>();
   for (const name of a.data.topics) {

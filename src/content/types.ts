@@ -15,11 +15,6 @@ export interface Source {
   label: string;
 }
 
-export interface ArticleImage {
-  src: string;
-  alt: string;
-}
-
 export interface Article {
   id: number;
   slug: string;
@@ -31,7 +26,6 @@ export interface Article {
   tags: string[];
   takeaway: string | null;
   sources: Source[];
-  images: ArticleImage[];
   bodyMarkdown: string;
 }
 

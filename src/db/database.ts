@@ -16,6 +16,7 @@ import * as bounceSafety from './migrations/020-bounce-safety.js';
 import * as issueRecords from './migrations/030-issue-records.js';
 import * as emailFit from './migrations/040-email-fit.js';
 import * as feedbackEvents from './migrations/050-feedback-events.js';
+import * as dropArticleImages from './migrations/070-drop-article-images.js';
 import { BOOLEAN_COLUMNS } from './schema.generated.js';
 import type { Database } from './schema.js';
 import { SqliteBooleansPlugin } from './sqlite-booleans.js';
@@ -41,6 +42,7 @@ const migrations: Record<string, KitMigration> = {
   '030-issue-records': issueRecords,
   '040-email-fit': emailFit,
   '050-feedback-events': feedbackEvents,
+  '070-drop-article-images': dropArticleImages,
 };
 
 class KitMigrationProvider implements MigrationProvider {

@@ -44,7 +44,6 @@ export interface ArticlesTable {
   tags_json: Generated<string>;
   takeaway: string | null;
   sources_json: Generated<string>;
-  images_json: Generated<string>;
   created_at: string;
   updated_at: string;
 }

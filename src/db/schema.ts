@@ -15,7 +15,7 @@ import type {
 // them the names the code uses. What the types cannot say:
 // - times are ISO-8601 UTC text on both databases (timestamptz on PostgreSQL, read back as that text);
 // - `*_json` columns are text holding JSON, parsed at the repository edge (articles.tags_json is a
-//   string[], sources_json {url,label}[], images_json {src,alt}[]);
+//   string[], sources_json {url,label}[]);
 // - publication has one row, id 1; subscribers.uid is the random public id carried in tokens
 //   instead of the row id; subscribers.email is normalised (trimmed, lower case);
 //   sessions.id_hash is the SHA-256 of the session cookie, which is never stored;

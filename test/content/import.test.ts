@@ -56,7 +56,9 @@ describe("import of the project's long issue", () => {
     const catalogue = doc.articles.find((a) => a.title === 'The City Catalogue Lists Forty Data Sets');
     expect(catalogue?.topics.map((t) => t.slug)).toEqual(['open-data', 'city-services']);
     expect(catalogue?.sources).toHaveLength(2);
-    expect(doc.articles.flatMap((a) => a.images.map((i) => i.src))).toEqual(
+    const imagesIn = (markdown: string) =>
+      [...markdown.matchAll(/!\[[^\]]+\]\((\/media\/[^)\s]+)\)/g)].map((m) => m[1]);
+    expect(doc.articles.flatMap((a) => imagesIn(a.bodyMarkdown))).toEqual(
       LONG_ISSUE_IMAGES.map((i) => `/media/${i.file}`),
     );
     const glossary = await listGlossary(services.db);

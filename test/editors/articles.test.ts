@@ -73,10 +73,11 @@ describe('article library over HTTP', () => {
     expect(article?.topics.map((t) => t.slug)).toEqual(['open-data', 'connected-devices']);
     expect(article?.tags).toEqual(['Data', 'Pilots']);
     expect(article?.sources).toEqual([{ url: 'https://example.org/report', label: 'The report' }]);
-    expect(article?.images).toHaveLength(1);
-    const src = article?.images[0]?.src ?? '';
+    // The uploaded image is in the body, with its alt text, as the renderer reads it.
+    const image = /!\[([^\]]*)\]\((\/media\/[\w-]+\.png)\)/.exec(article?.bodyMarkdown ?? '');
+    const src = image?.[2] ?? '';
     expect(src).toMatch(/^\/media\/[\w-]+\.png$/);
-    expect(article?.images[0]?.alt).toBe('A map of the pilot cities');
+    expect(image?.[1]).toBe('A map of the pilot cities');
     expect(readFileSync(path.join(env.config.mediaDir, path.basename(src)))).toEqual(png);
     const served = await fetch(app.url + src);
     expect(served.status).toBe(200);

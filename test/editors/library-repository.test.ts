@@ -18,7 +18,6 @@ describe('the article library’s queries', () => {
       takeaway: null,
       sources: [],
       bodyMarkdown: body,
-      images: [],
     });
 
   beforeAll(async () => {

@@ -257,9 +257,12 @@ export function createSignupRouter(web: SubscriberWeb): Router {
         heading: 'This confirmation link has already been used',
         message:
           subscriber.status === 'active'
-            ? 'Your subscription is already confirmed; nothing has been changed. Every issue carries a link to manage it.'
+            ? 'Your subscription is already confirmed, with this link or a newer one we sent you; nothing has been changed. To change your topics, we can email you a link to manage them.'
             : 'This link was sent before you unsubscribed, so it no longer subscribes you. Nothing has been changed. Sign up again if you want the newsletter.',
-        link: subscriber.status === 'active' ? undefined : { href: '/subscribe', label: 'Sign up again' },
+        link:
+          subscriber.status === 'active'
+            ? { href: '/manage', label: 'Email me a link to manage my topics' }
+            : { href: '/subscribe', label: 'Sign up again' },
       });
       return;
     }

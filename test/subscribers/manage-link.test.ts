@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
-import { Client, linkIn, mainOf, nextMailTo, startHarness, type WebHarness } from './web-harness.js';
+import { Client, linkIn, mainOf, nextMailTo, signUp, startHarness, type WebHarness } from './web-harness.js';
 
 // Issue 11 §4: "email me a link to manage my topics" (/manage). The link goes to the address
 // itself, over loopback SMTP, and opens that subscriber's preferences; the page answers the same
@@ -57,5 +57,22 @@ describe('a link to manage my topics, by email', () => {
     expect(bad.html).toContain('Enter an email address in the form name@example.org.');
     const forged = await new Client(h.base).post('/manage', { email: 'reader@example.org' });
     expect(forged.res.status).toBe(403);
+  });
+});
+
+describe('an older confirmation link after a newer one was used', () => {
+  it('says the address is confirmed, changes nothing, and offers the manage link by email', async () => {
+    const seen = h.sink.received.length;
+    await signUp(new Client(h.base), { email: 'twice@example.org', topics: ['open-data'] });
+    const first = linkIn(await nextMailTo(h.sink, 'twice@example.org', seen), '/confirm');
+    const between = h.sink.received.length;
+    await signUp(new Client(h.base), { email: 'twice@example.org', topics: ['shared-ledgers'] });
+    const second = linkIn(await nextMailTo(h.sink, 'twice@example.org', between), '/confirm');
+    expect(second).not.toBe(first);
+    expect((await new Client(h.base).get(second)).res.status).toBe(200);
+    const older = await new Client(h.base).get(first);
+    expect(older.res.status).toBe(410);
+    expect(mainOf(older.html)).toContain('with this link or a newer one we sent you');
+    expect(mainOf(older.html)).toContain('<a href="/manage">Email me a link to manage my topics</a>');
   });
 });

@@ -5,7 +5,9 @@ import { CliError, parseTopicList, type CliContext, type RegisterCommands } from
 import type { Services } from '../src/app/services.js';
 import { listFailedDeliveries, requireIssue } from './delivery-repository.js';
 import { countIssueFeedback, type FeedbackCounts } from './bounces/feedback-repository.js';
-import { createProgressReporter, formatDuration, type ProgressReporter } from './progress.js';
+import { listSenders, type SenderRow } from './sender-repository.js';
+import { startScheduler } from './scheduler-service.js';
+import { createProgressReporter, formatDuration } from './progress.js';
 import { ScheduleTimeError } from './schedule.js';
 import {
   cancelSend,
@@ -41,14 +43,26 @@ function countsLine(s: Pick<IssueSendStatus, 'counts'>): string {
   return `planned ${c.planned}, sent ${c.sent}, skipped ${c.skipped}, failed ${c.failed}, pending ${c.pending + c.sending}${inFlight}`;
 }
 
+function senderLine(s: SenderRow): string {
+  const seen = Math.max(0, Math.round((Date.now() - s.lastSeen.getTime()) / 1000));
+  return `${s.host} pid ${s.pid}: ${s.claims} claimed, ${s.rate.toFixed(1)} msg/s, ${s.sent} sent, last seen ${seen} s ago${s.alive ? '' : ' (gone)'}`;
+}
+
 function statusText(s: IssueSendStatus): string {
   const lines = [`${s.slug} — ${s.title}`, `  status:     ${s.status}`];
   if (s.sendAtLocal) lines.push(`  send at:    ${s.sendAtLocal}`);
   if (s.startedAt) lines.push(`  started:    ${s.startedAt}`);
   if (s.sentAt) lines.push(`  finished:   ${s.sentAt}`);
   if (s.pauseReason) lines.push(`  paused:     ${s.pauseReason}`);
-  if (s.sender) lines.push(`  sending in: ${s.sender.owner} (alive ${s.sender.heartbeatAt})`);
   lines.push(`  deliveries: ${countsLine(s)}`);
+  if (s.senders.length > 0) {
+    lines.push(`  senders:    ${s.senders.length}`);
+    for (const sender of s.senders) lines.push(`    ${senderLine(sender)}`);
+  } else if (s.status === 'sending') {
+    lines.push(
+      `  senders:    none alive: run \`newsletter worker\`, \`newsletter serve\` or \`newsletter send ${s.slug}\``,
+    );
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -59,28 +73,6 @@ function feedbackLine(c: FeedbackCounts): string {
 
 function isTty(stream: NodeJS.WritableStream): boolean {
   return (stream as Partial<WriteStream>).isTTY === true;
-}
-
-/** Follows a send another process is running (e.g. `newsletter serve`), until it stops. */
-async function follow(
-  services: Services,
-  slug: string,
-  reporter: ProgressReporter,
-  signal: AbortSignal,
-): Promise<IssueSendStatus> {
-  const startedAt = new Date();
-  for (;;) {
-    const status = await sendStatus(services, slug);
-    reporter.update({
-      counts: status.counts,
-      sentThisRun: status.counts.sent,
-      startedAt,
-      firstSentAt: null,
-      waitingUntil: null,
-    });
-    if (status.status !== 'sending' || !status.sender || signal.aborted) return status;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
 }
 
 /** How many editions were fitted with teasers to stay within EMAIL_HTML_BUDGET (README: Size budget). */
@@ -124,14 +116,13 @@ async function printSummary(ctx: CliContext, services: Services, report: SendRep
     case 'already-sent':
       out.write(`Nothing to send: ${report.slug} was ${report.reason ?? 'already sent'} (${countsLine(report)})\n`);
       break;
-    case 'busy':
     case 'not-started':
       out.write(`${report.slug}: ${report.reason ?? report.outcome} (${countsLine(report)})\n`);
       break;
   }
   if (report.recoveredInFlight > 0) {
     out.write(
-      `  Resumed an interrupted send: ${report.recoveredInFlight} messages that were in flight were sent again (same Message-ID).\n`,
+      `  Resumed an interrupted send: ${report.recoveredInFlight} messages left in flight by a sender that stopped were sent again (same Message-ID).\n`,
     );
   }
   if (c.failed > 0 && report.outcome !== 'already-sent') {
@@ -163,32 +154,8 @@ async function runSendCommand(ctx: CliContext, slug: string): Promise<void> {
   process.on('SIGTERM', onTerm);
   let report: SendReport;
   try {
-    for (;;) {
-      report = await sendIssue(services, slug, { onProgress: (p) => reporter.update(p), signal: controller.signal });
-      if (report.outcome !== 'busy' || controller.signal.aborted) break;
-      reporter.finish();
-      ctx.stderr.write(`${slug} is being sent by another process (${report.owner ?? '?'}); following its progress\n`);
-      const status = await follow(services, slug, reporter, controller.signal);
-      // The other process stopped while the issue still needs sending: take over.
-      if (status.status === 'sending' && !status.sender && !controller.signal.aborted) continue;
-      const now = new Date();
-      report = {
-        ...report,
-        outcome:
-          status.status === 'sent'
-            ? 'finished'
-            : status.status === 'paused'
-              ? 'paused'
-              : status.status === 'cancelled'
-                ? 'cancelled'
-                : 'stopped',
-        reason:
-          status.pauseReason ?? (controller.signal.aborted ? 'stopped watching; the other process goes on' : null),
-        counts: status.counts,
-        finishedAt: now,
-      };
-      break;
-    }
+    // Joins the send beside any other senders (serve, worker, another send) until it is done.
+    report = await sendIssue(services, slug, { onProgress: (p) => reporter.update(p), signal: controller.signal });
   } finally {
     reporter.finish();
     process.off('SIGINT', onInt);
@@ -216,7 +183,44 @@ async function runTestSend(
   ctx.stderr.write(`  Message-ID ${result.messageId}; ${result.response}\n`);
 }
 
+/** `newsletter worker`: a sender (and a candidate for the scheduler's tick) with no web server. */
+async function runWorker(ctx: CliContext): Promise<void> {
+  const services = await ctx.services();
+  const scheduler = await startScheduler(services, { worker: true });
+  ctx.stderr.write('Sender running: it sends every issue being sent, beside any other senders. Ctrl-C stops it.\n');
+  const name = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  ctx.stderr.write(`${name}: finishing the messages in flight, then stopping…\n`);
+  await scheduler.stop();
+}
+
+async function listWorkers(ctx: CliContext): Promise<void> {
+  const services = await ctx.services();
+  const senders = await listSenders(services.db, { recentMs: 24 * 3600_000 });
+  if (senders.length === 0) {
+    ctx.stdout.write('No sender seen in the last 24 hours.\n');
+    return;
+  }
+  const alive = senders.filter((s) => s.alive);
+  ctx.stdout.write(
+    `${alive.length} sender${alive.length === 1 ? '' : 's'} alive (of ${senders.length} seen in 24 h)\n`,
+  );
+  for (const sender of [...alive, ...senders.filter((s) => !s.alive)]) ctx.stdout.write(`  ${senderLine(sender)}\n`);
+}
+
 export const registerSchedulerCommands: RegisterCommands = (program, ctx) => {
+  program
+    .command('worker')
+    .description('run a sender with no web server: it sends every issue being sent, beside any other senders')
+    .action(() => runWorker(ctx));
+
+  program
+    .command('workers')
+    .description('list the senders: host, pid, deliveries claimed, messages per second, last seen')
+    .action(() => listWorkers(ctx));
+
   program
     .command('schedule')
     .argument('<issue>', 'issue slug')
@@ -297,9 +301,9 @@ export const registerSchedulerCommands: RegisterCommands = (program, ctx) => {
         const status = await resumeSend(await ctx.services(), slug);
         ctx.stdout.write(
           `${status.changed ? 'Resumed' : 'Already sending:'} ${slug}: ${countsLine(status)}\n` +
-            (status.sender
+            (status.senders.some((s) => s.alive)
               ? ''
-              : `  The scheduler of \`newsletter serve\` continues it within a minute, or run \`newsletter send ${slug}\` now.\n`),
+              : `  No sender is running: start \`newsletter worker\` or \`newsletter serve\`, or run \`newsletter send ${slug}\`.\n`),
         );
       }),
     );

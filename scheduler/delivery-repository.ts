@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Db } from '../src/db/database.js';
 import type {
   BounceCheck,
@@ -11,20 +11,12 @@ import type {
 import { freezeIssueContent, listIssueSlugs, UnknownIssueError } from '../src/content/content-repository.js';
 import { FULL_EDITION_KEY } from '../src/content/editions.js';
 import { markSubscriberUndeliverable } from '../subscribers/subscriber-repository.js';
+import { dbNowMs, isPostgres } from './db-clock.js';
+import type { BounceOutcome } from './send-manager.js';
 
-// All SQL of the sending domain: deliveries, the per-issue send lease, the send-related columns of
-// `issues`. Portable kysely only. (A bounce's subscriber change is the subscribers repository's.)
-
-/** Added by migration 002-sending: which process is sending an issue right now. */
-export interface SendLeaseTable {
-  issue_id: number;
-  /** `host:pid:random`, so a dead local owner can be recognised at once. */
-  owner: string;
-  heartbeat_at: string;
-}
-
-type SendDb = Kysely<Database & { send_leases: SendLeaseTable }>;
-const withLeases = (db: Db): SendDb => db.withTables<{ send_leases: SendLeaseTable }>();
+// All SQL of the sending domain: deliveries and their claims, the send-related columns of `issues`.
+// Portable kysely only. (A bounce's subscriber change is the subscribers repository's; senders'
+// leases are in sender-repository.ts.)
 
 /** More than `percent` % bounced among the first `recipients` of a send pauses it (issue 9). */
 export const BOUNCE_SAFETY_NET = { recipients: 100, percent: 20 } as const;
@@ -235,17 +227,6 @@ export async function countDeliveries(db: Db, issueId: number): Promise<Delivery
   return counts;
 }
 
-/** Deliveries a crashed process left in `sending` go back to pending (the caller holds the lease). */
-export async function resetInFlight(db: Db, issueId: number): Promise<number> {
-  const result = await db
-    .updateTable('deliveries')
-    .set({ status: 'pending', claimed_at: null })
-    .where('issue_id', '=', issueId)
-    .where('status', '=', 'sending')
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
-}
-
 /** Deferred retries run now (an editor resumed after fixing the server). */
 export async function clearRetryWaits(db: Db, issueId: number): Promise<void> {
   await db
@@ -320,95 +301,57 @@ export async function findSubscriberByEmail(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Send lease: at most one process drives an issue's deliveries at a time.
-
-export interface SendLease {
-  owner: string;
-  heartbeatAt: string;
-}
-
-export async function getSendLease(db: Db, issueId: number): Promise<SendLease | undefined> {
-  const row = await withLeases(db)
-    .selectFrom('send_leases')
-    .select(['owner', 'heartbeat_at'])
-    .where('issue_id', '=', issueId)
-    .executeTakeFirst();
-  return row ? { owner: row.owner, heartbeatAt: row.heartbeat_at } : undefined;
-}
-
-/** Takes a free lease; returns false when another owner holds one. */
-export async function insertSendLease(db: Db, issueId: number, owner: string, now: string): Promise<boolean> {
-  const result = await withLeases(db)
-    .insertInto('send_leases')
-    .values({ issue_id: issueId, owner, heartbeat_at: now })
-    .onConflict((oc) => oc.column('issue_id').doNothing())
-    .executeTakeFirst();
-  return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
-}
-
-/** Compare-and-swap takeover of a lease whose owner is gone; false when someone else got there first. */
-export async function takeOverSendLease(
-  db: Db,
-  issueId: number,
-  previous: SendLease,
-  owner: string,
-  now: string,
-): Promise<boolean> {
-  const result = await withLeases(db)
-    .updateTable('send_leases')
-    .set({ owner, heartbeat_at: now })
-    .where('issue_id', '=', issueId)
-    .where('owner', '=', previous.owner)
-    .where('heartbeat_at', '=', previous.heartbeatAt)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
-}
-
-/** Renews the lease; false means it was lost (taken over after a stall) and sending must stop. */
-export async function renewSendLease(db: Db, issueId: number, owner: string, now: string): Promise<boolean> {
-  const result = await withLeases(db)
-    .updateTable('send_leases')
-    .set({ heartbeat_at: now })
-    .where('issue_id', '=', issueId)
-    .where('owner', '=', owner)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
-}
-
-export async function releaseSendLease(db: Db, issueId: number, owner: string): Promise<void> {
-  await withLeases(db).deleteFrom('send_leases').where('issue_id', '=', issueId).where('owner', '=', owner).execute();
-}
-
-// ---------------------------------------------------------------------------------------------
 // The store a SendManager drives, bound to one issue.
 
 export class SqlDeliveryStore {
   constructor(
     private readonly db: Db,
     readonly issueId: number,
+    /** The sender whose claims this store makes and whose claims guard every result it writes. */
+    readonly senderId: string,
   ) {}
 
+  /** Only rows this sender still holds: a result of a claim taken over meanwhile is not written. */
+  private held(id: number) {
+    return this.db
+      .updateTable('deliveries')
+      .where('id', '=', id)
+      .where('status', '=', 'sending')
+      .where('claimed_by', '=', this.senderId);
+  }
+
   /**
-   * Claims up to `limit` due pending deliveries in (edition_key, id) order and marks them
-   * `sending` in one statement, so two claimers can never take the same row.
+   * Claims up to `limit` due pending deliveries in (edition_key, id) order and marks them `sending`
+   * by this sender in one statement, so two claimers can never take the same row: on PostgreSQL
+   * the rows are locked with SKIP LOCKED (concurrent senders take the next rows instead of
+   * waiting); SQLite has one writer at a time. A sender whose lease ran out claims nothing.
    */
   async claim(limit: number, now: Date): Promise<ClaimedDelivery[]> {
     const at = now.toISOString();
+    const candidates = this.db
+      .selectFrom('deliveries')
+      .select('id')
+      .where('issue_id', '=', this.issueId)
+      .where('status', '=', 'pending')
+      .where((w) => w.or([w('next_attempt_at', 'is', null), w('next_attempt_at', '<=', at)]))
+      .orderBy('edition_key')
+      .orderBy('id')
+      .limit(limit)
+      .$if(isPostgres(this.db), (q) => q.forUpdate().skipLocked());
     const claimed = await this.db
       .updateTable('deliveries')
-      .set({ status: 'sending', claimed_at: at })
-      .where('id', 'in', (eb) =>
-        eb
-          .selectFrom('deliveries')
-          .select('id')
-          .where('issue_id', '=', this.issueId)
-          .where('status', '=', 'pending')
-          .where((w) => w.or([w('next_attempt_at', 'is', null), w('next_attempt_at', '<=', at)]))
-          .orderBy('edition_key')
-          .orderBy('id')
-          .limit(limit),
-      )
+      .set({ status: 'sending', claimed_at: at, claimed_by: this.senderId })
+      .where('id', 'in', candidates)
       .where('status', '=', 'pending')
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('senders')
+            .select('senders.id')
+            .where('senders.id', '=', this.senderId)
+            .where('senders.lease_until_ms', '>=', dbNowMs(this.db)),
+        ),
+      )
       .returning(['id', 'subscriber_id', 'edition_key', 'attempts'])
       .execute();
     if (claimed.length === 0) return [];
@@ -433,54 +376,62 @@ export class SqlDeliveryStore {
     return out;
   }
 
-  async markSent(id: number, attempts: number, at: Date): Promise<void> {
-    await this.db
-      .updateTable('deliveries')
-      .set({ status: 'sent', sent_at: at.toISOString(), attempts, last_error: null, next_attempt_at: null })
-      .where('id', '=', id)
-      .execute();
+  async markSent(id: number, attempts: number, at: Date): Promise<boolean> {
+    const result = await this.held(id)
+      .set({
+        status: 'sent',
+        sent_at: at.toISOString(),
+        attempts,
+        last_error: null,
+        next_attempt_at: null,
+        claimed_by: null,
+      })
+      .executeTakeFirst();
     // While the safety net judges the first recipients, each one settled may close its window.
     if (this.bounceCheck !== 'passed') await this.reviewBounces(false);
+    return Number(result.numUpdatedRows) === 1;
   }
 
   async markSkipped(ids: number[], reason: string): Promise<void> {
     if (ids.length === 0) return;
     await this.db
       .updateTable('deliveries')
-      .set({ status: 'skipped', last_error: reason, claimed_at: null })
+      .set({ status: 'skipped', last_error: reason, claimed_at: null, claimed_by: null })
       .where('id', 'in', ids)
+      .where('status', '=', 'sending')
+      .where('claimed_by', '=', this.senderId)
       .execute();
   }
 
-  async markRetry(id: number, attempts: number, nextAttemptAt: Date, error: string): Promise<void> {
-    await this.db
-      .updateTable('deliveries')
+  async markRetry(id: number, attempts: number, nextAttemptAt: Date, error: string): Promise<boolean> {
+    const result = await this.held(id)
       .set({
         status: 'pending',
         attempts,
         next_attempt_at: nextAttemptAt.toISOString(),
         last_error: error,
         claimed_at: null,
+        claimed_by: null,
       })
-      .where('id', '=', id)
-      .execute();
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
-  async markFailed(id: number, attempts: number, error: string): Promise<void> {
-    await this.db
-      .updateTable('deliveries')
-      .set({ status: 'failed', attempts, last_error: error, claimed_at: null, next_attempt_at: null })
-      .where('id', '=', id)
-      .execute();
+  async markFailed(id: number, attempts: number, error: string): Promise<boolean> {
+    const result = await this.held(id)
+      .set({ status: 'failed', attempts, last_error: error, claimed_at: null, next_attempt_at: null, claimed_by: null })
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
   /**
    * A final recipient status. Once the safety net has passed the send, the subscriber is marked
    * bounced at once (the subscribers domain writes the status and the consent log); before that,
-   * the bounce is held on the delivery until the net decides.
+   * the bounce is held on the delivery until the net decides. Returns the pause reason when this
+   * bounce tripped the net; `lost` when the claim was no longer this sender's.
    */
-  async bounce(id: number, attempts: number, error: string, subscriberId: number): Promise<string | null> {
-    const decided = await this.db.transaction().execute(async (trx) => {
+  async bounce(id: number, attempts: number, error: string, subscriberId: number): Promise<BounceOutcome> {
+    const written = await this.db.transaction().execute(async (trx) => {
       // Read the verdict through a write to its row: PostgreSQL makes this wait for a verdict being
       // written by another connection (and a verdict wait for this bounce), SQLite takes its write
       // lock; either way a bounce and the net's verdict happen one after the other, so no bounce is
@@ -492,32 +443,37 @@ export class SqlDeliveryStore {
         .returning('bounce_check')
         .executeTakeFirst();
       const verdict = issue?.bounce_check ?? null;
+      const mine = trx
+        .updateTable('deliveries')
+        .where('id', '=', id)
+        .where('status', '=', 'sending')
+        .where('claimed_by', '=', this.senderId);
       if (verdict === 'tripped') {
         // The net tripped meanwhile (the send is pausing): this one waits with the rest, unmarked.
-        await trx
-          .updateTable('deliveries')
-          .set({ status: 'pending', attempts, last_error: error, claimed_at: null })
-          .where('id', '=', id)
-          .execute();
-        return verdict;
+        const result = await mine
+          .set({ status: 'pending', attempts, last_error: error, claimed_at: null, claimed_by: null })
+          .executeTakeFirst();
+        return { verdict, held: Number(result.numUpdatedRows) === 1 };
       }
-      await trx
-        .updateTable('deliveries')
+      const result = await mine
         .set({
           status: 'failed',
           attempts,
           last_error: error,
           claimed_at: null,
+          claimed_by: null,
           next_attempt_at: null,
           bounce_held: verdict === 'passed' ? 0 : 1,
         })
-        .where('id', '=', id)
-        .execute();
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) return { verdict, held: false };
       if (verdict === 'passed') await markSubscriberUndeliverable(trx, subscriberId, 'bounced', error);
-      return verdict;
+      return { verdict, held: true };
     });
-    this.bounceCheck = decided;
-    return decided === null ? this.reviewBounces(false) : null;
+    this.bounceCheck = written.verdict;
+    if (!written.held) return { outcome: 'lost' };
+    const tripped = written.verdict === null ? await this.reviewBounces(false) : null;
+    return tripped === null ? { outcome: 'recorded' } : { outcome: 'paused', reason: tripped };
   }
 
   /** The net's verdict as this process last saw it; 'passed' never changes back within a run. */
@@ -628,9 +584,10 @@ export class SqlDeliveryStore {
     if (ids.length === 0) return;
     await this.db
       .updateTable('deliveries')
-      .set({ status: 'pending', claimed_at: null })
+      .set({ status: 'pending', claimed_at: null, claimed_by: null })
       .where('id', 'in', ids)
       .where('status', '=', 'sending')
+      .where('claimed_by', '=', this.senderId)
       .execute();
   }
 
@@ -639,7 +596,7 @@ export class SqlDeliveryStore {
     if (ids.length === 0) return;
     await this.db
       .updateTable('deliveries')
-      .set({ status: 'pending', next_attempt_at: null, claimed_at: null })
+      .set({ status: 'pending', next_attempt_at: null, claimed_at: null, claimed_by: null })
       .where('id', 'in', ids)
       .where('status', 'in', ['failed', 'pending'])
       .execute();

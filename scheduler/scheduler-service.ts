@@ -1,52 +1,55 @@
-import cron from 'node-cron';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import type { Services } from '../src/app/services.js';
 import { nowIso } from '../src/db/database.js';
-import { listDueIssues, listIssuesWithStatus } from './delivery-repository.js';
-import { registryFor, startSend, stopAllSends } from './send-control.js';
+import { listDueIssues } from './delivery-repository.js';
+import { schedulerLeadership } from './leader.js';
+import { registryFor, startSend } from './send-control.js';
 import type { SendTuning } from './send-manager.js';
+import { SendWorker } from './send-worker.js';
 
 export interface RunningScheduler {
-  /** Stops the cron tick and drains in-flight sends. */
+  /** Stops the tick and this process's sender (after its messages in flight). */
   stop(): Promise<void>;
-  /** Starts what is due now (what the cron tick runs every minute); for tests and the admin app. */
+  /** Starts what is due now, if this process leads (what the tick runs); for tests and the admin app. */
   tick(): Promise<string[]>;
 }
 
 export interface SchedulerOptions {
-  /** Cron expression of the tick; every minute by default. */
-  cronExpression?: string;
-  /** Engine tuning for sends started by this scheduler (tests use short retry delays). */
+  /** Milliseconds between ticks; SCHEDULER_TICK_SECONDS by default (a minute). */
+  tickMs?: number;
+  /** Run a sender in this process too; SEND_WORKER by default. */
+  worker?: boolean;
+  /** Engine tuning for this process's sender (tests use short retry delays). */
   tuning?: Partial<SendTuning>;
 }
 
 /**
- * `newsletter serve`'s scheduler. At start it reconciles, because node-cron 4 does not run ticks
- * missed while the process was down: an issue whose time passed meanwhile starts now, and an
- * interrupted send (status `sending`, nobody holding its lease) resumes. Then a tick every
- * minute does the same; node-cron's `noOverlap` keeps ticks from piling up. Sends run in the
- * background of this process; a paused issue waits for an editor.
+ * `newsletter serve`'s scheduler and sender. The tick that starts due issues runs on one process of
+ * the cluster at a time: the one holding the scheduler's lock (PostgreSQL: an advisory lock that
+ * dies with its session; SQLite: a lease in `leader_locks`). It runs at start too, so an issue whose
+ * time passed while every process was down starts at once. Starting an issue only plans it and makes
+ * it `sending`; the senders of every process (this one's included, unless SEND_WORKER=false) send it.
  */
-export async function startScheduler(services: Services, options: SchedulerOptions = {}): Promise<RunningScheduler> {
-  const registry = registryFor(services);
-  registry.schedulerRunning = true;
-  registry.tuning = options.tuning ?? {};
+export function startScheduler(services: Services, options: SchedulerOptions = {}): Promise<RunningScheduler> {
   const logger = services.logger.child({ component: 'scheduler' });
+  const tickMs = options.tickMs ?? services.config.schedulerTickMs;
+  const holder = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  // The lead lasts a tick and is renewed three times per tick, whatever a tick's own work takes.
+  const leadership = schedulerLeadership(services.db, holder, tickMs);
+  let leading = false;
 
   const tick = async (): Promise<string[]> => {
+    const leads = await leadership.acquire();
+    if (leads !== leading) logger.info({ holder }, leads ? 'this process now runs the scheduler' : 'lost the lead');
+    leading = leads;
+    if (!leads) return [];
     const started: string[] = [];
-    const due = await listDueIssues(services.db, nowIso());
-    const interrupted = await listIssuesWithStatus(services.db, 'sending');
-    for (const issue of [...due, ...interrupted]) {
-      if (registry.active.has(issue.id)) continue;
+    for (const issue of await listDueIssues(services.db, nowIso())) {
       try {
-        const status = await startSend(services, issue.slug, { resumePaused: false });
-        if (status.sender?.thisProcess) {
-          started.push(issue.slug);
-          logger.info(
-            { issue: issue.slug, sendAt: issue.send_at, resumed: issue.status === 'sending' },
-            'send started by the scheduler',
-          );
-        }
+        await startSend(services, issue.slug, { resumePaused: false });
+        started.push(issue.slug);
+        logger.info({ issue: issue.slug, sendAt: issue.send_at }, 'send started by the scheduler');
       } catch (error) {
         logger.error(
           { issue: issue.slug, err: error instanceof Error ? error.message : String(error) },
@@ -57,28 +60,48 @@ export async function startScheduler(services: Services, options: SchedulerOptio
     return started;
   };
 
-  await tick().catch((error: unknown) => {
-    logger.error({ err: error instanceof Error ? error.message : String(error) }, 'reconcile at start failed');
-  });
-  const task = cron.schedule(
-    options.cronExpression ?? '* * * * *',
-    async () => {
-      await tick();
-    },
-    { name: 'newsletter-send-tick', noOverlap: true },
-  );
-  task.on('execution:failed', (context) => {
-    logger.error({ err: context.execution?.error?.message }, 'scheduler tick failed');
-  });
-  logger.info({ zone: services.config.scheduleTz }, 'scheduler started');
+  const registry = registryFor(services);
+  let worker: SendWorker | null = null;
+  let workerDone: Promise<void> = Promise.resolve();
+  if (options.worker ?? services.config.sendWorker) {
+    worker = new SendWorker(services, { tuning: options.tuning });
+    registry.worker = worker;
+    workerDone = worker.run().catch((error: unknown) => {
+      logger.error({ err: error instanceof Error ? error.stack : String(error) }, 'the sender stopped on an error');
+    });
+  }
 
-  return {
+  let ticking: Promise<unknown> = tick().catch((error: unknown) => {
+    logger.error({ err: error instanceof Error ? error.message : String(error) }, 'scheduler tick failed');
+  });
+  const runTick = () => {
+    // Ticks never overlap: a slow one (planning a long list) delays the next.
+    ticking = ticking.then(() =>
+      tick().catch((error: unknown) => {
+        logger.error({ err: error instanceof Error ? error.message : String(error) }, 'scheduler tick failed');
+      }),
+    );
+  };
+  const timer = setInterval(runTick, tickMs);
+  const renew = setInterval(
+    () => {
+      if (leading) void leadership.acquire().catch(() => {});
+    },
+    Math.max(50, Math.floor(tickMs / 3)),
+  );
+  logger.info({ zone: services.config.scheduleTz, tickMs, sender: worker !== null }, 'scheduler started');
+
+  return Promise.resolve({
     tick,
     async stop() {
-      await task.destroy();
-      registry.schedulerRunning = false;
-      await stopAllSends(services);
+      clearInterval(timer);
+      clearInterval(renew);
+      await ticking;
+      await leadership.release();
+      worker?.stop();
+      await workerDone;
+      if (registry.worker === worker) registry.worker = null;
       logger.info('scheduler stopped');
     },
-  };
+  });
 }

@@ -1,8 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import type { Services } from '../src/app/services.js';
 import { getPublication, issueHasArticles } from '../src/content/content-repository.js';
-import { topicSlugsFromKey } from '../src/content/editions.js';
 import { nowIso } from '../src/db/database.js';
 import type { IssueRow, IssueStatus } from '../src/db/schema.js';
 import { parseEmail } from '../subscribers/address.js';
@@ -10,33 +7,25 @@ import { subscriberLinks } from '../subscribers/tokens.js';
 import {
   clearRetryWaits,
   countDeliveries,
-  EMPTY_COUNTS,
   findSubscriberByEmail,
   getIssueById,
-  getSendLease,
-  insertSendLease,
   planIssueDeliveries,
-  releaseSendLease,
-  renewSendLease,
   requireIssue,
-  resetInFlight,
   setIssueSchedule,
-  setIssueStatus,
   skipUnsent,
-  SqlDeliveryStore,
-  takeOverSendLease,
   transitionIssue,
   type DeliveryCounts,
-  type SendLease,
 } from './delivery-repository.js';
 import { MessageBuilder } from './message-builder.js';
-import { BounceAddresses } from './bounces/bounce-address.js';
 import { assertScheduleYear, formatScheduleTime, parseScheduleTime } from './schedule.js';
-import { defaultTuning, SendManager, type SendOutcome, type SendProgress, type SendTuning } from './send-manager.js';
+import { listSenders, takeOverExpiredClaims, type SenderRow } from './sender-repository.js';
+import type { SendOutcome, SendProgress, SendTuning } from './send-manager.js';
+import { SendWorker } from './send-worker.js';
 import { SendError } from '../src/mail/messenger.js';
 
 // The programmatic API of sending, used by the CLI, the scheduler and the editors' web app.
-// Every function takes the process's Services; sends started here run in this process.
+// Every function takes the process's Services. Starting, pausing, resuming and cancelling are
+// writes to the database that every sender (of any process) sees within a second.
 
 /** A request that cannot be honoured in the issue's current state; the message says what to do. */
 export class SendControlError extends Error {}
@@ -65,33 +54,32 @@ export interface IssueSendStatus {
   sentAt: string | null;
   pauseReason: string | null;
   counts: DeliveryCounts;
-  /** The process currently sending this issue, if any. */
-  sender: { owner: string; heartbeatAt: string; thisProcess: boolean } | null;
+  /** Senders alive now, with the deliveries of this issue each holds in flight. */
+  senders: SenderRow[];
 }
 
 export interface SendReport {
   slug: string;
-  /** `already-sent`: nothing to do; `busy`: another process is sending it; `not-started`: see reason. */
-  outcome: SendOutcome | 'already-sent' | 'busy' | 'not-started';
+  /** `already-sent`: nothing to do; `not-started`: see reason. */
+  outcome: Exclude<SendOutcome, 'idle'> | 'already-sent' | 'not-started';
   reason: string | null;
   counts: DeliveryCounts;
+  /** Messages this process's sender had accepted by the server. */
   sentThisRun: number;
   editionsBuilt: number;
   /** Editions of this run sent with teasers to stay within EMAIL_HTML_BUDGET. */
   editionsFitted: number;
   /** Editions of this run over the budget (the issue's `email_fit` is `full`, or nothing could fit). */
   editionsOverBudget: number;
-  /** Deliveries a crash had left in flight, put back to pending by this run. */
+  /** Deliveries of stalled or dead senders (a crash, kill -9) this run took over and sent again. */
   recoveredInFlight: number;
   startedAt: Date;
   firstSentAt: Date | null;
   finishedAt: Date;
-  /** The lease owner when `busy`. */
-  owner?: string;
 }
 
 export interface SendOptions {
-  /** A paused issue is resumed (true for `newsletter send`; the scheduler never resumes a pause). */
+  /** A paused issue is resumed (true for `newsletter send`). */
   resumePaused?: boolean;
   onProgress?: (progress: SendProgress) => void;
   /** Overrides of the send engine's tuning (tests use short retry delays). */
@@ -99,30 +87,10 @@ export interface SendOptions {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Runs in this process, and the lease that keeps them unique across processes.
-
-const LEASE_STALE_MS = 60_000;
-const HEARTBEAT_MS = 10_000;
-const PROCESS_ID = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-let runSequence = 0;
-const liveOwners = new Set<string>();
-
-interface ActiveSend {
-  issueId: number;
-  slug: string;
-  controller: AbortController;
-  listeners: Set<(progress: SendProgress) => void>;
-  /** Set once the engine runs: stops it with the right outcome (pause, cancel) without waiting for its poll. */
-  stop?: (outcome: 'paused' | 'cancelled', reason: string) => void;
-  /** Resolves once the run has planned and started sending, or with a report when it will not. */
-  started: Promise<SendReport | null>;
-  done: Promise<SendReport>;
-}
+// The sender of this process, if it runs one (`serve`, `worker`), to wake when a send starts here.
 
 interface SendRegistry {
-  active: Map<number, ActiveSend>;
-  schedulerRunning: boolean;
-  tuning: Partial<SendTuning>;
+  worker: SendWorker | null;
 }
 
 const registries = new WeakMap<Services, SendRegistry>();
@@ -131,44 +99,10 @@ const registries = new WeakMap<Services, SendRegistry>();
 export function registryFor(services: Services): SendRegistry {
   let registry = registries.get(services);
   if (!registry) {
-    registry = { active: new Map(), schedulerRunning: false, tuning: {} };
+    registry = { worker: null };
     registries.set(services, registry);
   }
   return registry;
-}
-
-function ownerIsGone(lease: SendLease): boolean {
-  if (Date.now() - new Date(lease.heartbeatAt).getTime() > LEASE_STALE_MS) return true;
-  const [host, pidText] = lease.owner.split(':');
-  if (host !== os.hostname()) return false;
-  const pid = Number(pidText);
-  if (pid === process.pid) return !liveOwners.has(lease.owner);
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
-/** Takes the issue's send lease: free, or held by a process that is gone (kill -9, power loss). */
-async function acquireLease(
-  services: Services,
-  issueId: number,
-  owner: string,
-): Promise<{ ok: true } | { ok: false; holder: string }> {
-  for (let tries = 0; tries < 3; tries++) {
-    if (await insertSendLease(services.db, issueId, owner, nowIso())) return { ok: true };
-    const lease = await getSendLease(services.db, issueId);
-    if (!lease) continue;
-    if (!ownerIsGone(lease)) return { ok: false, holder: lease.owner };
-    if (await takeOverSendLease(services.db, issueId, lease, owner, nowIso())) {
-      services.logger.warn({ previousOwner: lease.owner }, 'took over the send of a process that is gone');
-      return { ok: true };
-    }
-  }
-  const lease = await getSendLease(services.db, issueId);
-  return { ok: false, holder: lease?.owner ?? 'unknown' };
 }
 
 function emptyReport(
@@ -194,175 +128,43 @@ function emptyReport(
   };
 }
 
-function launch(services: Services, issue: IssueRow, options: SendOptions): ActiveSend {
-  const registry = registryFor(services);
-  const existing = registry.active.get(issue.id);
-  if (existing) {
-    if (options.onProgress) existing.listeners.add(options.onProgress);
-    return existing;
-  }
-  const controller = new AbortController();
-  const listeners = new Set<(progress: SendProgress) => void>();
-  if (options.onProgress) listeners.add(options.onProgress);
-  let markStarted: (report: SendReport | null) => void = () => {};
-  const started = new Promise<SendReport | null>((resolve) => {
-    markStarted = resolve;
-  });
-  const entry: ActiveSend = {
-    issueId: issue.id,
-    slug: issue.slug,
-    controller,
-    listeners,
-    started,
-    done: Promise.resolve(emptyReport(issue.slug, 'not-started', null, EMPTY_COUNTS)),
-  };
-  registry.active.set(issue.id, entry);
-  entry.done = runIssue(
-    services,
-    issue,
-    { ...options, tuning: { ...registry.tuning, ...options.tuning } },
-    entry,
-    markStarted,
-  )
-    .then((report) => {
-      markStarted(report);
-      return report;
-    })
-    .catch((error: unknown) => {
-      markStarted(null);
-      throw error;
-    })
-    .finally(() => registry.active.delete(issue.id));
-  return entry;
-}
+/** How long a sender stays listed after it was last seen. */
+const SENDERS_SHOWN_MS = 10 * 60_000;
 
-async function runIssue(
-  services: Services,
-  issue: IssueRow,
-  options: SendOptions,
-  entry: ActiveSend,
-  markStarted: (report: SendReport | null) => void,
-): Promise<SendReport> {
-  const { db, config } = services;
-  const logger = services.logger.child({ issue: issue.slug });
-  const owner = `${PROCESS_ID}:${++runSequence}`;
-  const lease = await acquireLease(services, issue.id, owner);
-  if (!lease.ok) {
-    const counts = await countDeliveries(db, issue.id);
-    return {
-      ...emptyReport(issue.slug, 'busy', `being sent by another process (${lease.holder})`, counts),
-      owner: lease.holder,
-    };
+/**
+ * Makes an issue `sending`: plans it the first time (one delivery per active subscriber, in one
+ * transaction), or resumes it when paused and `resumePaused`. Returns a report when it will not
+ * be sent (already sent, cancelled, paused), else null.
+ */
+async function begin(services: Services, row: IssueRow, resumePaused: boolean): Promise<SendReport | null> {
+  const { db } = services;
+  const logger = services.logger.child({ issue: row.slug });
+  const counts = () => countDeliveries(db, row.id);
+  if (row.status === 'sent') {
+    return emptyReport(
+      row.slug,
+      'already-sent',
+      `already sent${row.sent_at ? ` on ${row.sent_at}` : ''}`,
+      await counts(),
+    );
   }
-  liveOwners.add(owner);
-  let heartbeat: NodeJS.Timeout | undefined;
-  try {
-    const row = (await getIssueById(db, issue.id)) ?? issue;
-    const counts = () => countDeliveries(db, issue.id);
-    if (row.status === 'sent') {
-      return emptyReport(
-        issue.slug,
-        'already-sent',
-        `already sent${row.sent_at ? ` on ${row.sent_at}` : ''}`,
-        await counts(),
-      );
-    }
-    if (row.status === 'cancelled') {
-      return emptyReport(issue.slug, 'not-started', 'the send was cancelled', await counts());
-    }
-    if (row.status === 'paused') {
-      if (!options.resumePaused) return emptyReport(issue.slug, 'paused', row.pause_reason, await counts());
-      await transitionIssue(db, issue.id, ['paused'], 'sending', { pauseReason: null });
-      await clearRetryWaits(db, issue.id);
+  if (row.status === 'cancelled') return emptyReport(row.slug, 'not-started', 'the send was cancelled', await counts());
+  if (row.status === 'paused') {
+    if (!resumePaused) return emptyReport(row.slug, 'paused', row.pause_reason, await counts());
+    const { changed } = await transitionIssue(db, row.id, ['paused'], 'sending', { pauseReason: null });
+    if (changed) {
+      await clearRetryWaits(db, row.id);
       logger.info({ pauseReason: row.pause_reason }, 'send resumed');
     }
-    if (row.started_at === null) {
-      if (!(await issueHasArticles(db, issue.id))) {
-        return emptyReport(issue.slug, 'not-started', EMPTY_ISSUE, await counts());
-      }
-      await planIssueDeliveries(db, issue.id, nowIso());
-      const planned = await counts();
-      logger.info({ planned: planned.planned, skipped: planned.skipped, pending: planned.pending }, 'send planned');
-    } else if (row.status !== 'sending' && row.status !== 'paused') {
-      await setIssueStatus(db, issue.id, 'sending');
-    }
-    // We hold the lease, so anything still `sending` was left by a process that died.
-    const recovered = await resetInFlight(db, issue.id);
-    if (recovered > 0) logger.warn({ recovered }, 'resuming an interrupted send: in-flight deliveries back to pending');
-
-    const publication = await getPublication(db);
-    const builder = new MessageBuilder({
-      config,
-      publicationName: publication.name,
-      returnPath: config.bounces.domain
-        ? { addresses: new BounceAddresses(config.secretKey, config.bounces.domain), issueId: issue.id }
-        : undefined,
-    });
-    const fitted = new Set<string>();
-    const overBudget = new Set<string>();
-    const manager = new SendManager(
-      {
-        store: new SqlDeliveryStore(db, issue.id),
-        transport: services.messenger,
-        editions: {
-          async edition(key) {
-            const edition = await services.renderer.edition(issue.slug, topicSlugsFromKey(key));
-            if (edition.fit.teasers.length > 0) fitted.add(key);
-            if (edition.fit.overBudget) overBudget.add(key);
-            // The issue's MJML frame is compiled now; the rest of the send only fills editions into
-            // it, so the compiler's thread goes at once instead of idling beside the send's traffic.
-            services.mjml.release();
-            return edition;
-          },
-        },
-        messages: builder,
-        logger,
-      },
-      {
-        tuning: { ...defaultTuning(config.sendConcurrency), drainMs: config.sendStopTimeoutMs, ...options.tuning },
-        signal: entry.controller.signal,
-        onProgress: (progress) => {
-          for (const listener of entry.listeners) listener(progress);
-        },
-      },
-    );
-    entry.stop = (outcome, reason) => manager.requestStop(outcome, reason);
-    heartbeat = setInterval(() => {
-      renewSendLease(db, issue.id, owner, nowIso())
-        .then((held) => {
-          if (!held) manager.requestStop('stopped', 'another process took over this send');
-        })
-        .catch(() => {});
-    }, HEARTBEAT_MS);
-    heartbeat.unref();
-    markStarted(null);
-    logger.info({ mail: services.messenger.kind }, 'sending');
-    const result = await manager.run();
-    const report: SendReport = {
-      slug: issue.slug,
-      ...result,
-      editionsFitted: fitted.size,
-      editionsOverBudget: overBudget.size,
-      recoveredInFlight: recovered,
-    };
-    const summary = {
-      outcome: report.outcome,
-      reason: report.reason,
-      ...report.counts,
-      sentThisRun: report.sentThisRun,
-      editions: report.editionsBuilt,
-      editionsFitted: report.editionsFitted,
-      editionsOverBudget: report.editionsOverBudget,
-      seconds: (report.finishedAt.getTime() - report.startedAt.getTime()) / 1000,
-    };
-    if (report.outcome === 'finished') logger.info(summary, 'send finished');
-    else logger.warn(summary, 'send stopped before the end');
-    return report;
-  } finally {
-    if (heartbeat) clearInterval(heartbeat);
-    liveOwners.delete(owner);
-    await releaseSendLease(db, issue.id, owner).catch(() => {});
   }
+  if (row.started_at === null && !(await issueHasArticles(db, row.id))) {
+    return emptyReport(row.slug, 'not-started', EMPTY_ISSUE, await counts());
+  }
+  if (row.started_at === null && (await planIssueDeliveries(db, row.id, nowIso()))) {
+    const planned = await counts();
+    logger.info({ planned: planned.planned, skipped: planned.skipped, pending: planned.pending }, 'send planned');
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -375,8 +177,7 @@ export async function sendStatus(services: Services, slug: string): Promise<Issu
 }
 
 async function statusOf(services: Services, row: IssueRow): Promise<IssueSendStatus> {
-  const lease = await getSendLease(services.db, row.id);
-  const live = lease && !ownerIsGone(lease) ? lease : undefined;
+  const senders = await listSenders(services.db, { issueId: row.id, recentMs: SENDERS_SHOWN_MS });
   return {
     slug: row.slug,
     title: row.title,
@@ -387,7 +188,7 @@ async function statusOf(services: Services, row: IssueRow): Promise<IssueSendSta
     sentAt: row.sent_at,
     pauseReason: row.pause_reason,
     counts: await countDeliveries(services.db, row.id),
-    sender: live ? { owner: live.owner, heartbeatAt: live.heartbeatAt, thisProcess: liveOwners.has(live.owner) } : null,
+    senders: senders.filter((s) => s.alive || s.claims > 0),
   };
 }
 
@@ -430,9 +231,10 @@ export async function unscheduleIssue(services: Services, slug: string): Promise
 }
 
 /**
- * Sends an issue in this process and resolves when the run ends: finished, paused (by an editor
- * or automatically), cancelled, stopped (`signal`, e.g. SIGTERM: in-flight messages are drained
- * first) or not started (already sent, cancelled, or another process is sending it: `busy`).
+ * Sends an issue: plans it if it has not started (or resumes it when paused), then joins the send
+ * as a sender of this process beside any others, until the issue is no longer sending: finished,
+ * paused (by an editor or automatically), cancelled, or stopped (`signal`, e.g. SIGTERM: in-flight
+ * messages are drained first, within SEND_STOP_TIMEOUT).
  */
 export async function sendIssue(
   services: Services,
@@ -440,30 +242,67 @@ export async function sendIssue(
   options: SendOptions & { signal?: AbortSignal } = {},
 ): Promise<SendReport> {
   const row = await requireIssue(services.db, slug);
-  const entry = launch(services, row, { resumePaused: true, ...options });
-  const abort = () => entry.controller.abort();
-  options.signal?.addEventListener('abort', abort);
+  const early = await begin(services, row, options.resumePaused ?? true);
+  if (early) return early;
+  const startedAt = new Date();
+  const worker = new SendWorker(services, {
+    issueId: row.id,
+    tuning: options.tuning,
+    onProgress: options.onProgress ? (_issue, progress) => options.onProgress?.(progress) : undefined,
+  });
+  const stop = () => worker.stop();
+  if (options.signal?.aborted) stop();
+  options.signal?.addEventListener('abort', stop);
   try {
-    return await entry.done;
+    await worker.run();
   } finally {
-    options.signal?.removeEventListener('abort', abort);
-    if (options.onProgress) entry.listeners.delete(options.onProgress);
+    options.signal?.removeEventListener('abort', stop);
   }
+  const after = (await getIssueById(services.db, row.id)) ?? row;
+  const totals = worker.totals.get(row.id);
+  const outcome: SendReport['outcome'] =
+    after.status === 'sent'
+      ? 'finished'
+      : after.status === 'paused'
+        ? 'paused'
+        : after.status === 'cancelled'
+          ? 'cancelled'
+          : 'stopped';
+  const reasons: Record<SendReport['outcome'], string | null> = {
+    finished: null,
+    paused: after.pause_reason,
+    cancelled: 'send cancelled',
+    stopped: totals?.last?.reason ?? 'stop requested',
+    'already-sent': null,
+    'not-started': null,
+  };
+  return {
+    slug,
+    outcome,
+    reason: reasons[outcome],
+    counts: await countDeliveries(services.db, row.id),
+    sentThisRun: totals?.sentThisRun ?? 0,
+    editionsBuilt: totals?.editionsBuilt ?? 0,
+    editionsFitted: totals?.fitted.size ?? 0,
+    editionsOverBudget: totals?.overBudget.size ?? 0,
+    recoveredInFlight: totals?.takenOver ?? 0,
+    startedAt,
+    firstSentAt: totals?.firstSentAt ?? null,
+    finishedAt: new Date(),
+  };
 }
 
 /**
- * Starts sending in the background of this process (the web app's "Send now") and resolves once
- * the deliveries are planned, with the issue's status. Errors of the run are logged.
+ * Starts a send (the web app's "Send now", the scheduler's tick): plans it, or resumes a paused
+ * one, and returns its status at once. The senders (`serve`, `worker`, `send`) pick it up within
+ * a second.
  */
 export async function startSend(services: Services, slug: string, options: SendOptions = {}): Promise<IssueSendStatus> {
   const row = await requireIssue(services.db, slug);
-  const entry = launch(services, row, { resumePaused: true, ...options });
-  entry.done.catch((error: unknown) => {
-    services.logger.error({ issue: slug, err: error instanceof Error ? error.stack : String(error) }, 'send failed');
-  });
-  const early = await entry.started.catch(() => null);
+  const early = await begin(services, row, options.resumePaused ?? true);
   if (early && early.outcome === 'not-started')
     throw new SendControlError(`Issue "${slug}" cannot be sent: ${early.reason ?? ''}`);
+  registryFor(services).worker?.poke();
   return sendStatus(services, slug);
 }
 
@@ -482,8 +321,9 @@ export async function pauseSend(
   });
   if (!changed && status !== 'paused')
     throw new SendControlError(`Issue "${slug}" is not sending (it is ${status}); nothing to pause`);
+  // Every sender sees it at its next poll (within a second); this process's own at once.
   if (changed) {
-    registryFor(services).active.get(row.id)?.stop?.('paused', reason);
+    registryFor(services).worker?.poke();
     services.logger.info({ issue: slug, reason }, 'send paused');
   }
   return { ...(await sendStatus(services, slug)), changed };
@@ -502,7 +342,7 @@ export async function resumeSend(services: Services, slug: string): Promise<Cont
   if (!changed) return { ...(await sendStatus(services, slug)), changed };
   await clearRetryWaits(services.db, row.id);
   services.logger.info({ issue: slug }, 'send resumed');
-  if (registryFor(services).schedulerRunning) await startSend(services, slug, { resumePaused: false });
+  registryFor(services).worker?.poke();
   return { ...(await sendStatus(services, slug)), changed };
 }
 
@@ -523,10 +363,10 @@ export async function cancelSend(services: Services, slug: string): Promise<Cont
   }
   if (!changed) return { ...(await sendStatus(services, slug)), changed };
   await skipUnsent(services.db, row.id, 'send cancelled', ['pending']);
-  const lease = await getSendLease(services.db, row.id);
-  // With nobody sending, rows a crash left in flight are settled here too.
-  if (!lease || ownerIsGone(lease)) await skipUnsent(services.db, row.id, 'send cancelled', ['sending']);
-  registryFor(services).active.get(row.id)?.stop?.('cancelled', 'send cancelled');
+  // Rows left in flight by senders that are gone are settled here too; live senders settle theirs.
+  if ((await takeOverExpiredClaims(services.db, row.id, 0)) > 0)
+    await skipUnsent(services.db, row.id, 'send cancelled', ['pending']);
+  registryFor(services).worker?.poke();
   services.logger.info({ issue: slug }, 'send cancelled');
   return { ...(await sendStatus(services, slug)), changed };
 }
@@ -584,12 +424,4 @@ export async function sendTest(
       throw new SendControlError(`The mail server refused the test copy: ${error.response}`);
     throw error;
   }
-}
-
-/** Stops every send of this process after draining in-flight messages (SIGTERM, server stop). */
-export async function stopAllSends(services: Services): Promise<void> {
-  const registry = registryFor(services);
-  const runs = [...registry.active.values()];
-  for (const run of runs) run.controller.abort();
-  await Promise.allSettled(runs.map((r) => r.done));
 }

@@ -6,6 +6,7 @@ import { NO_ARTICLE_EDITION_KEY } from './delivery-repository.js';
 import type { Recipient } from './message-builder.js';
 import { classifySendFailure, type FailureVerdict } from './smtp-failures.js';
 import { SendError, type OutgoingMessage, type SendResult } from '../src/mail/messenger.js';
+import { wakeableWait } from './wake-up.js';
 
 // The engine of one issue's send, in the manner of listmonk's manager: it depends on a store and
 // a messenger only, so it runs the same against SQLite + SMTP, or anything else that keeps the
@@ -21,16 +22,17 @@ import { SendError, type OutgoingMessage, type SendResult } from '../src/mail/me
 export interface DeliveryStore {
   /** Marks up to `limit` due pending deliveries `sending`, in (edition_key, id) order. */
   claim(limit: number, now: Date): Promise<ClaimedDelivery[]>;
-  markSent(id: number, attempts: number, at: Date): Promise<void>;
+  /** Each result is written only where this sender still holds the claim: false when it does not. */
+  markSent(id: number, attempts: number, at: Date): Promise<boolean>;
   markSkipped(ids: number[], reason: string): Promise<void>;
-  markRetry(id: number, attempts: number, nextAttemptAt: Date, error: string): Promise<void>;
-  markFailed(id: number, attempts: number, error: string): Promise<void>;
+  markRetry(id: number, attempts: number, nextAttemptAt: Date, error: string): Promise<boolean>;
+  markFailed(id: number, attempts: number, error: string): Promise<boolean>;
   /**
    * A final recipient status: the delivery fails and the subscriber is marked bounced, unless the
-   * bounce safety net holds it (see `BOUNCE_SAFETY_NET`). Returns the pause reason when this
-   * bounce tripped the net (the issue is paused; nobody was marked), else null.
+   * bounce safety net holds it (see `BOUNCE_SAFETY_NET`): `paused` when this bounce tripped the net
+   * (the issue is paused; nobody was marked), `lost` when the claim was no longer this sender's.
    */
-  bounce(id: number, attempts: number, error: string, subscriberId: number): Promise<string | null>;
+  bounce(id: number, attempts: number, error: string, subscriberId: number): Promise<BounceOutcome>;
   /** Claimed but never handed to the server: back to pending without counting an attempt. */
   release(ids: number[]): Promise<void>;
   /** Failed or deferred because the server was broken: pending again, due now. */
@@ -44,6 +46,8 @@ export interface DeliveryStore {
   /** Marks the issue sent when nothing is pending or in flight; true when it did. */
   finish(now: Date): Promise<boolean>;
 }
+
+export type BounceOutcome = { outcome: 'recorded' | 'lost' } | { outcome: 'paused'; reason: string };
 
 /** What the manager needs from the transport. */
 export interface SendTransport {
@@ -118,7 +122,8 @@ export interface SendProgress {
   waitingUntil: Date | null;
 }
 
-export type SendOutcome = 'finished' | 'paused' | 'cancelled' | 'stopped';
+/** `idle`: nothing this sender can do now (retries not yet due, or other senders finishing theirs). */
+export type SendOutcome = 'finished' | 'paused' | 'cancelled' | 'stopped' | 'idle';
 
 export interface SendRunResult {
   outcome: SendOutcome;
@@ -131,11 +136,26 @@ export interface SendRunResult {
   startedAt: Date;
   firstSentAt: Date | null;
   finishedAt: Date;
+  /** With `idle`: when the earliest deferred retry is due, if any. */
+  nextRetryAt: Date | null;
+}
+
+/** The sender's lease (see sender-lease.ts): checked before every message leaves. */
+export interface LeaseCheck {
+  /** True while the lease is surely held; false once it is lost (the sender must stop). */
+  ensure(): Promise<boolean>;
+}
+
+/** A rate limit shared with other senders (see rate-limiter.ts). */
+export interface RateGate {
+  acquire(): Promise<void>;
 }
 
 export interface SendManagerDeps {
   store: DeliveryStore;
   transport: SendTransport;
+  lease?: LeaseCheck;
+  rate?: RateGate;
   editions: EditionSource;
   messages: MessageFactory;
   logger?: SendLogger;
@@ -146,11 +166,18 @@ export interface SendManagerOptions {
   tuning: SendTuning;
   /** Aborting drains: no new message starts, in-flight ones finish and are recorded. */
   signal?: AbortSignal;
+  /**
+   * Wait in run() for deferred retries to come due (one sender alone); false returns `idle` with
+   * `nextRetryAt` instead, for a sender that has other issues to look after meanwhile.
+   */
+  waitForRetries?: boolean;
+  /** Called as each message is accepted by the server. */
+  onSent?: () => void;
   onProgress?: (progress: SendProgress) => void;
 }
 
 interface StopRequest {
-  outcome: Exclude<SendOutcome, 'finished'>;
+  outcome: Exclude<SendOutcome, 'finished' | 'idle'>;
   reason: string;
 }
 
@@ -242,6 +269,7 @@ export class SendManager {
     signal?.addEventListener('abort', onAbort);
     const poll = setInterval(() => void this.checkControl(), this.tuning.controlPollMs);
     let finished = false;
+    let nextRetryAt: Date | null = null;
     try {
       await this.checkControl();
       while (!this.stopRequest) {
@@ -250,9 +278,10 @@ export class SendManager {
         await Promise.all(workers);
         await this.settle();
         if (this.stopRequest) break;
-        const next = await this.store.nextRetryAt();
-        if (next === null) break;
-        await this.sleepUntil(next);
+        nextRetryAt = await this.store.nextRetryAt();
+        if (nextRetryAt === null || this.options.waitForRetries === false) break;
+        await this.sleepUntil(nextRetryAt);
+        nextRetryAt = null;
       }
       await this.settle();
       // Claimed but never started: release (or skip, when cancelled) so nothing stays in doubt.
@@ -265,7 +294,8 @@ export class SendManager {
       } else {
         await this.store.release(leftover);
       }
-      if (!this.stopRequest) finished = await this.store.finish(this.now());
+      if (!this.stopRequest && nextRetryAt === null) finished = await this.store.finish(this.now());
+      if (!finished && !this.stopRequest) await this.checkControl();
       this.counts = await this.store.counts();
     } finally {
       clearInterval(poll);
@@ -273,8 +303,9 @@ export class SendManager {
       signal?.removeEventListener('abort', onAbort);
     }
     const result: SendRunResult = {
-      outcome: finished ? 'finished' : (this.stopRequest?.outcome ?? 'stopped'),
-      reason: this.stopRequest?.reason ?? (finished ? null : 'the issue is no longer sending'),
+      outcome: finished ? 'finished' : (this.stopRequest?.outcome ?? 'idle'),
+      reason: this.stopRequest?.reason ?? null,
+      nextRetryAt,
       counts: this.counts,
       sentThisRun: this.sentThisRun,
       editionsBuilt: this.editionKeys.size,
@@ -388,13 +419,18 @@ export class SendManager {
       message = this.deps.messages.build(job.edition, job.subscriber);
     } catch (error) {
       const reason = `could not build the message: ${error instanceof Error ? error.message : String(error)}`;
-      await this.store.markFailed(job.id, attempts, reason);
+      if (!(await this.store.markFailed(job.id, attempts, reason))) return this.claimLost(job);
       this.counts.sending--;
       this.counts.failed++;
       this.logger.error({ delivery: job.id, err: reason }, 'delivery failed');
       return this.finishJob(job, { ok: false, id: job.id, verdict: { action: 'fail', systemic: false, reason } });
     }
     await this.enterTransport();
+    // The last checks before the message leaves: the shared rate, then the lease, so a sender that
+    // was stalled past its lease finds out here and sends nothing more.
+    if (!this.stopRequest && this.deps.rate) await this.deps.rate.acquire();
+    if (!this.stopRequest && this.deps.lease && !(await this.deps.lease.ensure()))
+      this.requestStop('stopped', 'this sender lost its lease (stalled too long); another sender takes over');
     if (this.stopRequest) {
       // Stopped while this message waited for a connection: it never left, so it was not an attempt.
       this.leaveTransport();
@@ -416,12 +452,24 @@ export class SendManager {
     this.leaveTransport();
     // The server has it: record at once (see the header comment).
     const at = this.now();
-    await this.store.markSent(job.id, attempts, at);
+    this.options.onSent?.();
+    if (!(await this.store.markSent(job.id, attempts, at))) return this.claimLost(job);
     this.counts.sending--;
     this.counts.sent++;
     this.sentThisRun++;
     this.firstSentAt ??= at;
     this.finishJob(job, { ok: true, id: job.id });
+  }
+
+  /**
+   * A result whose claim is no longer this sender's: another sender took it over after this one's
+   * lease ran out, and sends it again itself (same Message-ID). Nothing is written, and a sender in
+   * that state has lost its lease: it stops.
+   */
+  private claimLost(job: Job): void {
+    this.counts.sending--;
+    this.logger.warn({ delivery: job.id }, 'result not recorded: the claim was taken over by another sender');
+    this.requestStop('stopped', 'this sender lost its claims (stalled too long); another sender takes over');
   }
 
   /** Waits for one of the `connections` places at the transport. */
@@ -454,15 +502,16 @@ export class SendManager {
       const delay = Math.min(this.tuning.retryMaxMs, this.tuning.retryBaseMs * 2 ** (attempts - 1));
       const jittered = Math.round(delay * (0.9 + Math.random() * 0.2));
       const next = new Date(this.now().getTime() + jittered);
-      await this.store.markRetry(job.id, attempts, next, verdict.reason);
+      if (!(await this.store.markRetry(job.id, attempts, next, verdict.reason))) return this.claimLost(job);
       this.counts.pending++;
       this.logger.warn({ ...fields, retryAt: next.toISOString() }, 'delivery deferred, will retry');
     } else if (verdict.action === 'bounce') {
-      const tripped = await this.store.bounce(job.id, attempts, verdict.reason, job.subscriber.id);
-      if (tripped) {
+      const bounced = await this.store.bounce(job.id, attempts, verdict.reason, job.subscriber.id);
+      if (bounced.outcome === 'lost') return this.claimLost(job);
+      if (bounced.outcome === 'paused') {
         this.counts = await this.store.counts();
-        this.logger.error({ reason: tripped }, 'send paused: too many recipients bounced');
-        this.requestStop('paused', tripped);
+        this.logger.error({ reason: bounced.reason }, 'send paused: too many recipients bounced');
+        this.requestStop('paused', bounced.reason);
       } else {
         this.counts.failed++;
         this.logger.warn(fields, 'delivery bounced');
@@ -470,7 +519,7 @@ export class SendManager {
     } else {
       const reason =
         verdict.action === 'retry' ? `gave up after ${attempts} attempts: ${verdict.reason}` : verdict.reason;
-      await this.store.markFailed(job.id, attempts, reason);
+      if (!(await this.store.markFailed(job.id, attempts, reason))) return this.claimLost(job);
       this.counts.failed++;
       this.logger.warn({ ...fields, reply: reason }, 'delivery failed');
     }
@@ -530,6 +579,11 @@ export class SendManager {
     this.inBackground(this.store.pause(reason));
   }
 
+  /** Reads the issue's status now instead of at the next poll (an editor acted in this process). */
+  refreshControl(): Promise<void> {
+    return this.checkControl();
+  }
+
   private async checkControl(): Promise<void> {
     if (this.stopRequest) return;
     try {
@@ -551,14 +605,9 @@ export class SendManager {
     this.waitingUntil = until;
     this.report();
     this.logger.info({ until: until.toISOString() }, 'waiting for deferred retries');
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
+    const wait = wakeableWait(ms);
+    this.wake = wait.wake;
+    await wait.done;
     this.wake = null;
     this.waitingUntil = null;
   }

@@ -68,6 +68,12 @@ export interface Config {
   smtpAllowPlaintextAuth: boolean;
   /** SEND_STOP_TIMEOUT: how long a stopping sender waits for replies before it leaves them to be resumed. */
   sendStopTimeoutMs: number;
+  /** SEND_LEASE_SECONDS: a sender's lease; its claims are taken over a lease after it ran out. */
+  sendLeaseMs: number;
+  /** SEND_WORKER: whether `serve` runs a sender too. */
+  sendWorker: boolean;
+  /** SCHEDULER_TICK_SECONDS: how often the scheduler starts due issues. */
+  schedulerTickMs: number;
   dkim: DkimConfig | undefined;
   secretKey: string;
   scheduleTz: string;
@@ -140,6 +146,9 @@ const envSchema = z.object({
   SMTP_TIMEOUT: positiveInt('SMTP_TIMEOUT').optional(),
   SMTP_ALLOW_PLAINTEXT_AUTH: flag('SMTP_ALLOW_PLAINTEXT_AUTH').optional(),
   SEND_STOP_TIMEOUT: positiveInt('SEND_STOP_TIMEOUT').optional(),
+  SEND_LEASE_SECONDS: positiveInt('SEND_LEASE_SECONDS').optional(),
+  SEND_WORKER: flag('SEND_WORKER').optional(),
+  SCHEDULER_TICK_SECONDS: positiveInt('SCHEDULER_TICK_SECONDS').optional(),
   DKIM_DOMAIN: optionalText,
   DKIM_SELECTOR: optionalText,
   DKIM_PRIVATE_KEY_FILE: optionalText,
@@ -319,6 +328,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpTimeoutMs: (e.SMTP_TIMEOUT ?? 60) * 1000,
     smtpAllowPlaintextAuth: e.SMTP_ALLOW_PLAINTEXT_AUTH ?? false,
     sendStopTimeoutMs: (e.SEND_STOP_TIMEOUT ?? 20) * 1000,
+    sendLeaseMs: (e.SEND_LEASE_SECONDS ?? 30) * 1000,
+    sendWorker: e.SEND_WORKER ?? true,
+    schedulerTickMs: (e.SCHEDULER_TICK_SECONDS ?? 60) * 1000,
     dkim,
     secretKey: e.SECRET_KEY ?? readOrCreateSecret(dataDir),
     scheduleTz,

@@ -13,6 +13,7 @@ import * as rateLimits from './migrations/004-rate-limits.js';
 import * as healthProbe from './migrations/010-health-probe.js';
 import * as subscriberList from './migrations/015-subscriber-list.js';
 import * as bounceSafety from './migrations/020-bounce-safety.js';
+import * as senders from './migrations/021-senders.js';
 import * as issueRecords from './migrations/030-issue-records.js';
 import * as emailFit from './migrations/040-email-fit.js';
 import * as feedbackEvents from './migrations/050-feedback-events.js';
@@ -39,6 +40,7 @@ const migrations: Record<string, KitMigration> = {
   '010-health-probe': healthProbe,
   '015-subscriber-list': subscriberList,
   '020-bounce-safety': bounceSafety,
+  '021-senders': senders,
   '030-issue-records': issueRecords,
   '040-email-fit': emailFit,
   '050-feedback-events': feedbackEvents,

@@ -72,6 +72,7 @@ export interface DeliveriesTable {
   last_error: string | null;
   created_at: string;
   bounce_held: Generated<number>;
+  claimed_by: string | null;
 }
 
 export interface EditorsTable {
@@ -164,6 +165,12 @@ export interface IssuesTable {
   preheader: Generated<string>;
 }
 
+export interface LeaderLocksTable {
+  name: string;
+  holder: string;
+  lease_until_ms: number;
+}
+
 export interface MediaTable {
   id: Generated<number>;
   filename: string;
@@ -189,10 +196,22 @@ export interface RateLimitsTable {
   reset_ms: number;
 }
 
-export interface SendLeasesTable {
-  issue_id: number;
-  owner: string;
-  heartbeat_at: string;
+export interface SendRateTable {
+  id: string;
+  tokens: number;
+  refilled_ms: number;
+}
+
+export interface SendersTable {
+  id: string;
+  host: string;
+  pid: number;
+  started_at: string;
+  lease_until_ms: number;
+  last_seen_ms: number;
+  sent: Generated<number>;
+  rate: Generated<number>;
+  stopped_at: string | null;
 }
 
 export interface SessionsTable {
@@ -243,10 +262,12 @@ export interface Database {
   issue_sections: IssueSectionsTable;
   issue_snapshots: IssueSnapshotsTable;
   issues: IssuesTable;
+  leader_locks: LeaderLocksTable;
   media: MediaTable;
   publication: PublicationTable;
   rate_limits: RateLimitsTable;
-  send_leases: SendLeasesTable;
+  send_rate: SendRateTable;
+  senders: SendersTable;
   sessions: SessionsTable;
   subscriber_topics: SubscriberTopicsTable;
   subscribers: SubscribersTable;

@@ -82,7 +82,7 @@ export interface Messenger {
 export interface MessengerOptions {
   /** Pooled SMTP connections; defaults to SEND_CONCURRENCY. */
   connections?: number;
-  /** At most this many messages per second over the whole pool; defaults to SEND_RATE_LIMIT. */
+  /** At most this many messages per second over this pool (none by default: see createMessenger). */
   rateLimit?: number;
 }
 
@@ -136,7 +136,10 @@ export function createMessenger(config: Config, options: MessengerOptions = {}):
   return new SmtpMessenger(
     config,
     options.connections ?? config.sendConcurrency,
-    options.rateLimit ?? config.sendRateLimit,
+    // SEND_RATE_LIMIT is kept by the send engine for the whole cluster (a token bucket in the
+    // database), right before each message leaves; a second limit inside nodemailer would hold
+    // messages in its queue, out of reach of a stop or a lost lease.
+    options.rateLimit,
   );
 }
 

@@ -83,7 +83,7 @@ describe('the editors’ journey in Chromium', () => {
 
     app = await startApp(services, port);
     // As `newsletter serve` runs it (a tick every second: nothing here waits for a minute).
-    scheduler = await startScheduler(services, { cronExpression: '* * * * * *' });
+    scheduler = await startScheduler(services, { tickMs: 1000 });
     browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     // Recorded from the start of every document, frames included (init scripts are not subject to CSP).

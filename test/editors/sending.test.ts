@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startScheduler, type RunningScheduler } from '../../scheduler/scheduler-service.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import type { Services } from '../../src/app/services.js';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
@@ -36,6 +37,7 @@ describe('sending from the editors’ app', () => {
   let services: Services;
   let client: Client;
   let token: string;
+  let scheduler: RunningScheduler | undefined;
 
   beforeAll(async () => {
     sink = await startSmtpSink();
@@ -62,9 +64,12 @@ describe('sending from the editors’ app', () => {
       },
     });
     ({ services, client } = editor);
+    // The sender `newsletter serve` runs beside the web server: "Send now" only starts the send.
+    scheduler = await startScheduler(services, { tickMs: 1000 });
     token = await client.csrfToken(`/admin/issues/${SLUG}/send`);
   });
   afterAll(async () => {
+    await scheduler?.stop();
     await editor?.close();
     await sink?.close();
   });

@@ -1,36 +1,22 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawnNewsletter } from './child.js';
 import { deliveriesOf, insertSubscribers } from './fixtures.js';
 import { startSlowSink, type SlowSink } from './slow-sink.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { importLongIssue } from '../fixtures/long-issue.js';
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const CONCURRENCY = 3;
 const SUBSCRIBERS = 40;
 
-interface Child {
-  process: ChildProcess;
-  output(): string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** `node bin/newsletter.js send <slug>` as a real separate process. */
-function spawnSend(env: TempEnv, smtpUrl: string, slug: string): Child {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'newsletter.js'), 'send', slug], {
-    // A temp cwd, so a developer's .env never leaks in.
-    cwd: env.dir,
-    env: { ...env.env, SMTP_URL: smtpUrl, SEND_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** `newsletter send <slug>` as a real separate process. */
+function spawnSend(env: TempEnv, smtpUrl: string, slug: string) {
+  const run = spawnNewsletter(['send', slug], env.dir, {
+    ...env.env,
+    SMTP_URL: smtpUrl,
+    SEND_CONCURRENCY: String(CONCURRENCY),
+    LOG_LEVEL: 'warn',
   });
-  let out = '';
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { process: child, output: () => out, exit };
+  return { process: run.child, output: run.output, exit: run.exit };
 }
 
 async function prepare(): Promise<{ env: TempEnv; slug: string }> {

@@ -8,6 +8,7 @@ import {
   requireIssue,
   SqlDeliveryStore,
 } from '../../scheduler/delivery-repository.js';
+import { registerSender } from '../../scheduler/sender-repository.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { deliveriesOf, insertSubscribers, insertUnusedTopic } from './fixtures.js';
 import { importLongIssue } from '../fixtures/long-issue.js';
@@ -34,6 +35,7 @@ describe('planning deliveries', () => {
       { email: 'complained@example.org', status: 'complained' },
     ]);
     issueId = (await requireIssue(services.db, slug)).id;
+    await registerSender(services.db, 'test-sender', 600_000, nowIso());
   });
 
   afterAll(async () => {
@@ -67,7 +69,7 @@ describe('planning deliveries', () => {
   });
 
   it('claims in (edition key, id) order and marks the claimed rows sending', async () => {
-    const store = new SqlDeliveryStore(services.db, issueId);
+    const store = new SqlDeliveryStore(services.db, issueId, 'test-sender');
     const first = await store.claim(2, new Date());
     expect(first.map((d) => d.editionKey)).toEqual(['*', '*']);
     const rest = await store.claim(10, new Date());
@@ -79,7 +81,7 @@ describe('planning deliveries', () => {
   });
 
   it('does not claim a delivery before its next attempt time', async () => {
-    const store = new SqlDeliveryStore(services.db, issueId);
+    const store = new SqlDeliveryStore(services.db, issueId, 'test-sender');
     const [one] = await store.claim(1, new Date());
     if (!one) throw new Error('nothing claimed');
     const later = new Date(Date.now() + 60_000);

@@ -7,6 +7,8 @@ export type DataMode = 'accept' | 'never-answer';
 export interface FaultMail {
   to: string;
   messageId: string;
+  /** When its data arrived (ms since the epoch). */
+  at: number;
 }
 
 export interface FaultSinkOptions {
@@ -18,6 +20,8 @@ export interface FaultSinkOptions {
   dropAfterData?: (n: number) => boolean;
   /** Credentials, when the server asks for them (no STARTTLS is offered). */
   auth?: boolean;
+  /** Answer 250 this long after the data arrived, like a distant server. */
+  replyDelayMs?: number;
 }
 
 export interface FaultSink {
@@ -100,6 +104,7 @@ export async function startFaultSink(options: FaultSinkOptions = {}): Promise<Fa
         const mail = {
           to: session.envelope.rcptTo[0]?.address ?? '',
           messageId: /^Message-ID:\s*(\S+)/im.exec(head)?.[1] ?? '',
+          at: Date.now(),
         };
         sink.received.push(mail);
         for (const w of waiters.filter((w) => sink.received.length >= w.count)) w.resolve();
@@ -109,8 +114,12 @@ export async function startFaultSink(options: FaultSinkOptions = {}): Promise<Fa
           return;
         }
         if (sink.mode === 'never-answer') return;
-        sink.accepted.push(mail);
-        callback();
+        const answer = () => {
+          sink.accepted.push(mail);
+          callback();
+        };
+        if (options.replyDelayMs) setTimeout(answer, options.replyDelayMs);
+        else answer();
       });
     },
   });

@@ -1,6 +1,12 @@
 import type { ClaimedDelivery, DeliveryCounts } from '../../scheduler/delivery-repository.js';
 import type { Recipient } from '../../scheduler/message-builder.js';
-import type { DeliveryStore, EditionSource, MessageFactory, SendTransport } from '../../scheduler/send-manager.js';
+import type {
+  BounceOutcome,
+  DeliveryStore,
+  EditionSource,
+  MessageFactory,
+  SendTransport,
+} from '../../scheduler/send-manager.js';
 import type { DeliveryStatus, IssueStatus, SubscriberStatus } from '../../src/db/schema.js';
 import { SendError, type OutgoingMessage, type SendResult } from '../../src/mail/messenger.js';
 import type { CompiledEdition } from '../../src/render/issue-renderer.js';
@@ -17,6 +23,8 @@ export interface MemoryDelivery {
   lastError: string | null;
   subscriber: { id: number; uid: string; email: string; name: string; status: SubscriberStatus };
   bounced: boolean;
+  /** Who holds it while `sending`: this store's sender, or another that took it over. */
+  claimedBy: string | null;
 }
 
 export interface RetryRecord {
@@ -47,6 +55,7 @@ export class MemoryDeliveryStore implements DeliveryStore {
       lastError: null,
       subscriber: { id, uid: `uid-${id}`, email, name: '', status: 'active' },
       bounced: false,
+      claimedBy: null,
       ...fields,
     };
     this.deliveries.push(delivery);
@@ -70,16 +79,25 @@ export class MemoryDeliveryStore implements DeliveryStore {
       .filter((d) => d.status === 'pending' && (d.nextAttemptAt === null || d.nextAttemptAt <= now))
       .sort((a, b) => (a.editionKey < b.editionKey ? -1 : a.editionKey > b.editionKey ? 1 : a.id - b.id))
       .slice(0, limit);
-    for (const d of due) d.status = 'sending';
+    for (const d of due) Object.assign(d, { status: 'sending', claimedBy: MemoryDeliveryStore.SENDER });
     this.claims.push(due.map((d) => d.id));
     return Promise.resolve(
       due.map((d) => ({ id: d.id, editionKey: d.editionKey, attempts: d.attempts, subscriber: { ...d.subscriber } })),
     );
   }
 
-  markSent(id: number, attempts: number): Promise<void> {
-    Object.assign(this.get(id), { status: 'sent', attempts, lastError: null, nextAttemptAt: null });
-    return Promise.resolve();
+  static readonly SENDER = 'memory-sender';
+
+  /** Writes a result only while this sender holds the claim, as the SQL store does. */
+  private settle(id: number, fields: Partial<MemoryDelivery>): Promise<boolean> {
+    const d = this.get(id);
+    if (d.status !== 'sending' || d.claimedBy !== MemoryDeliveryStore.SENDER) return Promise.resolve(false);
+    Object.assign(d, { claimedBy: null, ...fields });
+    return Promise.resolve(true);
+  }
+
+  markSent(id: number, attempts: number): Promise<boolean> {
+    return this.settle(id, { status: 'sent', attempts, lastError: null, nextAttemptAt: null });
   }
 
   markSkipped(ids: number[], reason: string): Promise<void> {
@@ -87,31 +105,30 @@ export class MemoryDeliveryStore implements DeliveryStore {
     return Promise.resolve();
   }
 
-  markRetry(id: number, attempts: number, nextAttemptAt: Date, error: string): Promise<void> {
+  markRetry(id: number, attempts: number, nextAttemptAt: Date, error: string): Promise<boolean> {
     this.retries.push({ id, attempts, delayMs: nextAttemptAt.getTime() - this.now().getTime() });
-    Object.assign(this.get(id), { status: 'pending', attempts, nextAttemptAt, lastError: error });
-    return Promise.resolve();
+    return this.settle(id, { status: 'pending', attempts, nextAttemptAt, lastError: error });
   }
 
-  markFailed(id: number, attempts: number, error: string): Promise<void> {
-    Object.assign(this.get(id), { status: 'failed', attempts, lastError: error, nextAttemptAt: null });
-    return Promise.resolve();
+  markFailed(id: number, attempts: number, error: string): Promise<boolean> {
+    return this.settle(id, { status: 'failed', attempts, lastError: error, nextAttemptAt: null });
   }
 
-  async bounce(id: number, attempts: number, error: string): Promise<string | null> {
+  async bounce(id: number, attempts: number, error: string): Promise<BounceOutcome> {
     if (this.bounceNetReason !== null) {
-      Object.assign(this.get(id), { status: 'pending', attempts, lastError: error });
+      if (!(await this.settle(id, { status: 'pending', attempts, lastError: error }))) return { outcome: 'lost' };
       await this.pause(this.bounceNetReason);
-      return this.bounceNetReason;
+      return { outcome: 'paused', reason: this.bounceNetReason };
     }
-    Object.assign(this.get(id), { status: 'failed', attempts, lastError: error, bounced: true });
-    return null;
+    const written = await this.settle(id, { status: 'failed', attempts, lastError: error, bounced: true });
+    return { outcome: written ? 'recorded' : 'lost' };
   }
 
   release(ids: number[]): Promise<void> {
     for (const id of ids) {
       const d = this.get(id);
-      if (d.status === 'sending') d.status = 'pending';
+      if (d.status === 'sending' && d.claimedBy === MemoryDeliveryStore.SENDER)
+        Object.assign(d, { status: 'pending', claimedBy: null });
     }
     return Promise.resolve();
   }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
 import { nowIso } from '../../src/db/database.js';
-import { insertSendLease, planIssueDeliveries, requireIssue } from '../../scheduler/delivery-repository.js';
+import { planIssueDeliveries, requireIssue } from '../../scheduler/delivery-repository.js';
 import { startScheduler, type RunningScheduler } from '../../scheduler/scheduler-service.js';
 import { pauseSend, resumeSend, scheduleIssue, sendStatus } from '../../scheduler/send-control.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
@@ -101,7 +101,7 @@ describe('the scheduler of `newsletter serve`', () => {
     const { services, slug } = await setup(server.url);
     await scheduleIssue(services, slug, new Date(Date.now() + 3_600_000));
     // Every second instead of every minute, so the test does not wait.
-    const running = await scheduler(services, { cronExpression: '* * * * * *' });
+    const running = await scheduler(services, { tickMs: 1000 });
     // A tick (the one at start, and this one) leaves a future schedule alone.
     expect(await running.tick()).toEqual([]);
     expect((await sendStatus(services, slug)).status).toBe('scheduled');
@@ -116,12 +116,26 @@ describe('the scheduler of `newsletter serve`', () => {
     expect(server.received).toHaveLength(8);
   });
 
-  it('resumes at start a send interrupted by a crash (dead lease owner, rows left in flight)', async () => {
+  it('takes over at start a send interrupted by a crash (rows left in flight by a dead sender)', async () => {
     const server = await sink();
     const { services, slug } = await setup(server.url);
     const issue = await requireIssue(services.db, slug);
     await planIssueDeliveries(services.db, issue.id, nowIso());
-    // The state a kill -9 leaves: some rows sent, some claimed, a lease owned by a dead process.
+    // The state a kill -9 leaves: some rows sent, some claimed by a sender whose process is gone.
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid ?? 0;
+    const dead = `${os.hostname()}:${deadPid}:dead`;
+    await services.db
+      .insertInto('senders')
+      .values({
+        id: dead,
+        host: os.hostname(),
+        pid: deadPid,
+        started_at: nowIso(),
+        lease_until_ms: Date.now() + 600_000,
+        last_seen_ms: Date.now(),
+        stopped_at: null,
+      })
+      .execute();
     const ids = (await deliveriesOf(services.db, slug)).map((d) => d.id);
     await services.db
       .updateTable('deliveries')
@@ -130,11 +144,9 @@ describe('the scheduler of `newsletter serve`', () => {
       .execute();
     await services.db
       .updateTable('deliveries')
-      .set({ status: 'sending', claimed_at: nowIso() })
+      .set({ status: 'sending', claimed_at: nowIso(), claimed_by: dead })
       .where('id', 'in', ids.slice(3, 6))
       .execute();
-    const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
-    expect(await insertSendLease(services.db, issue.id, `${os.hostname()}:${deadPid}:dead:1`, nowIso())).toBe(true);
 
     await scheduler(services);
     await waitForStatus(services, slug, 'sent');
@@ -163,7 +175,7 @@ describe('the scheduler of `newsletter serve`', () => {
     // The messages in flight at the pause finish; then no sender holds the issue.
     await until(
       () => sendStatus(services, slug),
-      (s) => s.counts.sending === 0 && s.sender === null,
+      (s) => s.counts.sending === 0 && s.senders.every((x) => x.claims === 0),
     );
     const atPause = slow.received.length;
     expect(atPause).toBeLessThan(30);
@@ -200,6 +212,6 @@ describe('the scheduler of `newsletter serve`', () => {
     ).toEqual(slow.received.map((m) => m.to).sort());
     const status = await sendStatus(services, slug);
     expect(status.status).toBe('sending');
-    expect(status.sender).toBeNull();
+    expect(status.senders.filter((s) => s.alive)).toEqual([]);
   });
 });

@@ -228,6 +228,62 @@ describe('SendManager against in-memory store and transport', () => {
     expect(store.deliveries.some((d) => d.status === 'pending' || d.status === 'sending')).toBe(false);
   });
 
+  it('writes no result for a claim taken over meanwhile, and stops before its next message', async () => {
+    // Issue 9 item 6: this sender stalled, another took its claims over after its lease ran out.
+    const store = new MemoryDeliveryStore();
+    list(store, 10);
+    const transport = new MemoryTransport(() => 'hold');
+    const engine = manager(store, transport, { inFlight: 2, connections: 2 });
+    const running = engine.run();
+    await transport.whenHeld(2);
+    for (const d of store.deliveries.filter((d) => d.status === 'sending')) d.claimedBy = 'other-sender';
+    transport.releaseHeld();
+    const result = await running;
+    expect(result.outcome).toBe('stopped');
+    expect(result.reason).toMatch(/lost its claims/);
+    // Only the two in flight left this sender; every claim stays the other sender's, unwritten.
+    expect(transport.accepted).toHaveLength(2);
+    expect(store.deliveries.filter((d) => d.status === 'sent')).toHaveLength(0);
+    expect(store.deliveries.every((d) => d.status === 'sending' && d.claimedBy === 'other-sender')).toBe(true);
+  });
+
+  it('checks its lease before every message and stops at once when it is lost', async () => {
+    const store = new MemoryDeliveryStore();
+    list(store, 10);
+    let checks = 0;
+    const lease = { ensure: () => Promise.resolve(++checks <= 3) };
+    const transport = new MemoryTransport();
+    const engine = new SendManager(
+      { store, transport, lease, editions: new MemoryEditions(), messages: memoryMessages },
+      { tuning: tuning({ inFlight: 1, connections: 1 }) },
+    );
+    const result = await engine.run();
+    expect(result.outcome).toBe('stopped');
+    expect(result.reason).toMatch(/lost its lease/);
+    expect(transport.accepted).toHaveLength(3);
+    expect(store.deliveries.filter((d) => d.status === 'pending')).toHaveLength(7);
+  });
+
+  it('waits at the shared rate gate before every message', async () => {
+    const store = new MemoryDeliveryStore();
+    list(store, 6);
+    let granted = 0;
+    const transport = new MemoryTransport();
+    const rate = {
+      acquire: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        granted++;
+        expect(transport.accepted.length).toBe(granted - 1);
+      },
+    };
+    const engine = new SendManager(
+      { store, transport, rate, editions: new MemoryEditions(), messages: memoryMessages },
+      { tuning: tuning({ inFlight: 1, connections: 1 }) },
+    );
+    expect((await engine.run()).outcome).toBe('finished');
+    expect(granted).toBe(6);
+  });
+
   it('skips subscribers who left after planning, without mailing them', async () => {
     const store = new MemoryDeliveryStore();
     list(store, 3);

@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resumeSend, sendIssue, sendStatus } from '../../scheduler/send-control.js';
+import { spawnNewsletter } from './child.js';
 import { deliveriesOf } from './fixtures.js';
 import { demoSend } from './demo-send.js';
 import { startFaultSink, type FaultSink, type FaultSinkOptions } from './fault-sink.js';
@@ -10,7 +9,6 @@ import { startFaultSink, type FaultSink, type FaultSinkOptions } from './fault-s
 // that misbehaves in the named way.
 
 const FAST = { retryBaseMs: 30, retryMaxMs: 200 };
-const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -144,20 +142,14 @@ describe('a server that never answers after DATA (issue 9 item 5)', () => {
     const server = await sink();
     server.mode = 'never-answer';
     const { env, services, slug } = await demoSend(20, { SMTP_URL: server.url, SEND_CONCURRENCY: '2' }, cleanups);
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'newsletter.js'), 'send', slug], {
-      cwd: env.dir,
-      env: {
-        ...env.env,
-        SMTP_TIMEOUT: '600',
-        SEND_STOP_TIMEOUT: '2',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const run = spawnNewsletter(['send', slug], env.dir, {
+      ...env.env,
+      SMTP_TIMEOUT: '600',
+      SEND_STOP_TIMEOUT: '2',
+      LOG_LEVEL: 'warn',
     });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const { child, output } = run;
+    const exited = run.exit.then((e) => e.code);
     cleanups.push(() => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     });
@@ -168,8 +160,8 @@ describe('a server that never answers after DATA (issue 9 item 5)', () => {
       exited,
       new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 30_000).unref()),
     ]);
-    expect(code, output).toBe(143);
-    expect(output).toMatch(/Stopped/);
+    expect(code, output()).toBe(143);
+    expect(output()).toMatch(/Stopped/);
     const rows = await deliveriesOf(services.db, slug);
     expect(rows.filter((r) => r.status === 'sending')).toHaveLength(0);
     expect(rows.filter((r) => r.status === 'sent')).toHaveLength(0);

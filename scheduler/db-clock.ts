@@ -1,0 +1,27 @@
+import { PostgresAdapter, sql, type Kysely, type RawBuilder } from 'kysely';
+
+// One clock for every sender: the database's. Leases, takeovers and the shared rate limit compare
+// times in epoch milliseconds taken inside the SQL statement itself, so a sender whose own clock
+// runs ahead (or behind) decides nothing with it. On SQLite the database's clock is the machine's
+// (SQLite runs in the process, and every process sharing the file shares the machine).
+
+/** True when the database is PostgreSQL (advisory locks, SKIP LOCKED); false for SQLite. */
+export function isPostgres<DB>(db: Kysely<DB>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+/**
+ * The database's time now, in epoch milliseconds, as a SQL expression that keeps one value for the
+ * whole statement (SQLite's 'now' is fixed per statement; PostgreSQL's statement_timestamp() too).
+ */
+export function dbNowMs<DB>(db: Kysely<DB>): RawBuilder<number> {
+  return isPostgres(db)
+    ? sql<number>`(extract(epoch from statement_timestamp()) * 1000)::bigint`
+    : sql<number>`cast((julianday('now') - 2440587.5) * 86400000.0 as integer)`;
+}
+
+/** Reads the database's clock (epoch ms). */
+export async function readDbNowMs<DB>(db: Kysely<DB>): Promise<number> {
+  const { rows } = await sql<{ now: number | string }>`select ${dbNowMs(db)} as now`.execute(db);
+  return Number(rows[0]?.now);
+}

@@ -26,6 +26,8 @@ export interface DashboardData {
   etaText: string;
   rateText: string;
   failures: { email: string; error: string }[];
+  /** The senders working on it (issue 13): where they run, what they hold, how fast, when seen. */
+  senders: { host: string; pid: number; claims: number; rateText: string; lastSeenText: string; alive: boolean }[];
   live: boolean;
 }
 
@@ -63,6 +65,14 @@ export async function dashboardData(ctx: AdminContext, issue: IssueRow): Promise
     rateText: rate === null ? '–' : `${rate >= 10 ? Math.round(rate) : rate.toFixed(1)}/s`,
     etaText: etaSeconds === null ? (status.status === 'sent' ? 'done' : '–') : durationText(etaSeconds),
     failures,
+    senders: status.senders.map((sender) => ({
+      host: sender.host,
+      pid: sender.pid,
+      claims: sender.claims,
+      rateText: `${sender.rate.toFixed(1)}/s`,
+      lastSeenText: `${Math.max(0, Math.round((Date.now() - sender.lastSeen.getTime()) / 1000))} s ago`,
+      alive: sender.alive,
+    })),
     live: ['scheduled', 'sending', 'paused'].includes(status.status),
   };
 }

@@ -50,6 +50,31 @@
           : [Object.assign(document.createElement('li'), { className: 'muted', textContent: 'None.' })]),
       );
     }
+    const senders = panel.querySelector('[data-field="senders"]');
+    if (senders) {
+      const cell = (text) => Object.assign(document.createElement('td'), { textContent: String(text) });
+      senders.replaceChildren(
+        ...(data.senders.length
+          ? data.senders.map((s) => {
+              const tr = document.createElement('tr');
+              tr.append(
+                cell(s.host),
+                cell(s.pid),
+                cell(s.claims),
+                cell(s.rateText),
+                cell(s.lastSeenText + (s.alive ? '' : ' (gone)')),
+              );
+              return tr;
+            })
+          : [
+              (() => {
+                const tr = document.createElement('tr');
+                tr.append(Object.assign(cell('None running.'), { colSpan: 5, className: 'muted' }));
+                return tr;
+              })(),
+            ]),
+      );
+    }
     if (data.status !== lastStatus) {
       lastStatus = data.status;
       panel.dataset.changed = 'yes';

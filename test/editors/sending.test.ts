@@ -222,10 +222,13 @@ describe('sending from the editors’ app', () => {
           status: string;
           counts: Record<string, number>;
           percent: number;
+          senders: { host: string; pid: number; alive: boolean }[];
         },
       (s) => s.status === 'sent',
     );
     expect(status.status).toBe('sent');
+    // The dashboard names the sender that did it: this process's (as `newsletter serve` runs one).
+    expect(status.senders).toContainEqual(expect.objectContaining({ pid: process.pid, alive: true }));
     expect(status.counts).toMatchObject({ planned: 3, sent: 2, skipped: 1, failed: 0, pending: 0 });
     expect(status.percent).toBe(100);
     expect(sink.received.length - before).toBe(2);

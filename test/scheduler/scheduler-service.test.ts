@@ -182,7 +182,7 @@ describe('the scheduler of `newsletter serve`', () => {
     // A tick does not resume it, so nothing can go out until an editor resumes.
     expect(await running.tick()).toEqual([]);
     const status = await sendStatus(services, slug);
-    expect(status).toMatchObject({ status: 'paused', pauseReason: 'paused by an editor', sender: null });
+    expect(status).toMatchObject({ status: 'paused', pauseReason: 'paused by an editor' });
     expect(status.counts.sending).toBe(0);
     expect(slow.received.length).toBe(atPause);
 

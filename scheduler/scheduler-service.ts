@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Services } from '../src/app/services.js';
-import { nowIso } from '../src/db/database.js';
+import { readDbNowMs } from './db-clock.js';
 import { listDueIssues } from './delivery-repository.js';
 import { schedulerLeadership } from './leader.js';
 import { registryFor, startSend } from './send-control.js';
@@ -45,7 +45,9 @@ export function startScheduler(services: Services, options: SchedulerOptions = {
     leading = leads;
     if (!leads) return [];
     const started: string[] = [];
-    for (const issue of await listDueIssues(services.db, nowIso())) {
+    // Due by the database's clock: a leader whose own clock runs ahead starts nothing early.
+    const now = new Date(await readDbNowMs(services.db)).toISOString();
+    for (const issue of await listDueIssues(services.db, now)) {
       try {
         await startSend(services, issue.slug, { resumePaused: false });
         started.push(issue.slug);

@@ -9,9 +9,17 @@ export interface NewsletterChild {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `node bin/newsletter.js <args>` as a real separate process, in a temp cwd (no developer's .env). */
-export function spawnNewsletter(args: string[], cwd: string, env: NodeJS.ProcessEnv): NewsletterChild {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'newsletter.js'), ...args], {
+/**
+ * `node bin/newsletter.js <args>` as a real separate process, in a temp cwd (no developer's .env);
+ * `nodeArgs` go to node itself (e.g. `--import` of test/helpers/skewed-clock.js).
+ */
+export function spawnNewsletter(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  nodeArgs: readonly string[] = [],
+): NewsletterChild {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'bin', 'newsletter.js'), ...args], {
     cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
 import { scheduleIssue, sendStatus, startSend } from '../../scheduler/send-control.js';
@@ -12,6 +13,8 @@ import { startFaultSink, type FaultMail, type FaultSink } from './fault-sink.js'
 // `newsletter worker`) share one send on one database, die, stall and lead the scheduler.
 
 const CONCURRENCY = 2;
+/** Preloaded into a sender to move its clock (Date) by CLOCK_SKEW_MS. */
+const SKEWED_CLOCK = ['--import', path.resolve(import.meta.dirname, '..', 'helpers', 'skewed-clock.js')];
 
 type Worker = NewsletterChild;
 
@@ -30,8 +33,18 @@ async function prepare(readers: number, extra: Record<string, string> = {}) {
   return { env, services, slug };
 }
 
-function startWorker(env: TempEnv, sink: FaultSink, extra: Record<string, string> = {}): Worker {
-  const worker = spawnNewsletter(['worker'], env.dir, { ...env.env, SMTP_URL: sink.url, LOG_LEVEL: 'warn', ...extra });
+function startWorker(
+  env: TempEnv,
+  sink: FaultSink,
+  extra: Record<string, string> = {},
+  nodeArgs: readonly string[] = [],
+): Worker {
+  const worker = spawnNewsletter(
+    ['worker'],
+    env.dir,
+    { ...env.env, SMTP_URL: sink.url, LOG_LEVEL: 'warn', ...extra },
+    nodeArgs,
+  );
   cleanups.push(async () => {
     if (worker.child.exitCode === null && worker.child.signalCode === null) {
       worker.child.kill('SIGCONT');
@@ -56,6 +69,14 @@ async function sink(replyDelayMs: number): Promise<FaultSink> {
   const s = await startFaultSink({ replyDelayMs });
   cleanups.push(() => s.close());
   return s;
+}
+
+/** Messages per second at the sink past the first second (the bucket's small burst and the senders' start). */
+function steadyRate(mails: FaultMail[]): number {
+  const times = mails.map((m) => m.at).sort((a, b) => a - b);
+  const steady = times.filter((t) => t >= (times[0] ?? 0) + 1000);
+  const seconds = ((steady.at(-1) ?? 0) - (steady[0] ?? 0)) / 1000;
+  return (steady.length - 1) / seconds;
 }
 
 function copiesByRecipient(mails: FaultMail[]): Map<string, string[]> {
@@ -150,21 +171,58 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
   it('SEND_RATE_LIMIT holds across three senders (within 10 %)', async () => {
     // A limit far below what three senders reach even on a loaded machine: the limit is what shows.
     const server = await sink(0);
-    const { env, services, slug } = await prepare(300, { SEND_RATE_LIMIT: '20' });
+    const { env, services, slug } = await prepare(200, { SEND_RATE_LIMIT: '20' });
     const workers = [0, 1, 2].map(() => startWorker(env, server));
     await startSend(services, slug);
     await until('the send to finish', async () => (await sendStatus(services, slug)).status === 'sent');
     await stopAll(workers);
-    const times = server.received.map((m) => m.at).sort((a, b) => a - b);
-    expect(times).toHaveLength(300);
-    // The steady rate, past the first second (the bucket's small burst and the senders' start).
-    const steady = times.filter((t) => t >= (times[0] ?? 0) + 1000);
-    const seconds = ((steady.at(-1) ?? 0) - (steady[0] ?? 0)) / 1000;
-    const rate = (steady.length - 1) / seconds;
+    expect(server.received).toHaveLength(300);
+    const rate = steadyRate(server.received);
     expect(rate).toBeGreaterThan(18);
     expect(rate).toBeLessThan(22);
     const bySender = await sentBySender(services);
     for (const w of workers) expect(bySender.get(w.child.pid ?? -1)).toBeGreaterThan(0);
+  });
+
+  it('senders whose clocks run 2 minutes ahead and behind take nothing over, keep the rate, start nothing early', async () => {
+    // Issue 9 item 6: a second sender whose clock ran 2 minutes ahead took over a live sender's
+    // claims at once (19 duplicates). Leases, takeovers, the rate bucket and the scheduler's due
+    // time all go by the database's clock, so a sender's own clock decides none of them.
+    const server = await sink(20);
+    const { env, services, slug } = await prepare(200, { SEND_RATE_LIMIT: '20', SCHEDULER_TICK_SECONDS: '1' });
+    const ahead = startWorker(env, server, { CLOCK_SKEW_MS: '120000', LOG_LEVEL: 'info' }, SKEWED_CLOCK);
+    await until('the sender ahead to lead the scheduler', () =>
+      Promise.resolve(/now runs the scheduler/.test(ahead.output())),
+    );
+    const workers = [
+      ahead,
+      startWorker(env, server, { CLOCK_SKEW_MS: '-120000' }, SKEWED_CLOCK),
+      startWorker(env, server),
+    ];
+    await until(
+      'all three senders',
+      async () => (await services.db.selectFrom('senders').select('id').execute()).length === 3,
+    );
+    // Due in 4 s: by its own clock the leader is 2 minutes past it already.
+    const sendAt = new Date(Date.now() + 4000);
+    await scheduleIssue(services, slug, sendAt);
+    const startedAt = await until('the issue to start', async () => {
+      const { status } = await sendStatus(services, slug);
+      return status !== 'scheduled' && Date.now();
+    });
+    expect(startedAt).toBeGreaterThanOrEqual(sendAt.getTime());
+    await until('the send to finish', async () => (await sendStatus(services, slug)).status === 'sent');
+    await stopAll(workers);
+
+    const copies = copiesByRecipient(server.received);
+    expect(copies.size).toBe(200);
+    expect([...copies.values()].filter((ids) => ids.length > 1)).toEqual([]);
+    for (const w of workers) expect(w.output()).not.toMatch(/took over|lost its lease/);
+    const rate = steadyRate(server.received);
+    expect(rate).toBeGreaterThan(18);
+    expect(rate).toBeLessThan(22);
+    const bySender = await sentBySender(services);
+    for (const w of workers) expect(bySender.get(w.child.pid ?? -1), w.output()).toBeGreaterThan(0);
   });
 
   it('the scheduler leader killed: another process starts the due issue within two ticks', async () => {

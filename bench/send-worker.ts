@@ -1,9 +1,12 @@
 // One side of the send benchmark, run in its own process so its peak RSS is its own:
 //
 //   node --import tsx bench/send-worker.ts newsletter <dataDir> <smtpPort> <slug>
+//   node --import tsx bench/send-worker.ts plan       <dataDir> <smtpPort> <slug>
 //   node --import tsx bench/send-worker.ts baseline   <dataDir> <smtpPort> <slug> <count> [nodelay]
 //
-// `newsletter` runs the real pipeline (`sendIssue`: plan, claim, build editions, fill, send, record).
+// `newsletter` runs the real pipeline (`sendIssue`: plan, claim, build editions, fill, send, record);
+// several of them at once share the send, as `newsletter send` does beside other senders.
+// `plan` only starts the send (`startSend`: plans every delivery and marks the issue sending), timed.
 // `baseline` is plain pooled nodemailer sending prebuilt messages of the same size (taken from the
 // same editions) with the same pool size, encoding and number of messages kept in flight;
 // with `nodelay`, on the same TCP_NODELAY connections our messenger opens (a like-for-like check).
@@ -15,7 +18,7 @@ import { openServices } from '../src/app/services.js';
 import { loadConfig } from '../src/config/config.js';
 import { topicSlugsFromKey } from '../src/content/editions.js';
 import { getPublication } from '../src/content/content-repository.js';
-import { sendIssue } from '../scheduler/send-control.js';
+import { sendIssue, startSend } from '../scheduler/send-control.js';
 import { MessageBuilder } from '../scheduler/message-builder.js';
 import { subscriberLinks } from '../subscribers/tokens.js';
 import { defaultTuning } from '../scheduler/send-manager.js';
@@ -23,7 +26,7 @@ import { noDelayConnection, type OutgoingMessage } from '../src/mail/messenger.j
 
 const [mode, dataDir, port, slug, countText, variant] = process.argv.slice(2);
 if (!mode || !dataDir || !port || !slug)
-  throw new Error('usage: send-worker.ts newsletter|baseline <dataDir> <smtpPort> <slug> [count]');
+  throw new Error('usage: send-worker.ts newsletter|plan|baseline <dataDir> <smtpPort> <slug> [count]');
 
 const config = loadConfig({
   DATA_DIR: dataDir,
@@ -76,6 +79,24 @@ if (mode === 'newsletter') {
     peakRssMb: mb(process.resourceUsage().maxRSS * 1024),
     ...memory(),
     counts: report.counts,
+  };
+  await services.close();
+  process.stdout.write(JSON.stringify(result) + '\n');
+} else if (mode === 'plan') {
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  const status = await startSend(services, slug);
+  const seconds = (performance.now() - started) / 1000;
+  const result = {
+    mode,
+    planned: status.counts.planned,
+    sent: 0,
+    seconds,
+    perSecond: status.counts.planned / seconds,
+    cpuSeconds: cpuSince(cpu),
+    firstMessageMs: null,
+    peakRssMb: mb(process.resourceUsage().maxRSS * 1024),
+    ...memory(),
   };
   await services.close();
   process.stdout.write(JSON.stringify(result) + '\n');

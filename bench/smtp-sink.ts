@@ -4,13 +4,16 @@
 //   node --import tsx bench/smtp-sink.ts [replyDelayMs]
 //
 // Prints `listening <port>` on stdout once ready. On stdin `count\n` it answers
-// `count <messages> <bytes>`; `reset\n` zeroes the counters; `quit\n` exits.
+// `count <messages> <bytes> <firstAt> <lastAt>` (when the first and last message's data arrived, ms
+// since the epoch); `reset\n` zeroes the counters; `quit\n` exits.
 import readline from 'node:readline';
 import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
 
 const replyDelayMs = Number(process.argv[2] ?? 0);
 let messages = 0;
 let bytes = 0;
+let firstAt = 0;
+let lastAt = 0;
 
 const server = new SMTPServer({
   authOptional: true,
@@ -24,6 +27,8 @@ const server = new SMTPServer({
     });
     stream.on('end', () => {
       messages++;
+      lastAt = Date.now();
+      if (firstAt === 0) firstAt = lastAt;
       if (replyDelayMs > 0) setTimeout(() => callback(), replyDelayMs);
       else callback();
     });
@@ -41,10 +46,12 @@ server.listen(0, '127.0.0.1', () => {
 const input = readline.createInterface({ input: process.stdin });
 input.on('line', (line) => {
   const command = line.trim();
-  if (command === 'count') process.stdout.write(`count ${messages} ${bytes}\n`);
+  if (command === 'count') process.stdout.write(`count ${messages} ${bytes} ${firstAt} ${lastAt}\n`);
   else if (command === 'reset') {
     messages = 0;
     bytes = 0;
+    firstAt = 0;
+    lastAt = 0;
     process.stdout.write('reset\n');
   } else if (command === 'quit') server.close(() => process.exit(0));
 });

@@ -28,7 +28,10 @@ export default tseslint.config(
   { files: ['public/**/*.js', 'eslint.config.js'], ...tseslint.configs.disableTypeChecked },
   // TypeScript checks names itself; ESLint's no-undef knows nothing of types.
   { files: ['**/*.ts'], rules: { 'no-undef': 'off' } },
-  { files: ['bin/**/*.js', 'src/**/*.js', 'test/**/*.js', 'eslint.config.js'], languageOptions: { globals: globals.node } },
+  {
+    files: ['bin/**/*.js', 'src/**/*.js', 'test/**/*.js', 'eslint.config.js'],
+    languageOptions: { globals: globals.node },
+  },
   { files: ['public/**/*.js'], languageOptions: { globals: globals.browser } },
   prettier,
 );

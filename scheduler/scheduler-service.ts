@@ -67,7 +67,7 @@ export function startScheduler(services: Services, options: SchedulerOptions = {
   let workerDone: Promise<void> = Promise.resolve();
   if (options.worker ?? services.config.sendWorker) {
     worker = new SendWorker(services, { tuning: options.tuning });
-    registry.worker = worker;
+    registry.workers.add(worker);
     workerDone = worker.run().catch((error: unknown) => {
       logger.error({ err: error instanceof Error ? error.stack : String(error) }, 'the sender stopped on an error');
     });
@@ -102,7 +102,7 @@ export function startScheduler(services: Services, options: SchedulerOptions = {
       await leadership.release();
       worker?.stop();
       await workerDone;
-      if (registry.worker === worker) registry.worker = null;
+      if (worker) registry.workers.delete(worker);
       logger.info('scheduler stopped');
     },
   });

@@ -87,10 +87,11 @@ export interface SendOptions {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The sender of this process, if it runs one (`serve`, `worker`), to wake when a send starts here.
+// The senders of this process (`serve`'s or `worker`'s, and any `sendIssue` running here): an
+// editor's action in this process reaches them at once instead of at their next poll.
 
 interface SendRegistry {
-  worker: SendWorker | null;
+  workers: Set<SendWorker>;
 }
 
 const registries = new WeakMap<Services, SendRegistry>();
@@ -99,10 +100,15 @@ const registries = new WeakMap<Services, SendRegistry>();
 export function registryFor(services: Services): SendRegistry {
   let registry = registries.get(services);
   if (!registry) {
-    registry = { worker: null };
+    registry = { workers: new Set() };
     registries.set(services, registry);
   }
   return registry;
+}
+
+/** Makes this process's senders look at the sends now (a send started, paused, resumed, cancelled). */
+function pokeSenders(services: Services): void {
+  for (const worker of registryFor(services).workers) worker.poke();
 }
 
 function emptyReport(
@@ -253,9 +259,12 @@ export async function sendIssue(
   const stop = () => worker.stop();
   if (options.signal?.aborted) stop();
   options.signal?.addEventListener('abort', stop);
+  const { workers } = registryFor(services);
+  workers.add(worker);
   try {
     await worker.run();
   } finally {
+    workers.delete(worker);
     options.signal?.removeEventListener('abort', stop);
   }
   const after = (await getIssueById(services.db, row.id)) ?? row;
@@ -302,7 +311,7 @@ export async function startSend(services: Services, slug: string, options: SendO
   const early = await begin(services, row, options.resumePaused ?? true);
   if (early && early.outcome === 'not-started')
     throw new SendControlError(`Issue "${slug}" cannot be sent: ${early.reason ?? ''}`);
-  registryFor(services).worker?.poke();
+  pokeSenders(services);
   return sendStatus(services, slug);
 }
 
@@ -323,7 +332,7 @@ export async function pauseSend(
     throw new SendControlError(`Issue "${slug}" is not sending (it is ${status}); nothing to pause`);
   // Every sender sees it at its next poll (within a second); this process's own at once.
   if (changed) {
-    registryFor(services).worker?.poke();
+    pokeSenders(services);
     services.logger.info({ issue: slug, reason }, 'send paused');
   }
   return { ...(await sendStatus(services, slug)), changed };
@@ -342,7 +351,7 @@ export async function resumeSend(services: Services, slug: string): Promise<Cont
   if (!changed) return { ...(await sendStatus(services, slug)), changed };
   await clearRetryWaits(services.db, row.id);
   services.logger.info({ issue: slug }, 'send resumed');
-  registryFor(services).worker?.poke();
+  pokeSenders(services);
   return { ...(await sendStatus(services, slug)), changed };
 }
 
@@ -366,7 +375,7 @@ export async function cancelSend(services: Services, slug: string): Promise<Cont
   // Rows left in flight by senders that are gone are settled here too; live senders settle theirs.
   if ((await takeOverExpiredClaims(services.db, row.id, 0)) > 0)
     await skipUnsent(services.db, row.id, 'send cancelled', ['pending']);
-  registryFor(services).worker?.poke();
+  pokeSenders(services);
   services.logger.info({ issue: slug }, 'send cancelled');
   return { ...(await sendStatus(services, slug)), changed };
 }

@@ -17,6 +17,8 @@ export interface ClusterOptions {
   subscribers: number;
   workers: readonly number[];
   replyDelayMs: number;
+  /** Only time the planning (for list sizes whose send would take too long here). */
+  planOnly?: boolean;
 }
 
 interface ClusterRun {
@@ -42,6 +44,14 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
     const prepStarted = performance.now();
     const { slug } = await prepareSubscribers(baseDir, n, source.dir);
     const prepSeconds = (performance.now() - prepStarted) / 1000;
+    if (options.planOnly) {
+      const plan = await runWorker(['plan', baseDir, '25', slug], NODE_FLAGS);
+      process.stdout.write(
+        `\nbench:send --plan-only  N=${fixed(n)}  (node ${process.version}, ${os.cpus().length} CPUs, SQLite)\n`,
+      );
+      printRows(planRows(plan, prepSeconds));
+      return;
+    }
     const sink = await startSink(replyDelayMs);
     const runs: ClusterRun[] = [];
     try {
@@ -72,6 +82,17 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
   }
 }
 
+function planRows(plan: WorkerResult, prepSeconds: number): [string, string, string][] {
+  return [
+    ['preparing the subscribers', `${prepSeconds.toFixed(1)} s`, 'not part of any figure below'],
+    [
+      'planning the send (1 process)',
+      `${plan.seconds.toFixed(2)} s`,
+      `${fixed(plan.planned ?? 0)} deliveries, ${fixed(plan.perSecond)} per second, peak RSS ${plan.peakRssMb} MB`,
+    ],
+  ];
+}
+
 function report(
   runs: readonly ClusterRun[],
   context: { n: number; concurrency: number; replyDelayMs: number; prepSeconds: number },
@@ -85,14 +106,7 @@ function report(
       `  (node ${process.version}, ${os.cpus().length} CPUs, SQLite)\n`,
   );
   const planned = base.plan.planned ?? 0;
-  printRows([
-    ['preparing the subscribers', `${context.prepSeconds.toFixed(1)} s`, 'not part of any figure below'],
-    [
-      'planning the send (1 process)',
-      `${base.plan.seconds.toFixed(2)} s`,
-      `${fixed(planned)} deliveries, ${fixed(base.plan.perSecond)} per second, peak RSS ${base.plan.peakRssMb} MB`,
-    ],
-  ]);
+  printRows(planRows(base.plan, context.prepSeconds));
   process.stdout.write('\n');
   const ideal = (workers: number) => (replyDelayMs > 0 ? (workers * concurrency * 1000) / replyDelayMs : Infinity);
   const rows: [string, string, string][] = [];

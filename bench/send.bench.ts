@@ -1,5 +1,6 @@
 // npm run bench:send [N]                          (N subscribers, 20000 by default; try 100000)
 // npm run bench:send -- [N] --workers 1,2,4 [--delay 20]   (several senders share one send: bench/send-cluster.ts)
+// npm run bench:send -- N --plan-only                       (only the time to plan a send to N)
 //
 // Without --workers: sends the issue to N subscribers with random topic sets, over SMTP on loopback
 // to a discard sink running in its own process, and in the same run a baseline: plain pooled
@@ -19,7 +20,7 @@ import { issueSource, prepareSubscribers, runWorker, startSink } from './send-se
 const usage = 'usage: npm run bench:send -- [N] [--workers 1,2,4] [--delay <ms the sink waits before answering>]';
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { workers: { type: 'string' }, delay: { type: 'string' } },
+  options: { workers: { type: 'string' }, delay: { type: 'string' }, 'plan-only': { type: 'boolean' } },
 });
 const N = Number(positionals[0] ?? 20_000);
 if (!Number.isInteger(N) || N <= 0) throw new Error(`${usage}   (N = number of subscribers)`);
@@ -29,8 +30,8 @@ if (workerCounts?.some((w) => !Number.isInteger(w) || w <= 0))
 const replyDelayMs = Number(values.delay ?? (workerCounts ? 20 : 0));
 if (!Number.isFinite(replyDelayMs) || replyDelayMs < 0) throw new Error(`${usage}   (--delay: milliseconds, >= 0)`);
 
-if (workerCounts) {
-  await runCluster({ subscribers: N, workers: workerCounts, replyDelayMs });
+if (workerCounts || values['plan-only']) {
+  await runCluster({ subscribers: N, workers: workerCounts ?? [1], replyDelayMs, planOnly: values['plan-only'] });
   process.exit(0);
 }
 

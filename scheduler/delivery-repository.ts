@@ -344,13 +344,23 @@ export class SqlDeliveryStore {
       .where('id', 'in', candidates)
       .where('status', '=', 'pending')
       .where((eb) =>
-        eb.exists(
-          eb
-            .selectFrom('senders')
-            .select('senders.id')
-            .where('senders.id', '=', this.senderId)
-            .where('senders.lease_until_ms', '>=', dbNowMs(this.db)),
-        ),
+        eb.and([
+          eb.exists(
+            eb
+              .selectFrom('senders')
+              .select('senders.id')
+              .where('senders.id', '=', this.senderId)
+              .where('senders.lease_until_ms', '>=', dbNowMs(this.db)),
+          ),
+          // A paused or cancelled send gives no sender a new batch, whenever it looks next.
+          eb.exists(
+            eb
+              .selectFrom('issues')
+              .select('issues.id')
+              .where('issues.id', '=', this.issueId)
+              .where('issues.status', '=', 'sending'),
+          ),
+        ]),
       )
       .returning(['id', 'subscriber_id', 'edition_key', 'attempts'])
       .execute();

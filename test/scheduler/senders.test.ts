@@ -1,7 +1,14 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
-import { scheduleIssue, sendStatus, startSend } from '../../scheduler/send-control.js';
+import {
+  cancelSend,
+  pauseSend,
+  resumeSend,
+  scheduleIssue,
+  sendStatus,
+  startSend,
+} from '../../scheduler/send-control.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { importFolder } from '../../src/content/import.js';
 import { DEMO_DIR } from '../../src/content/demo.js';
@@ -182,6 +189,42 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
     expect(rate).toBeLessThan(22);
     const bySender = await sentBySender(services);
     for (const w of workers) expect(bySender.get(w.child.pid ?? -1)).toBeGreaterThan(0);
+  });
+
+  it('pause, resume and cancel reach all three senders within a second', async () => {
+    // At 20 messages per second for the cluster, a second is 20 messages: after a pause or a cancel
+    // at most that many more arrive, plus the one on each connection of each sender.
+    const atMost = 20 + 3 * CONCURRENCY;
+    const server = await sink(0);
+    const { env, services, slug } = await prepare(150, { SEND_RATE_LIMIT: '20' });
+    const workers = [0, 1, 2].map(() => startWorker(env, server));
+    await startSend(services, slug);
+    const noneInFlight = () =>
+      until(
+        'every sender to let go of its claims',
+        async () => (await sendStatus(services, slug)).counts.sending === 0,
+      );
+
+    await server.waitForData(20, 120_000);
+    await pauseSend(services, slug);
+    const pausedAt = server.received.length;
+    await noneInFlight();
+    expect(server.received.length - pausedAt).toBeLessThanOrEqual(atMost);
+    expect((await sendStatus(services, slug)).status).toBe('paused');
+
+    await resumeSend(services, slug);
+    await server.waitForData(server.received.length + 20, 120_000);
+    await cancelSend(services, slug);
+    const cancelledAt = server.received.length;
+    await noneInFlight();
+    expect(server.received.length - cancelledAt).toBeLessThanOrEqual(atMost);
+    await stopAll(workers);
+
+    const status = await sendStatus(services, slug);
+    expect(status.status).toBe('cancelled');
+    const copies = copiesByRecipient(server.received);
+    expect([...copies.values()].filter((ids) => ids.length > 1)).toEqual([]);
+    expect(status.counts).toMatchObject({ sent: copies.size, pending: 0, sending: 0, skipped: 150 - copies.size });
   });
 
   it('senders whose clocks run 2 minutes ahead and behind take nothing over, keep the rate, start nothing early', async () => {

@@ -9,6 +9,7 @@ import {
   sendStatus,
   startSend,
 } from '../../scheduler/send-control.js';
+import { runCli } from '../helpers/cli.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { importFolder } from '../../src/content/import.js';
 import { DEMO_DIR } from '../../src/content/demo.js';
@@ -211,6 +212,14 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
     await noneInFlight();
     expect(server.received.length - pausedAt).toBeLessThanOrEqual(atMost);
     expect((await sendStatus(services, slug)).status).toBe('paused');
+    // Operators see the three (issue 13 item 5): `newsletter workers` and `newsletter status`.
+    const listed = await runCli(['workers'], env.env);
+    expect(listed.stdout).toMatch(/^3 senders alive \(of 3 seen in 24 h\)\n/);
+    for (const w of workers)
+      expect(listed.stdout).toMatch(
+        new RegExp(`pid ${w.child.pid}: 0 claimed, [\\d.]+ msg/s, \\d+ sent, last seen \\d+ s ago\n`),
+      );
+    expect((await runCli(['status', slug], env.env)).stdout).toMatch(/senders: +3\n( {4}.+ pid \d+: .+\n){3}/);
 
     await resumeSend(services, slug);
     await server.waitForData(server.received.length + 20, 120_000);

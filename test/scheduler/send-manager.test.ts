@@ -154,15 +154,24 @@ describe('SendManager against in-memory store and transport', () => {
   });
 
   it('builds each edition once, keeps a few, and rebuilds one a late retry revisits', async () => {
-    const store = new MemoryDeliveryStore();
+    // The first reader of edition "a" is deferred once; by its retry five other editions were built.
+    // The clock stands still until every other reader is sent, so however slow the machine, the
+    // retry never falls due before that (with a real clock, a loaded machine retried it at "b").
+    const start = Date.now();
+    const othersSent = (): boolean =>
+      store.deliveries.every((d) => d.status === 'sent' || d.subscriber.email === 'a0@example.org');
+    const clock = (): Date => new Date(othersSent() ? start + 60_000 : start);
+    const store: MemoryDeliveryStore = new MemoryDeliveryStore(clock);
     const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
     for (const key of keys) for (let i = 0; i < 3; i++) store.add(key, `${key}${i}@example.org`);
     const editions = new MemoryEditions();
-    // The first reader of edition "a" is deferred once; by its retry five other editions were built.
     const transport = new MemoryTransport((message, attempt) =>
       recipientOf(message) === 'a0@example.org' && attempt === 1 ? smtpReply(451, '451 4.3.0 Later') : undefined,
     );
-    const result = await manager(store, transport, { inFlight: 1, batchSize: 3 }, editions).run();
+    const result = await new SendManager(
+      { store, transport, editions, messages: memoryMessages, now: clock },
+      { tuning: tuning({ inFlight: 1, batchSize: 3 }) },
+    ).run();
     expect(result.outcome).toBe('finished');
     expect(editions.built).toEqual([...keys, 'a']);
     expect(result.editionsBuilt).toBe(6);

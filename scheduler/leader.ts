@@ -10,8 +10,13 @@ export interface Leadership {
   release(): Promise<void>;
 }
 
-/** Any number fixed for this service: the advisory lock of the scheduler's tick. */
-const SCHEDULER_LOCK_KEY = 7_204_113_001;
+/**
+ * The advisory lock of the scheduler's tick: a number fixed for this service, and the schema the
+ * tables are in. Advisory locks belong to the whole database, and publications that share one
+ * database in schemas of their own (`?schema=`) each need their own scheduler.
+ */
+const SCHEDULER_LOCK_CLASS = 720_411_300;
+const schedulerLockKey = sql`${sql.lit(SCHEDULER_LOCK_CLASS)}::int4, hashtext(current_schema())`;
 
 /**
  * PostgreSQL: `pg_try_advisory_lock` on a connection held for as long as this process leads. When
@@ -29,13 +34,13 @@ class AdvisoryLeadership implements Leadership {
       this.db
         .connection()
         .execute(async (connection) => {
-          const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_lock(${SCHEDULER_LOCK_KEY}) as ok`.execute(
+          const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_lock(${schedulerLockKey}) as ok`.execute(
             connection,
           );
           if (rows[0]?.ok !== true) return resolve(false);
           resolve(true);
           await new Promise<void>((done) => (this.leave = done));
-          await sql`select pg_advisory_unlock(${SCHEDULER_LOCK_KEY})`.execute(connection);
+          await sql`select pg_advisory_unlock(${schedulerLockKey})`.execute(connection);
         })
         .catch(() => resolve(false))
         .finally(() => {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
 import {
@@ -11,6 +12,7 @@ import {
 } from '../../scheduler/send-control.js';
 import { runCli } from '../helpers/cli.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
+import { testDialect } from '../helpers/test-database.js';
 import { importFolder } from '../../src/content/import.js';
 import { DEMO_DIR } from '../../src/content/demo.js';
 import { spawnNewsletter, type NewsletterChild } from './child.js';
@@ -71,6 +73,22 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * The pid of the worker running the scheduler: on SQLite the holder of its `leader_locks` row, on
+ * PostgreSQL the process (named in pg_stat_activity) holding an advisory lock.
+ */
+async function leaderOf(services: Services, workers: Worker[]): Promise<number | undefined> {
+  if (testDialect() === 'sqlite') {
+    const lock = await services.db.selectFrom('leader_locks').select('holder').executeTakeFirst();
+    return lock ? Number(lock.holder.split(':')[1]) : undefined;
+  }
+  const { rows } = await sql<{ name: string }>`select a.application_name as name
+    from pg_locks l join pg_stat_activity a on a.pid = l.pid
+    where l.locktype = 'advisory' and l.granted and a.datname = current_database()`.execute(services.db);
+  const pids = new Set(workers.map((w) => w.child.pid));
+  return rows.map((r) => Number(r.name.split(':').at(-1))).find((pid) => pids.has(pid));
 }
 
 async function sink(replyDelayMs: number): Promise<FaultSink> {
@@ -282,10 +300,7 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
     const { env, services, slug } = await prepare(30);
     const tick = { SCHEDULER_TICK_SECONDS: '2' };
     const workers = [startWorker(env, server, tick), startWorker(env, server, tick)];
-    const leaderPid = await until('a leader', async () => {
-      const lock = await services.db.selectFrom('leader_locks').select('holder').executeTakeFirst();
-      return lock ? Number(lock.holder.split(':')[1]) : undefined;
-    });
+    const leaderPid = await until('a leader', () => leaderOf(services, workers));
     const leader = workers.find((w) => w.child.pid === leaderPid);
     if (!leader) throw new Error(`leader ${leaderPid} is none of the workers`);
     await scheduleIssue(services, slug, new Date(Date.now() + 1000));

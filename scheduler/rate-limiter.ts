@@ -19,7 +19,7 @@ export class ClusterRateLimiter {
     private readonly db: Db,
     private readonly perSecond: number,
   ) {
-    this.chunk = Math.max(1, Math.min(20, Math.floor(perSecond / 20)));
+    this.chunk = Math.max(1, Math.min(20, Math.floor(perSecond / 10)));
     this.capacity = Math.max(this.chunk, Math.ceil(perSecond / 2));
   }
 

@@ -174,23 +174,31 @@ const BUCKET = 'send';
 /**
  * Takes `count` tokens from the shared bucket if it holds them, in one statement (atomic on SQLite
  * and PostgreSQL alike): the bucket refills at `perSecond` up to `capacity`, by the database's
- * clock. Returns true when the tokens were taken.
+ * clock. Returns true when the tokens were taken. One round trip when the bucket exists (every
+ * take but the cluster's first): a starved sender must not pay two per message.
  */
 export async function takeSendTokens(db: Db, count: number, perSecond: number, capacity: number): Promise<boolean> {
-  await db
+  // The rate may be fractional: PostgreSQL would read a bare parameter beside a bigint as a bigint.
+  const rate = sql<number>`cast(${perSecond} as double precision)`;
+  const refilled = sql<number>`(tokens + (${dbNowMs(db)} - refilled_ms) * ${rate} / 1000.0)`;
+  const available = sql<number>`(case when ${refilled} > ${capacity} then ${capacity} else ${refilled} end)`;
+  const take = async () => {
+    const result = await db
+      .updateTable('send_rate')
+      .set({ tokens: sql<number>`${available} - ${count}`, refilled_ms: dbNowMs(db) })
+      .where('id', '=', BUCKET)
+      .where(available, '>=', count)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  };
+  if (await take()) return true;
+  // Not taken: the bucket is short of tokens, or does not exist yet (then it starts full).
+  const created = await db
     .insertInto('send_rate')
     .values({ id: BUCKET, tokens: capacity, refilled_ms: dbNowMs(db) })
     .onConflict((oc) => oc.column('id').doNothing())
-    .execute();
-  const refilled = sql<number>`(tokens + (${dbNowMs(db)} - refilled_ms) * ${perSecond} / 1000.0)`;
-  const available = sql<number>`(case when ${refilled} > ${capacity} then ${capacity} else ${refilled} end)`;
-  const result = await db
-    .updateTable('send_rate')
-    .set({ tokens: sql<number>`${available} - ${count}`, refilled_ms: dbNowMs(db) })
-    .where('id', '=', BUCKET)
-    .where(available, '>=', count)
     .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  return Number(created.numInsertedOrUpdatedRows ?? 0) === 1 && (await take());
 }
 
 // ---------------------------------------------------------------------------------------------

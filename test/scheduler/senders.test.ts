@@ -197,15 +197,15 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
   it('SEND_RATE_LIMIT holds across three senders (within 10 %)', async () => {
     // A limit far below what three senders reach even on a loaded machine: the limit is what shows.
     const server = await sink(0);
-    const { env, services, slug } = await prepare(200, { SEND_RATE_LIMIT: '20' });
+    const { env, services, slug } = await prepare(120, { SEND_RATE_LIMIT: '10' });
     const workers = [0, 1, 2].map(() => startWorker(env, server));
     await startSend(services, slug);
     await until('the send to finish', async () => (await sendStatus(services, slug)).status === 'sent');
     await stopAll(workers);
-    expect(server.received).toHaveLength(200);
+    expect(server.received).toHaveLength(120);
     const rate = steadyRate(server.received);
-    expect(rate).toBeGreaterThan(18);
-    expect(rate).toBeLessThan(22);
+    expect(rate).toBeGreaterThan(9);
+    expect(rate).toBeLessThan(11);
     const bySender = await sentBySender(services);
     for (const w of workers) expect(bySender.get(w.child.pid ?? -1)).toBeGreaterThan(0);
   });
@@ -259,7 +259,7 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
     // claims at once (19 duplicates). Leases, takeovers, the rate bucket and the scheduler's due
     // time all go by the database's clock, so a sender's own clock decides none of them.
     const server = await sink(20);
-    const { env, services, slug } = await prepare(200, { SEND_RATE_LIMIT: '20', SCHEDULER_TICK_SECONDS: '1' });
+    const { env, services, slug } = await prepare(120, { SEND_RATE_LIMIT: '10', SCHEDULER_TICK_SECONDS: '1' });
     const ahead = startWorker(env, server, { CLOCK_SKEW_MS: '120000', LOG_LEVEL: 'info' }, SKEWED_CLOCK);
     await until('the sender ahead to lead the scheduler', () =>
       Promise.resolve(/now runs the scheduler/.test(ahead.output())),
@@ -285,12 +285,12 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
     await stopAll(workers);
 
     const copies = copiesByRecipient(server.received);
-    expect(copies.size).toBe(200);
+    expect(copies.size).toBe(120);
     expect([...copies.values()].filter((ids) => ids.length > 1)).toEqual([]);
     for (const w of workers) expect(w.output()).not.toMatch(/took over|lost its lease/);
     const rate = steadyRate(server.received);
-    expect(rate).toBeGreaterThan(18);
-    expect(rate).toBeLessThan(22);
+    expect(rate).toBeGreaterThan(9);
+    expect(rate).toBeLessThan(11);
     const bySender = await sentBySender(services);
     for (const w of workers) expect(bySender.get(w.child.pid ?? -1), w.output()).toBeGreaterThan(0);
   });

@@ -30,9 +30,10 @@ import { ownChoicesAmong } from './profile-origin.js';
 // or preferences page; profile-origin.ts), a row that differs leaves them as they are and the report
 // names it, unless `overwrite` is given (then the consent log records the import over their choice).
 //
-// Every row is checked before anything is written. Good rows are then written in transactions of
-// WRITE_BATCH_ROWS with a pause between them, so that other writers (a one-click unsubscribe in
-// the web server, a send) wait at most one batch, never the whole file; and the file is read in
+// Every row is checked before anything is written. Good rows are then written in transactions that
+// hold the write lock for about WRITE_BATCH_MS each, with a pause between them, so that other
+// writers (a one-click unsubscribe in the web server, a send) wait at most one batch, never the
+// whole file; and the file is read in
 // slices that give the event loop back in between, so a web server importing an upload keeps
 // answering. An import stopped half-way (a crash, a database locked for too long) has written
 // whole batches only; running it again finishes it, as rows already imported are left unchanged.
@@ -84,8 +85,14 @@ interface ParsedRecord {
   info: { lines: number };
 }
 
-/** Rows written per transaction: a few tens of milliseconds of holding the write lock. */
-export const WRITE_BATCH_ROWS = 500;
+/**
+ * A write transaction takes rows in groups of WRITE_GROUP_ROWS and commits once it has held the
+ * write lock for WRITE_BATCH_MS (or after WRITE_BATCH_MAX_ROWS): bounded in time, not in rows, so
+ * a slow or loaded machine makes batches smaller instead of making others wait longer.
+ */
+const WRITE_GROUP_ROWS = 100;
+const WRITE_BATCH_MS = 40;
+const WRITE_BATCH_MAX_ROWS = 2_000;
 /**
  * Pause between two write transactions: longer than the longest pause of a writer waiting for the
  * lock (lock-waiting-sqlite.ts), so one that waits always gets in before the next batch.
@@ -268,11 +275,19 @@ function changedFields(nameDiffers: boolean, topicsDiffer: boolean): KeptRow['fi
   return nameDiffers && topicsDiffer ? 'name and topics' : nameDiffers ? 'name' : 'topics';
 }
 
+function addUp(total: BatchOutcome, part: BatchOutcome): void {
+  total.added += part.added;
+  total.updated += part.updated;
+  total.unchanged += part.unchanged;
+  total.rejected.push(...part.rejected);
+  total.kept.push(...part.kept);
+}
+
 function sameTopics(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && [...a].sort().join(';') === [...b].sort().join(';');
 }
 
-/** Writes one batch of checked rows inside the caller's transaction. */
+/** Writes a group of checked rows inside the caller's transaction. */
 async function writeBatch(
   trx: Db,
   batch: readonly GoodRow[],
@@ -380,22 +395,31 @@ export async function importSubscribersCsv(
   const { good, rejected } = await checkRows(db, records);
   const report: CsvImportReport = { added: 0, updated: 0, unchanged: 0, rejected, kept: [] };
   const topicIdOf = await topicIdsBySlug(db);
-  for (let start = 0; start < good.length; start += WRITE_BATCH_ROWS) {
-    if (start > 0) await sleep(WRITE_BATCH_PAUSE_MS);
-    const batch = good.slice(start, start + WRITE_BATCH_ROWS);
+  for (let next = 0; next < good.length;) {
+    if (next > 0) await sleep(WRITE_BATCH_PAUSE_MS);
+    const firstLine = (good[next] as GoodRow).line;
+    let written = next;
     let outcome: BatchOutcome;
     try {
-      outcome = await db
-        .transaction()
-        .execute((trx) => writeBatch(trx, batch, secretKey, topicIdOf, options.overwrite ?? false));
+      outcome = await db.transaction().execute(async (trx) => {
+        const started = performance.now();
+        const batch: BatchOutcome = { added: 0, updated: 0, unchanged: 0, rejected: [], kept: [] };
+        do {
+          const group = good.slice(written, written + WRITE_GROUP_ROWS);
+          addUp(batch, await writeBatch(trx, group, secretKey, topicIdOf, options.overwrite ?? false));
+          written += group.length;
+        } while (
+          written < good.length &&
+          written - next < WRITE_BATCH_MAX_ROWS &&
+          performance.now() - started < WRITE_BATCH_MS
+        );
+        return batch;
+      });
     } catch (error) {
-      throw stoppedError((batch[0] as GoodRow).line, report, error);
+      throw stoppedError(firstLine, report, error);
     }
-    report.added += outcome.added;
-    report.updated += outcome.updated;
-    report.unchanged += outcome.unchanged;
-    rejected.push(...outcome.rejected);
-    report.kept.push(...outcome.kept);
+    next = written;
+    addUp(report, outcome);
   }
   rejected.sort((a, b) => a.line - b.line);
   return report;

@@ -23,10 +23,16 @@ import {
   renderPage,
   renderUnknownSubscriber,
   requireToken,
+  tokenFromQuery,
   type SubscriberWeb,
+  type ValidToken,
 } from './web-context.js';
 
-// GET/POST /subscribe (double opt-in) and GET /confirm.
+// GET/POST /subscribe (double opt-in) and GET/POST /confirm.
+//
+// The confirmation mail goes to an address nobody has shown to be theirs yet, so it carries
+// nothing the person signing up typed: no name (a "name" such as "your mailbox is full, restore
+// access at https://…" would otherwise reach any inbox in our name), only our own text and link.
 
 /** Sign-ups per IP address per window, and per email address per window (stops mail-bombing one inbox). */
 export const SIGNUP_LIMITS = {
@@ -125,7 +131,6 @@ async function registerSignup(
     const url = confirmUrl(config, created.uid);
     web.sendInBackground('confirmation mail', () =>
       web.mail.sendConfirmation(input.email, publication, {
-        name: input.name,
         confirmUrl: url,
         returning: false,
         expiresDays: CONFIRM_DAYS,
@@ -147,7 +152,6 @@ async function registerSignup(
     const url = confirmUrl(config, existing.uid);
     web.sendInBackground('confirmation mail', () =>
       web.mail.sendConfirmation(input.email, publication, {
-        name: input.name,
         confirmUrl: url,
         returning: false,
         expiresDays: CONFIRM_DAYS,
@@ -164,7 +168,6 @@ async function registerSignup(
     const url = confirmUrl(config, existing.uid);
     web.sendInBackground('re-confirmation mail', () =>
       web.mail.sendConfirmation(input.email, publication, {
-        name: existing.name,
         confirmUrl: url,
         returning: true,
         expiresDays: CONFIRM_DAYS,
@@ -176,6 +179,71 @@ async function registerSignup(
 async function topicNamesOf(web: SubscriberWeb, subscriber: Subscriber): Promise<string[]> {
   const topics = await listTopics(web.services.db);
   return topics.filter((t) => subscriber.topicSlugs.includes(t.slug)).map((t) => t.name);
+}
+
+/**
+ * Whether a confirmation link still subscribes: a pending address, or a withdrawn one when the
+ * link was mailed after the withdrawal (a sign-up again); an older link does not undo it.
+ */
+function linkStillConfirms(subscriber: Subscriber, check: ValidToken): boolean {
+  if (subscriber.status === 'pending') return true;
+  if (!WITHDRAWN_STATUSES.includes(subscriber.status)) return false;
+  const issuedAt = (check.expiresAt?.getTime() ?? 0) - CONFIRM_TOKEN_TTL_MS;
+  return issuedAt >= Date.parse(subscriber.unsubscribedAt ?? subscriber.updatedAt);
+}
+
+async function renderLinkUsed(web: SubscriberWeb, res: Response, subscriber: Subscriber): Promise<void> {
+  await renderMessage(web, res, 410, {
+    title: 'Link already used',
+    heading: 'This confirmation link has already been used',
+    message:
+      subscriber.status === 'active'
+        ? 'Your subscription is already confirmed, with this link or a newer one we sent you; nothing has been changed. To change your topics, we can email you a link to manage them.'
+        : 'This link was sent before you unsubscribed, so it no longer subscribes you. Nothing has been changed. Sign up again if you want the newsletter.',
+    link:
+      subscriber.status === 'active'
+        ? { href: '/manage', label: 'Email me a link to manage my topics' }
+        : { href: '/subscribe', label: 'Sign up again' },
+  });
+}
+
+/** GET (and HEAD) /confirm: a page with a Confirm button. Mail scanners open links; only the button confirms. */
+async function showConfirmation(web: SubscriberWeb, req: Request, res: Response): Promise<void> {
+  const check = await requireToken(web, req, res, 'confirm');
+  if (!check) return;
+  const subscriber = await findSubscriberByUid(web.services.db, check.uid);
+  if (!subscriber) return renderUnknownSubscriber(web, res);
+  if (!linkStillConfirms(subscriber, check)) return renderLinkUsed(web, res, subscriber);
+  await renderPage(web, res, 200, 'confirm', {
+    title: 'Confirm your subscription',
+    noindex: true,
+    csrfToken: web.csrf.token(req, res),
+    formAction: `/confirm?token=${tokenFromQuery(req)}`,
+    email: subscriber.email,
+    returning: subscriber.status !== 'pending',
+  });
+}
+
+/** POST /confirm: the button of that page confirms, once. */
+async function confirmNow(web: SubscriberWeb, req: Request, res: Response): Promise<void> {
+  const check = await requireToken(web, req, res, 'confirm');
+  if (!check) return;
+  const { db } = web.services;
+  const subscriber = await findSubscriberByUid(db, check.uid);
+  if (!subscriber) return renderUnknownSubscriber(web, res);
+  const context = consentContext(req, 'form');
+  const confirmed =
+    linkStillConfirms(subscriber, check) &&
+    (subscriber.status === 'pending'
+      ? await activateSubscriber(db, subscriber.id, ['pending'], 'confirm', context)
+      : await activateSubscriber(db, subscriber.id, [subscriber.status], 'confirm', context, 'subscribed again'));
+  if (!confirmed) return renderLinkUsed(web, res, (await findSubscriberByUid(db, check.uid)) ?? subscriber);
+  await renderMessage(web, res, 200, {
+    title: 'Subscription confirmed',
+    heading: 'You are subscribed',
+    message: 'Thank you: your subscription is confirmed. You can change your topics or withdraw at any time.',
+    link: { href: managePath(web, subscriber.uid), label: 'Manage your subscription' },
+  });
 }
 
 export function createSignupRouter(web: SubscriberWeb): Router {
@@ -226,53 +294,8 @@ export function createSignupRouter(web: SubscriberWeb): Router {
     },
   );
 
-  router.get('/confirm', async (req, res) => {
-    const check = await requireToken(web, req, res, 'confirm');
-    if (!check) return;
-    const { db } = web.services;
-    const subscriber = await findSubscriberByUid(db, check.uid);
-    if (!subscriber) return renderUnknownSubscriber(web, res);
-    const issuedAt = (check.expiresAt?.getTime() ?? 0) - CONFIRM_TOKEN_TTL_MS;
-    const context = consentContext(req, 'form');
-    let confirmed = false;
-    if (subscriber.status === 'pending') {
-      confirmed = await activateSubscriber(db, subscriber.id, ['pending'], 'confirm', context);
-    } else if (WITHDRAWN_STATUSES.includes(subscriber.status)) {
-      // A link mailed after the withdrawal (a sign-up again) brings the subscriber back; an older one does not.
-      const withdrawnAt = Date.parse(subscriber.unsubscribedAt ?? subscriber.updatedAt);
-      if (issuedAt >= withdrawnAt) {
-        confirmed = await activateSubscriber(
-          db,
-          subscriber.id,
-          [subscriber.status],
-          'confirm',
-          context,
-          'subscribed again',
-        );
-      }
-    }
-    if (!confirmed) {
-      await renderMessage(web, res, 410, {
-        title: 'Link already used',
-        heading: 'This confirmation link has already been used',
-        message:
-          subscriber.status === 'active'
-            ? 'Your subscription is already confirmed, with this link or a newer one we sent you; nothing has been changed. To change your topics, we can email you a link to manage them.'
-            : 'This link was sent before you unsubscribed, so it no longer subscribes you. Nothing has been changed. Sign up again if you want the newsletter.',
-        link:
-          subscriber.status === 'active'
-            ? { href: '/manage', label: 'Email me a link to manage my topics' }
-            : { href: '/subscribe', label: 'Sign up again' },
-      });
-      return;
-    }
-    await renderMessage(web, res, 200, {
-      title: 'Subscription confirmed',
-      heading: 'You are subscribed',
-      message: 'Thank you: your subscription is confirmed. You can change your topics or withdraw at any time.',
-      link: { href: managePath(web, subscriber.uid), label: 'Manage your subscription' },
-    });
-  });
+  router.get('/confirm', web.csrf.cookies, (req, res) => showConfirmation(web, req, res));
+  router.post('/confirm', web.csrf.cookies, web.csrf.protect, (req, res) => confirmNow(web, req, res));
 
   return router;
 }

@@ -13,8 +13,8 @@ import type { SubscriberLinks } from './tokens.js';
 
 export type SubscriberMailName = 'confirm' | 'already-subscribed' | 'manage-link';
 
+/** Nothing typed at sign-up goes in here: the address is not confirmed yet (see signup.ts). */
 export interface ConfirmMailData {
-  name: string;
   confirmUrl: string;
   /** The address had withdrawn before and asks to come back. */
   returning: boolean;

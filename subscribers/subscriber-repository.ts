@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { Db } from '../src/db/database.js';
 import { nowIso } from '../src/db/database.js';
-import type { ConsentSource, SubscriberRow, SubscriberStatus } from '../src/db/schema.js';
+import type { ConsentSource, SubscriberRow, SubscriberStatus, UnsubscribeSource } from '../src/db/schema.js';
 import { newSubscriberUid } from './tokens.js';
 
 // All SQL about subscribers, their topics, the consent log and erased addresses lives in this file.
@@ -370,6 +371,98 @@ export async function withdrawSubscriber(
   });
 }
 
+export interface UnsubscribeRequest {
+  uid: string;
+  context: ConsentContext & { source: UnsubscribeSource };
+  detail: string;
+}
+
+/** Records a one-click unsubscribe in one short insert (migration 016); returns its id. */
+export async function recordUnsubscribeRequest(db: Db, request: UnsubscribeRequest): Promise<string> {
+  const id = randomUUID();
+  await db
+    .insertInto('unsubscribe_requests')
+    .values({
+      id,
+      subscriber_uid: request.uid,
+      source: request.context.source,
+      detail: request.detail,
+      ip: request.context.ip ?? null,
+      user_agent: request.context.userAgent ? request.context.userAgent.slice(0, MAX_USER_AGENT) : null,
+      requested_at: nowIso(),
+    })
+    .execute();
+  return id;
+}
+
+/** What an unsubscribe did; `gone` = a recorded one was applied already (by a retry). */
+export type UnsubscribeOutcome = 'unsubscribed' | 'already-withdrawn' | 'no-subscriber' | 'gone';
+
+async function withdrawByUid(
+  trx: Db,
+  request: UnsubscribeRequest,
+  requestedAt: string | null,
+): Promise<Exclude<UnsubscribeOutcome, 'gone'>> {
+  const subscriber = await trx.selectFrom('subscribers').select('id').where('uid', '=', request.uid).executeTakeFirst();
+  if (!subscriber) return 'no-subscriber';
+  const late = requestedAt !== null && Date.now() - Date.parse(requestedAt) > 1000;
+  const done = await withdrawSubscriber(
+    trx,
+    subscriber.id,
+    'unsubscribed',
+    'unsubscribe',
+    request.context,
+    late ? `${request.detail} (requested ${requestedAt})` : request.detail,
+  );
+  return done ? 'unsubscribed' : 'already-withdrawn';
+}
+
+/**
+ * Unsubscribes the subscriber with this uid (one-click): withdrawn with a consent entry, or
+ * already withdrawn (nothing changes, so applying one request twice is harmless), or erased.
+ */
+export async function unsubscribeByUid(
+  db: Db,
+  request: UnsubscribeRequest,
+): Promise<Exclude<UnsubscribeOutcome, 'gone'>> {
+  return inTransaction(db, (trx) => withdrawByUid(trx, request, null));
+}
+
+/** Applies a recorded unsubscribe and removes it, in one transaction. */
+export async function applyUnsubscribeRequest(db: Db, requestId: string): Promise<UnsubscribeOutcome> {
+  return inTransaction(db, async (trx) => {
+    const row = await trx.selectFrom('unsubscribe_requests').selectAll().where('id', '=', requestId).executeTakeFirst();
+    if (!row) return 'gone';
+    await trx.deleteFrom('unsubscribe_requests').where('id', '=', requestId).execute();
+    const request = {
+      uid: row.subscriber_uid,
+      context: { source: row.source, ip: row.ip, userAgent: row.user_agent },
+      detail: row.detail ?? '',
+    };
+    return withdrawByUid(trx, request, row.requested_at);
+  });
+}
+
+/** Recorded unsubscribes not applied yet, oldest first. */
+export async function listUnsubscribeRequests(db: Db, limit: number): Promise<{ id: string; attempts: number }[]> {
+  return db
+    .selectFrom('unsubscribe_requests')
+    .select(['id', 'attempts'])
+    .orderBy('requested_at')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
+/** Notes a failed attempt to apply a recorded unsubscribe (it stays to be tried again). */
+export async function noteUnsubscribeAttempt(db: Db, requestId: string, error: string): Promise<void> {
+  await db
+    .updateTable('unsubscribe_requests')
+    .set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: error.slice(0, 500) }))
+    .where('id', '=', requestId)
+    .execute();
+}
+
 /**
  * For the sending pipeline: a hard bounce or a complaint stops all further mail to this
  * subscriber. Logged with source `system`.
@@ -396,6 +489,8 @@ export async function markSubscriberUndeliverable(
  */
 export async function eraseSubscriber(db: Db, subscriberId: number, emailHash: string): Promise<void> {
   await inTransaction(db, async (trx) => {
+    const row = await trx.selectFrom('subscribers').select('uid').where('id', '=', subscriberId).executeTakeFirst();
+    if (row) await trx.deleteFrom('unsubscribe_requests').where('subscriber_uid', '=', row.uid).execute();
     await trx.deleteFrom('consent_log').where('subscriber_id', '=', subscriberId).execute();
     await trx.deleteFrom('subscriber_topics').where('subscriber_id', '=', subscriberId).execute();
     await trx.deleteFrom('deliveries').where('subscriber_id', '=', subscriberId).execute();

@@ -1,6 +1,14 @@
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import multer from 'multer';
-import { findSubscriberByUid, withdrawSubscriber } from './subscriber-repository.js';
+import { DatabaseBusyError } from '../src/db/lock-waiting-sqlite.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  findSubscriberByUid,
+  recordUnsubscribeRequest,
+  unsubscribeByUid,
+  type UnsubscribeOutcome,
+  type UnsubscribeRequest,
+} from './subscriber-repository.js';
 import {
   consentContext,
   managePath,
@@ -17,8 +25,18 @@ import {
 // providers POST `List-Unsubscribe=One-Click` (urlencoded or multipart/form-data) with no cookie,
 // so there is no CSRF check here by design — the signed, purpose-scoped token is the authority —
 // and the answer is a plain 200 page, never a redirect.
+//
+// An unsubscribe is never lost. It is applied at once (one short transaction); waiting for a lock
+// held by another process (an import) happens on timers, so the server keeps answering meanwhile
+// (src/db/lock-waiting-sqlite.ts). When applying fails, or takes longer than APPLY_BUDGET_MS (a
+// lock held long, a locked row on PostgreSQL), the request is recorded in `unsubscribe_requests`
+// and answered once that is committed; `newsletter serve` applies recorded requests within
+// seconds (unsubscribe-retry.ts). Applying twice is harmless: an unsubscribed subscriber stays
+// as they are and nothing more is logged.
 
 const ONE_CLICK_BODY = 'One-Click';
+/** How long the answer waits for the unsubscribe itself before it records the request instead. */
+const APPLY_BUDGET_MS = 2000;
 
 /** Reads a multipart/form-data body (RFC 8058 recommends it); a malformed body is ignored, not fatal. */
 function optionalMultipart(): RequestHandler {
@@ -26,6 +44,64 @@ function optionalMultipart(): RequestHandler {
   return (req, res, next) => {
     parse(req, res, () => next());
   };
+}
+
+/** Applies the unsubscribe, or says it did not within the budget (it may still complete). */
+async function applyWithinBudget(web: SubscriberWeb, request: UnsubscribeRequest): Promise<UnsubscribeOutcome | null> {
+  const budget = new AbortController();
+  const applying = unsubscribeByUid(web.services.db, request);
+  try {
+    return await Promise.race([applying, sleep(APPLY_BUDGET_MS, null, { signal: budget.signal })]);
+  } catch (error) {
+    web.services.logger.warn(
+      { subscriber: request.uid, err: error instanceof Error ? error.message : String(error) },
+      'one-click unsubscribe failed; recording it for a retry',
+    );
+    return null;
+  } finally {
+    budget.abort();
+    applying.catch(() => undefined);
+  }
+}
+
+async function unsubscribeNow(web: SubscriberWeb, req: Request, res: Response): Promise<void> {
+  const check = await requireToken(web, req, res, 'unsubscribe');
+  if (!check) return;
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const rfc8058 = body['List-Unsubscribe'] === ONE_CLICK_BODY && body.via !== 'page';
+  const request: UnsubscribeRequest = {
+    uid: check.uid,
+    // The mail provider's one-click POST, or the person pressing the page's button.
+    context: consentContext(req, rfc8058 ? 'one-click' : 'unsubscribe-page'),
+    detail: rfc8058 ? 'RFC 8058 List-Unsubscribe=One-Click' : 'unsubscribe page button',
+  };
+  let outcome: UnsubscribeOutcome | 'recorded' | null = await applyWithinBudget(web, request);
+  if (outcome === null) {
+    try {
+      await recordUnsubscribeRequest(web.services.db, request);
+      outcome = 'recorded';
+    } catch (error) {
+      if (!(error instanceof DatabaseBusyError)) throw error;
+      res.set('Retry-After', '60');
+      return renderMessage(web, res, 503, {
+        title: 'Please try again',
+        heading: 'We could not record your unsubscribe just now',
+        message:
+          'The service is busy with a long task. Nothing has been changed yet. Please use the same link again in a minute.',
+      });
+    }
+  }
+  const subscriber = await findSubscriberByUid(web.services.db, check.uid);
+  if (outcome === 'no-subscriber' || !subscriber) return renderUnknownSubscriber(web, res);
+  await renderMessage(web, res, 200, {
+    title: 'Unsubscribed',
+    heading: 'You are unsubscribed',
+    message:
+      outcome === 'recorded'
+        ? `Your request is recorded: ${subscriber.email} will receive no more issues (it takes effect within a minute). Changed your mind? Your preferences page lets you subscribe again.`
+        : `${subscriber.email} will receive no more issues. Changed your mind? Your preferences page lets you subscribe again.`,
+    link: { href: managePath(web, subscriber.uid), label: 'Your preferences' },
+  });
 }
 
 export function createUnsubscribeRouter(web: SubscriberWeb): Router {
@@ -47,29 +123,7 @@ export function createUnsubscribeRouter(web: SubscriberWeb): Router {
     });
   });
 
-  router.post('/unsubscribe', optionalMultipart(), async (req, res) => {
-    const check = await requireToken(web, req, res, 'unsubscribe');
-    if (!check) return;
-    const subscriber = await findSubscriberByUid(db, check.uid);
-    if (!subscriber) return renderUnknownSubscriber(web, res);
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const rfc8058 = body['List-Unsubscribe'] === ONE_CLICK_BODY && body.via !== 'page';
-    await withdrawSubscriber(
-      db,
-      subscriber.id,
-      'unsubscribed',
-      'unsubscribe',
-      // The mail provider's one-click POST, or the person pressing the page's button.
-      consentContext(req, rfc8058 ? 'one-click' : 'unsubscribe-page'),
-      rfc8058 ? 'RFC 8058 List-Unsubscribe=One-Click' : 'unsubscribe page button',
-    );
-    await renderMessage(web, res, 200, {
-      title: 'Unsubscribed',
-      heading: 'You are unsubscribed',
-      message: `${subscriber.email} will receive no more issues. Changed your mind? Your preferences page lets you subscribe again.`,
-      link: { href: managePath(web, subscriber.uid), label: 'Your preferences' },
-    });
-  });
+  router.post('/unsubscribe', optionalMultipart(), (req, res) => unsubscribeNow(web, req, res));
 
   return router;
 }

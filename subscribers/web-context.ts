@@ -61,7 +61,7 @@ export function personalPageHeaders(res: Response): void {
 }
 
 /** IP and user agent for the consent log. */
-export function consentContext(req: Request, source: ConsentSource): ConsentContext {
+export function consentContext<S extends ConsentSource>(req: Request, source: S): ConsentContext & { source: S } {
   return { source, ip: req.ip ?? null, userAgent: req.get('user-agent') ?? null };
 }
 
@@ -78,13 +78,15 @@ const FAILURE_STATUS: Record<TokenFailure, number> = {
   expired: 410,
 };
 
+export type ValidToken = Extract<TokenCheck, { ok: true }>;
+
 /** Verifies the query token; on failure renders the clear 4xx page and returns null. */
 export async function requireToken(
   web: SubscriberWeb,
   req: Request,
   res: Response,
   purpose: TokenPurpose,
-): Promise<Extract<TokenCheck, { ok: true }> | null> {
+): Promise<ValidToken | null> {
   personalPageHeaders(res);
   const token = tokenFromQuery(req);
   const check: TokenCheck = token === '' ? { ok: false, reason: 'malformed' } : web.tokens.verify(purpose, token);

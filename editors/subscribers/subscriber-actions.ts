@@ -123,7 +123,6 @@ async function resendConfirmation(ctx: AdminContext, req: Request, res: Response
     send: (message) => services.messenger.send(message),
   });
   await mail.sendConfirmation(subscriber.email, await getPublication(services.db), {
-    name: '',
     confirmUrl: confirmUrl(services.config, subscriber.uid),
     returning: false,
     expiresDays: Math.round(CONFIRM_TOKEN_TTL_MS / 86_400_000),

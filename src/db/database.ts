@@ -12,6 +12,7 @@ import * as checkLists from './migrations/003-check-lists.js';
 import * as rateLimits from './migrations/004-rate-limits.js';
 import * as healthProbe from './migrations/010-health-probe.js';
 import * as subscriberList from './migrations/015-subscriber-list.js';
+import * as unsubscribeRequests from './migrations/016-unsubscribe-requests.js';
 import * as bounceSafety from './migrations/020-bounce-safety.js';
 import * as senders from './migrations/021-senders.js';
 import * as issueRecords from './migrations/030-issue-records.js';
@@ -39,6 +40,7 @@ const migrations: Record<string, KitMigration> = {
   '004-rate-limits': rateLimits,
   '010-health-probe': healthProbe,
   '015-subscriber-list': subscriberList,
+  '016-unsubscribe-requests': unsubscribeRequests,
   '020-bounce-safety': bounceSafety,
   '021-senders': senders,
   '030-issue-records': issueRecords,
@@ -64,6 +66,8 @@ class KitMigrationProvider implements MigrationProvider {
 export interface OpenDatabaseOptions {
   /** Called with the error of every failed query (storage-health.ts watches for a failing disk). */
   onQueryError?: (error: unknown) => void;
+  /** How long a statement waits for another process's write lock; LOCK_WAIT_MS unless given. */
+  lockWaitMs?: number;
 }
 
 /** Which database `db` (opened by `openDatabase`) is, for the few statements that differ. */
@@ -125,7 +129,7 @@ function openSqlite(databaseUrl: string, options: OpenDatabaseOptions): Db {
   // busy handler, which would stop its event loop for as long as it waits.
   sqlite.pragma('busy_timeout = 0');
   const db = new Kysely<Database>({
-    dialect: new LockWaitingSqliteDialect(sqlite, { maxWaitMs: LOCK_WAIT_MS }),
+    dialect: new LockWaitingSqliteDialect(sqlite, { maxWaitMs: options.lockWaitMs ?? LOCK_WAIT_MS }),
     // Only when a boolean column exists: the plugin walks every query.
     plugins: BOOLEAN_COLUMNS.length > 0 ? [new SqliteBooleansPlugin(BOOLEAN_COLUMNS)] : [],
     log: queryErrors(options),

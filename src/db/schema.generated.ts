@@ -29,6 +29,7 @@ export const ISSUES_STATUS_VALUES = ['draft', 'scheduled', 'sending', 'paused', 
 export const ISSUES_BOUNCE_CHECK_VALUES = ['passed', 'tripped'] as const;
 export const ISSUES_EMAIL_FIT_VALUES = ['auto', 'full', 'teasers'] as const;
 export const SUBSCRIBERS_STATUS_VALUES = ['pending', 'active', 'unsubscribed', 'bounced', 'complained'] as const;
+export const UNSUBSCRIBE_REQUESTS_SOURCE_VALUES = ['one-click', 'unsubscribe-page'] as const;
 
 export interface ArticleTopicsTable {
   article_id: number;
@@ -247,6 +248,18 @@ export interface TopicsTable {
   position: number;
 }
 
+export interface UnsubscribeRequestsTable {
+  id: string;
+  subscriber_uid: string;
+  source: (typeof UNSUBSCRIBE_REQUESTS_SOURCE_VALUES)[number];
+  detail: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  requested_at: string;
+  attempts: Generated<number>;
+  last_error: string | null;
+}
+
 export interface Database {
   article_topics: ArticleTopicsTable;
   articles: ArticlesTable;
@@ -272,6 +285,7 @@ export interface Database {
   subscriber_topics: SubscriberTopicsTable;
   subscribers: SubscribersTable;
   topics: TopicsTable;
+  unsubscribe_requests: UnsubscribeRequestsTable;
 }
 
 /** Boolean columns by name: SQLite hands them back as 0/1, the SQLite plugin turns those into booleans. */

@@ -8,6 +8,7 @@ import type {
   ISSUES_EMAIL_FIT_VALUES,
   ISSUES_STATUS_VALUES,
   SUBSCRIBERS_STATUS_VALUES,
+  UNSUBSCRIBE_REQUESTS_SOURCE_VALUES,
 } from './schema.generated.js';
 
 // The schema's types are generated from what the migrations build (`npm run db:types` writes
@@ -30,6 +31,7 @@ export {
   ISSUES_EMAIL_FIT_VALUES,
   ISSUES_STATUS_VALUES,
   SUBSCRIBERS_STATUS_VALUES,
+  UNSUBSCRIBE_REQUESTS_SOURCE_VALUES,
 } from './schema.generated.js';
 
 export type IssueStatus = (typeof ISSUES_STATUS_VALUES)[number];
@@ -39,6 +41,8 @@ export type BounceCheck = (typeof ISSUES_BOUNCE_CHECK_VALUES)[number];
 export type EmailFit = (typeof ISSUES_EMAIL_FIT_VALUES)[number];
 export type SubscriberStatus = (typeof SUBSCRIBERS_STATUS_VALUES)[number];
 export type ConsentSource = (typeof CONSENT_LOG_SOURCE_VALUES)[number];
+/** Where a recorded unsubscribe came from (migration 016; subscribers/unsubscribe-retry.ts). */
+export type UnsubscribeSource = (typeof UNSUBSCRIBE_REQUESTS_SOURCE_VALUES)[number];
 export type DeliveryStatus = (typeof DELIVERIES_STATUS_VALUES)[number];
 export type EditorRole = (typeof EDITORS_ROLE_VALUES)[number];
 

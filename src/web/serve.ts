@@ -4,6 +4,7 @@ import { seedDemoIfEmpty } from '../content/demo.js';
 import { ensureFirstAdmin } from '../../editors/bootstrap.js';
 import { startScheduler } from '../../scheduler/scheduler-service.js';
 import { startAndAnnounce } from '../../scheduler/bounces/bounce-intake.js';
+import { UnsubscribeRetry } from '../../subscribers/unsubscribe-retry.js';
 import { createWebApp } from './server.js';
 
 export interface ServeOptions {
@@ -40,12 +41,16 @@ export async function serve(services: Services, options: ServeOptions): Promise<
   if (seeded) options.stdout.write(`Demo issue: http://localhost:${port}/issues/${seeded}\n`);
   const scheduler = await startScheduler(services);
   const bounces = await startAndAnnounce(services, options.stdout);
+  // One-click unsubscribes that were recorded but not applied are applied now and every 5 s.
+  const unsubscribes = new UnsubscribeRetry({ db: services.db, logger });
+  unsubscribes.start();
   logger.info({ port, host: config.host, mail: services.config.smtpUrl ? 'smtp' : 'outbox' }, 'started');
 
   await stopRequested;
   logger.info('stopping');
   await bounces.stop();
   await scheduler.stop();
+  await unsubscribes.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections();
 }

@@ -5,7 +5,16 @@ import { erasedAddressHash } from '../../subscribers/address.js';
 import { findSubscriberByEmail } from '../../subscribers/subscriber-repository.js';
 import { signToken } from '../../subscribers/tokens.js';
 import { runCli } from '../helpers/cli.js';
-import { Client, linkIn, mainOf, nextMailTo, signUp, startHarness, type WebHarness } from './web-harness.js';
+import {
+  Client,
+  confirmVia,
+  linkIn,
+  mainOf,
+  nextMailTo,
+  signUp,
+  startHarness,
+  type WebHarness,
+} from './web-harness.js';
 
 let h: WebHarness;
 
@@ -21,7 +30,7 @@ async function confirmedSubscriber(email: string, topics: string[]): Promise<{ c
   const client = new Client(h.base);
   let seen = h.sink.received.length;
   await signUp(client, { email, name: 'Pat', topics });
-  expect((await client.get(linkIn(await nextMailTo(h.sink, email, seen), '/confirm'))).res.status).toBe(200);
+  expect((await confirmVia(client, linkIn(await nextMailTo(h.sink, email, seen), '/confirm'))).res.status).toBe(200);
   seen = h.sink.received.length;
   await signUp(client, { email });
   const managePath = linkIn(await nextMailTo(h.sink, email, seen), '/preferences');

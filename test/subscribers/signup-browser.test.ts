@@ -65,8 +65,13 @@ describe.skipIf(!chromiumAvailable())('sign-up in Chromium', () => {
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'subscribe-sent-375.png') });
 
     const mail = await nextMailTo(h.sink, 'keyboard.user@example.org', seen);
+    // The link opens a page with a Confirm button; only the button confirms.
     await page.goto(h.base + linkIn(mail, '/confirm'));
-    expect(await page.locator('h1').textContent()).toBe('You are subscribed');
+    expect(await page.locator('h1').textContent()).toBe('Confirm your subscription');
+    expect((await findSubscriberByEmail(h.services.db, 'keyboard.user@example.org'))?.status).toBe('pending');
+    await tabTo(page, 'main button[type="submit"]');
+    await Promise.all([page.waitForLoadState('load'), page.keyboard.press('Enter')]);
+    await expect.poll(() => page.locator('h1').textContent()).toBe('You are subscribed');
     const subscriber = await findSubscriberByEmail(h.services.db, 'keyboard.user@example.org');
     expect(subscriber).toMatchObject({
       status: 'active',

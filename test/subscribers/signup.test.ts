@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSubscriberByEmail } from '../../subscribers/subscriber-repository.js';
 import { signToken } from '../../subscribers/tokens.js';
-import { Client, linkIn, mainOf, nextMailTo, signUp, startHarness, type WebHarness } from './web-harness.js';
+import {
+  Client,
+  confirmVia,
+  linkIn,
+  mainOf,
+  nextMailTo,
+  signUp,
+  startHarness,
+  type WebHarness,
+} from './web-harness.js';
 
 let h: WebHarness;
 
@@ -58,7 +67,9 @@ describe('sign-up with double opt-in', () => {
     const mail = await nextMailTo(h.sink, 'ann.reader@example.org', seen);
     expect(mail.parsed.subject).toMatch(/^Confirm your subscription to /);
     expect(mail.parsed.html).toBeTruthy();
-    expect(mail.parsed.html).toContain('Ann &lt;b&gt;Reader&lt;/b&gt;');
+    // Nothing typed at sign-up goes to an address not confirmed yet: not even the name.
+    expect(mail.parsed.html).not.toContain('Reader');
+    expect(mail.parsed.text).not.toContain('Reader');
     expect(mail.parsed.text).toContain('expires in 7 days');
     const confirmPath = linkIn(mail, '/confirm');
     // The HTML part carries the same link (attribute-escaped).
@@ -66,7 +77,17 @@ describe('sign-up with double opt-in', () => {
     // The token carries the random uid, never the row id.
     expect(confirmPath).toContain(pending?.uid);
 
-    const confirmed = await client.get(confirmPath);
+    // Opening the link (GET, or HEAD as mail scanners do) only shows a Confirm button.
+    const head = await client.request(confirmPath, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    const page = await client.get(confirmPath);
+    expect(page.res.status).toBe(200);
+    expect(mainOf(page.html)).toContain('Confirm your subscription');
+    expect(page.html).toMatch(/<form method="post" action="\/confirm\?token&#x3D;c\./);
+    expect((await findSubscriberByEmail(h.services.db, 'ann.reader@example.org'))?.status).toBe('pending');
+    expect((await consentActions('ann.reader@example.org')).map((l) => l.action)).toEqual(['signup']);
+
+    const confirmed = await confirmVia(client, confirmPath);
     expect(confirmed.res.status).toBe(200);
     expect(mainOf(confirmed.html)).toContain('You are subscribed');
     expect(confirmed.html).toMatch(/href="\/preferences\?token&#x3D;m\./);
@@ -82,10 +103,12 @@ describe('sign-up with double opt-in', () => {
     expect(log[0]?.ip).toBe('127.0.0.1');
     expect(log[0]?.user_agent).toBeTruthy();
 
-    // The link confirms once: a second click changes nothing and says so.
+    // The link confirms once: opening it again, or pressing the button again, changes nothing and says so.
     const again = await client.get(confirmPath);
     expect(again.res.status).toBe(410);
     expect(mainOf(again.html)).toContain('already been used');
+    const twice = await client.post(confirmPath, { _csrf: /name="_csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? '' });
+    expect(twice.res.status).toBe(410);
     expect((await consentActions('ann.reader@example.org')).length).toBe(2);
   });
 
@@ -170,6 +193,20 @@ describe('sign-up with double opt-in', () => {
     expect(html).toContain('value="&lt;i&gt;x&lt;/i&gt;"');
   });
 
+  it('puts nothing typed at sign-up into the confirmation mail: a "name" cannot speak to any inbox in our name', async () => {
+    const seen = h.sink.received.length;
+    const lure = 'your mailbox is full. Restore access at https://evil.example/login before it is deleted';
+    await signUp(new Client(h.base), { email: 'victim@example.org', name: lure });
+    const mail = await nextMailTo(h.sink, 'victim@example.org', seen);
+    for (const part of [mail.parsed.text ?? '', mail.parsed.html || '', mail.parsed.subject ?? '']) {
+      expect(part).not.toContain('mailbox is full');
+      expect(part).not.toContain('evil.example');
+    }
+    expect(mail.parsed.text).toMatch(/^Hello,$/m);
+    // The name is kept for the confirmed subscription (mail to a confirmed address may use it).
+    expect((await findSubscriberByEmail(h.services.db, 'victim@example.org'))?.name).toBe(lure);
+  });
+
   it('refuses tampered, expired and wrong-purpose confirmation links and changes nothing', async () => {
     const client = new Client(h.base);
     const seen = h.sink.received.length;
@@ -204,7 +241,10 @@ describe('sign-up with double opt-in', () => {
     expect(after?.status).toBe('pending');
     expect((await consentActions('careful@example.org')).map((l) => l.action)).toEqual(['signup']);
 
-    expect((await client.get(good)).res.status).toBe(200);
+    // A POST without the page's form token changes nothing either.
+    expect((await client.post(good, {})).res.status).toBe(403);
+    expect((await findSubscriberByEmail(h.services.db, 'careful@example.org'))?.status).toBe('pending');
+    expect((await confirmVia(client, good)).res.status).toBe(200);
     expect((await findSubscriberByEmail(h.services.db, 'careful@example.org'))?.status).toBe('active');
   });
 
@@ -213,7 +253,7 @@ describe('sign-up with double opt-in', () => {
     let seen = h.sink.received.length;
     await signUp(client, { email: 'returner@example.org', topics: ['open-data'] });
     const firstLink = linkIn(await nextMailTo(h.sink, 'returner@example.org', seen), '/confirm');
-    expect((await client.get(firstLink)).res.status).toBe(200);
+    expect((await confirmVia(client, firstLink)).res.status).toBe(200);
     const subscriber = await findSubscriberByEmail(h.services.db, 'returner@example.org');
     const unsubscribe = `/unsubscribe?token=${signToken(h.services.config.secretKey, 'unsubscribe', subscriber?.uid ?? '')}`;
     expect((await client.post(unsubscribe, { 'List-Unsubscribe': 'One-Click' })).res.status).toBe(200);
@@ -228,7 +268,7 @@ describe('sign-up with double opt-in', () => {
     const mail = await nextMailTo(h.sink, 'returner@example.org', seen);
     expect(mail.parsed.subject).toMatch(/again/);
     expect((await findSubscriberByEmail(h.services.db, 'returner@example.org'))?.status).toBe('unsubscribed');
-    expect((await client.get(linkIn(mail, '/confirm'))).res.status).toBe(200);
+    expect((await confirmVia(client, linkIn(mail, '/confirm'))).res.status).toBe(200);
     const back = await findSubscriberByEmail(h.services.db, 'returner@example.org');
     expect(back?.status).toBe('active');
     expect(back?.topicSlugs).toEqual(['open-data']);

@@ -113,6 +113,12 @@ export async function signUp(
   });
 }
 
+/** Opens a confirmation link and presses its Confirm button, as a person does (the link alone confirms nothing). */
+export async function confirmVia(client: Client, confirmPath: string): Promise<{ res: Response; html: string }> {
+  const csrf = await client.csrfFrom(confirmPath);
+  return client.post(confirmPath, { _csrf: csrf });
+}
+
 /** The part of a page between <main> and </main>. */
 export function mainOf(html: string): string {
   return /<main[^>]*>([\s\S]*)<\/main>/.exec(html)?.[1] ?? '';

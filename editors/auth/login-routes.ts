@@ -64,14 +64,18 @@ export function createLoginRouter(ctx: AdminContext): Router {
     await showForm(req, res, {});
   });
 
-  const limiters = createLoginLimiters({ db: ctx.services.db, secret: config.secretKey }, (req, res, retryAfter) => {
-    res.setHeader('Retry-After', String(retryAfter));
-    void showForm(req, res, {
-      status: 429,
-      email: field(req.body, 'email'),
-      next: field(req.body, 'next'),
-      error: `Too many failed sign-ins. Wait ${Math.round(retryAfter / 60)} minutes before trying again.`,
-    });
+  const limiters = createLoginLimiters({
+    db: ctx.services.db,
+    secretKey: config.secretKey,
+    onLimited: (req, res, retryAfter) => {
+      res.setHeader('Retry-After', String(retryAfter));
+      void showForm(req, res, {
+        status: 429,
+        email: field(req.body, 'email'),
+        next: field(req.body, 'next'),
+        error: `Too many failed sign-ins. Wait ${Math.round(retryAfter / 60)} minutes before trying again.`,
+      });
+    },
   });
 
   router.post('/login', ...limiters, async (req, res) => {

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import type { Services } from '../../src/app/services.js';
 import { addEditor, Client, startApp, type RunningApp } from './admin-helpers.js';
-import { FAILURES_PER_ACCOUNT } from '../../editors/auth/login-limiter.js';
+import { FAILURES_PER_ACCOUNT_AND_IP } from '../../editors/auth/login-limiter.js';
 import { SESSION_COOKIE } from '../../editors/auth/session-store.js';
 
 const PASSWORD = 'correct horse battery';
@@ -65,7 +65,7 @@ describe('admin sign-in over HTTP', () => {
 
   it('slows guessing: after repeated failures even the right password is refused with 429', async () => {
     const client = new Client(app.url);
-    for (let i = 0; i < FAILURES_PER_ACCOUNT; i++) {
+    for (let i = 0; i < FAILURES_PER_ACCOUNT_AND_IP; i++) {
       expect((await client.login('ed@example.org', `guess ${i}`)).status).toBe(401);
     }
     const locked = await client.login('ed@example.org', PASSWORD);

@@ -1,12 +1,10 @@
 import { Router, type Request, type Response } from 'express';
 import { listTopics } from '../src/content/content-repository.js';
 import type { SubscriberStatus } from '../src/db/schema.js';
-import { erasedAddressHash } from './address.js';
-import { buildDataExport } from './data-export.js';
+import { dataRequestLimiter, mailDataLink } from './data-requests.js';
 import { cleanName, MAX_NAME_LENGTH, readForm, topicChoices, topicList, type FieldError } from './form-input.js';
 import {
   activateSubscriber,
-  eraseSubscriber,
   findSubscriberByUid,
   resolveTopicSlugs,
   updateSubscriberProfile,
@@ -23,8 +21,9 @@ import {
   type SubscriberWeb,
 } from './web-context.js';
 
-// GET/POST /preferences?token=… : change topics and name, unsubscribe (or come back),
-// download everything held as JSON, erase everything.
+// GET/POST /preferences?token=… : change topics and name, unsubscribe (or come back), and ask for
+// the link to download everything held as JSON or to erase everything (mailed to the address
+// itself: data-requests.ts).
 
 const STATUS_TEXT: Record<SubscriberStatus, string> = {
   pending: 'Your subscription waits for confirmation: open the link in the confirmation email we sent you.',
@@ -71,7 +70,7 @@ async function renderPreferences(
 
 export function createPreferencesRouter(web: SubscriberWeb): Router {
   const router = Router();
-  const { db, config } = web.services;
+  const { db } = web.services;
 
   router.get('/preferences', web.csrf.cookies, async (req, res) => {
     const check = await requireToken(web, req, res, 'manage');
@@ -81,7 +80,7 @@ export function createPreferencesRouter(web: SubscriberWeb): Router {
     await renderPreferences(web, req, res, 200, subscriber);
   });
 
-  router.post('/preferences', web.csrf.cookies, web.csrf.protect, async (req, res) => {
+  router.post('/preferences', web.csrf.cookies, web.csrf.protect, dataRequestLimiter(web), async (req, res) => {
     const check = await requireToken(web, req, res, 'manage');
     if (!check) return;
     const subscriber = await findSubscriberByUid(db, check.uid);
@@ -134,32 +133,10 @@ export function createPreferencesRouter(web: SubscriberWeb): Router {
             : 'Only an unsubscribed address can subscribe again here.',
         });
       }
-      case 'export': {
-        const data = await buildDataExport(db, subscriber);
-        res
-          .status(200)
-          .type('application/json')
-          .set('Content-Disposition', 'attachment; filename="my-newsletter-data.json"')
-          .send(JSON.stringify(data, null, 2) + '\n');
-        return;
-      }
-      case 'erase':
-        return renderPage(web, res, 200, 'erase-confirm', {
-          title: 'Erase your data',
-          noindex: true,
-          csrfToken: web.csrf.token(req, res),
-          formAction: `/preferences?token=${tokenFromQuery(req)}`,
-          email: subscriber.email,
-        });
-      case 'erase-confirmed': {
-        await eraseSubscriber(db, subscriber.id, erasedAddressHash(config.secretKey, subscriber.email));
-        return renderMessage(web, res, 200, {
-          title: 'Data erased',
-          heading: 'Your data is erased',
-          message:
-            'We deleted your subscription, your topics and the record of your consent. We keep only a one-way keyed hash of your address, so that nobody can add it back by importing a list. You can still sign up again yourself.',
-          link: { href: '/subscribe', label: 'Sign up again' },
-        });
+      case 'export':
+      case 'erase': {
+        const notice = await mailDataLink(web, subscriber, form.action);
+        return renderPreferences(web, req, res, 200, subscriber, { notice });
       }
       default:
         return renderMessage(web, res, 400, {

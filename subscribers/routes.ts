@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { Services } from '../src/app/services.js';
 import { createCsrf } from '../src/http/csrf.js';
 import { createManageLinkRouter } from './manage-link.js';
+import { createDataRequestRouter } from './data-requests.js';
 import { createPreferencesRouter } from './preferences.js';
 import { createSignupRouter } from './signup.js';
 import { SubscriberMail } from './subscriber-mail.js';
@@ -9,7 +10,7 @@ import { createTokens } from './tokens.js';
 import { createUnsubscribeRouter } from './unsubscribe.js';
 import { renderMessage, type SubscriberWeb } from './web-context.js';
 
-/** The subscriber's pages: /subscribe, /confirm, /preferences, /unsubscribe, /manage (README, "Subscribers"). */
+/** The subscriber's pages: /subscribe, /confirm, /preferences (and its export and erase links), /unsubscribe, /manage (README, "Subscribers"). */
 export function createSubscriberRouter(services: Services): Router {
   const { config, logger } = services;
   const web: SubscriberWeb = {
@@ -41,6 +42,7 @@ export function createSubscriberRouter(services: Services): Router {
   router.use(createSignupRouter(web));
   router.use(createPreferencesRouter(web));
   router.use(createManageLinkRouter(web));
+  router.use(createDataRequestRouter(web));
   router.use(createUnsubscribeRouter(web));
   return router;
 }

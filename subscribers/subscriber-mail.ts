@@ -6,12 +6,12 @@ import type { OutgoingMessage, SendResult } from '../src/mail/messenger.js';
 import type { Publication } from '../src/content/types.js';
 import type { SubscriberLinks } from './tokens.js';
 
-// Mail to one subscriber about their subscription (not issues): the double opt-in confirmation and
-// the "you are already subscribed" notice. Templates live in templates/email/subscriber/ as
+// Mail to one subscriber about their subscription (not issues): the double opt-in confirmation,
+// the "you are already subscribed" notice and the export or erase link (data-requests.ts). Templates live in templates/email/subscriber/ as
 // `<name>.mjml.hbs` (HTML part, compiled by MJML with strict validation) and `<name>.txt.hbs`
 // (text part, not HTML-escaped). They go out through the same Messenger as issues.
 
-export type SubscriberMailName = 'confirm' | 'already-subscribed' | 'manage-link';
+export type SubscriberMailName = 'confirm' | 'already-subscribed' | 'manage-link' | 'data-request';
 
 /** Nothing typed at sign-up goes in here: the address is not confirmed yet (see signup.ts). */
 export interface ConfirmMailData {
@@ -26,6 +26,13 @@ export interface AlreadySubscribedMailData {
   manageUrl: string;
   unsubscribeUrl: string;
   topicNames: string[];
+}
+
+/** The short-lived link to download (export) or erase one's data; nothing personal besides it. */
+export interface DataRequestMailData {
+  what: 'export' | 'erase';
+  actionUrl: string;
+  expiresMinutes: number;
 }
 
 export interface SubscriberMailDeps {
@@ -101,6 +108,21 @@ export class SubscriberMail {
   async sendManageLink(to: string, publication: Publication, links: SubscriberLinks): Promise<SendResult> {
     const subject = `Your link to manage ${publication.name}`;
     const parts = await this.render('manage-link', { ...links, publication, subject });
+    return this.deps.send({ to, subject, ...parts });
+  }
+
+  async sendDataRequest(to: string, publication: Publication, data: DataRequestMailData): Promise<SendResult> {
+    const erase = data.what === 'erase';
+    const subject = erase
+      ? `Confirm erasing your data at ${publication.name}`
+      : `Your link to download your data at ${publication.name}`;
+    const parts = await this.render('data-request', {
+      erase,
+      actionUrl: data.actionUrl,
+      expiresMinutes: data.expiresMinutes,
+      publication,
+      subject,
+    });
     return this.deps.send({ to, subject, ...parts });
   }
 }

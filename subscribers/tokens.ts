@@ -1,9 +1,10 @@
 import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
-// Signed, purpose-scoped tokens for the links a subscriber receives (confirm, manage, unsubscribe).
+// Signed, purpose-scoped tokens for the links a subscriber receives (confirm, manage, unsubscribe,
+// and the short-lived export and erase links mailed when a manage page asks for them).
 //
 // Format (URL-safe, no padding): `<purpose>.<uid>.<expiry>.<signature>`
-//   purpose   one letter: c = confirm, m = manage, u = unsubscribe
+//   purpose   one letter: c = confirm, m = manage, u = unsubscribe, x = export, e = erase
 //   uid       the subscriber's random public id (never the row id)
 //   expiry    Unix time in milliseconds, base 36, or `0` for "does not expire" (milliseconds so the
 //             issue time of a confirmation link is exact; see signup.ts)
@@ -14,16 +15,30 @@ import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObje
 // link must keep working (withdrawing must be as easy as subscribing). They stop working when
 // the subscriber is erased, because their uid no longer exists.
 
-export type TokenPurpose = 'confirm' | 'manage' | 'unsubscribe';
+export type TokenPurpose = 'confirm' | 'manage' | 'unsubscribe' | 'export' | 'erase';
 
 /** How long a confirmation link stays valid. */
 export const CONFIRM_TOKEN_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/** How long a mailed export or erase link stays valid (data-requests.ts). */
+export const DATA_REQUEST_TTL_MS = 60 * 60 * 1000;
 
-const PURPOSE_CODE: Record<TokenPurpose, string> = { confirm: 'c', manage: 'm', unsubscribe: 'u' };
-const CODE_PURPOSE: Record<string, TokenPurpose> = { c: 'confirm', m: 'manage', u: 'unsubscribe' };
+const PURPOSE_CODE: Record<TokenPurpose, string> = {
+  confirm: 'c',
+  manage: 'm',
+  unsubscribe: 'u',
+  export: 'x',
+  erase: 'e',
+};
+const CODE_PURPOSE: Record<string, TokenPurpose> = {
+  c: 'confirm',
+  m: 'manage',
+  u: 'unsubscribe',
+  x: 'export',
+  e: 'erase',
+};
 const SIGNATURE_BYTES = 16;
 const UID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
-const TOKEN_PATTERN = /^([cmu])\.([A-Za-z0-9_-]{8,64})\.([0-9a-z]{1,12})\.([A-Za-z0-9_-]{22})$/;
+const TOKEN_PATTERN = /^([cmuxe])\.([A-Za-z0-9_-]{8,64})\.([0-9a-z]{1,12})\.([A-Za-z0-9_-]{22})$/;
 
 export type TokenFailure = 'malformed' | 'bad-signature' | 'wrong-purpose' | 'expired';
 

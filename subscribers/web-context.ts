@@ -91,10 +91,14 @@ export async function requireToken(
   const token = tokenFromQuery(req);
   const check: TokenCheck = token === '' ? { ok: false, reason: 'malformed' } : web.tokens.verify(purpose, token);
   if (check.ok) return check;
+  const expiredDataLink = check.reason === 'expired' && (purpose === 'export' || purpose === 'erase');
   await renderMessage(web, res, FAILURE_STATUS[check.reason], {
     title: 'Link not valid',
     heading: check.reason === 'expired' ? 'This link has expired' : 'This link is not valid',
-    message: TOKEN_FAILURE_MESSAGES[check.reason] + ' Nothing has been changed.',
+    message:
+      (expiredDataLink
+        ? 'This link has expired: it works for an hour. Ask for a new one on your preferences page (the "Manage your subscription" link in any issue).'
+        : TOKEN_FAILURE_MESSAGES[check.reason]) + ' Nothing has been changed.',
     link: { href: '/subscribe', label: 'Go to the sign-up page' },
   });
   return null;

@@ -123,3 +123,29 @@ export async function confirmVia(client: Client, confirmPath: string): Promise<{
 export function mainOf(html: string): string {
   return /<main[^>]*>([\s\S]*)<\/main>/.exec(html)?.[1] ?? '';
 }
+
+/** Signs up and confirms through the real mail, then returns the manage link the "already subscribed" mail carries. */
+export async function confirmedSubscriber(
+  h: WebHarness,
+  email: string,
+  topics: string[],
+): Promise<{ client: Client; managePath: string }> {
+  const client = new Client(h.base);
+  let seen = h.sink.received.length;
+  await signUp(client, { email, name: 'Pat', topics });
+  const confirmed = await confirmVia(client, linkIn(await nextMailTo(h.sink, email, seen), '/confirm'));
+  if (confirmed.res.status !== 200) throw new Error(`confirming ${email} answered ${confirmed.res.status}`);
+  seen = h.sink.received.length;
+  await signUp(client, { email });
+  const managePath = linkIn(await nextMailTo(h.sink, email, seen), '/preferences');
+  return { client, managePath };
+}
+
+/** A page's form CSRF token (and its HTML); throws when the page is not 200 or has no form. */
+export async function formFields(client: Client, path: string): Promise<{ csrf: string; html: string }> {
+  const { res, html } = await client.get(path);
+  if (res.status !== 200) throw new Error(`${path} answered ${res.status}`);
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
+  if (!csrf) throw new Error(`no CSRF field on ${path}`);
+  return { csrf, html };
+}

@@ -1,10 +1,10 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { getPublication } from '../src/content/content-repository.js';
-import { erasedAddressHash } from './address.js';
 import { buildDataExport } from './data-export.js';
 import { readForm } from './form-input.js';
-import { eraseSubscriber, findSubscriberByUid, type Subscriber } from './subscriber-repository.js';
+import { eraseEverywhere } from './erasure.js';
+import { findSubscriberByUid, type Subscriber } from './subscriber-repository.js';
 import { DATA_REQUEST_TTL_MS } from './tokens.js';
 import {
   managePath,
@@ -119,8 +119,8 @@ async function showErase(web: SubscriberWeb, req: Request, res: Response): Promi
 async function eraseNow(web: SubscriberWeb, req: Request, res: Response): Promise<void> {
   const subscriber = await linkedSubscriber(web, req, res, 'erase');
   if (!subscriber) return;
-  const { db, config } = web.services;
-  await eraseSubscriber(db, subscriber.id, erasedAddressHash(config.secretKey, subscriber.email));
+  const { db, config, logger } = web.services;
+  await eraseEverywhere({ db, secretKey: config.secretKey, outboxDir: config.outboxDir, logger }, subscriber);
   await renderMessage(web, res, 200, {
     title: 'Data erased',
     heading: 'Your data is erased',

@@ -234,7 +234,8 @@ function readOrCreateSecret(dataDir: string): string {
 function assertWritableDataDir(dataDir: string): void {
   const probe = path.join(dataDir, `.write-test-${process.pid}`);
   try {
-    mkdirSync(dataDir, { recursive: true });
+    // Created readable by the service's user alone: it holds the database, the outbox and the key.
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(probe, '', { flag: 'wx' });
     rmSync(probe);
   } catch (error) {

@@ -1,7 +1,8 @@
 import SQLite from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Kysely, PostgresDialect, type KyselyConfig } from 'kysely';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kysely, PostgresDialect, sql, type KyselyConfig } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
 import { LockWaitingSqliteDialect } from './lock-waiting-sqlite.js';
 import { migrationKit, type DialectName, type KitMigration } from './migration-kit.js';
@@ -63,6 +64,47 @@ class KitMigrationProvider implements MigrationProvider {
   }
 }
 
+/**
+ * Subscribers' addresses live in the database file and SQLite's -wal and -shm files beside it:
+ * they are readable by the service's user alone (0600). SQLite creates -wal and -shm with the
+ * database file's permissions, so creating that file 0600 first is enough for a new database;
+ * files an older version left readable by others are narrowed.
+ */
+function ownerOnly(file: string): void {
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      if ((statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+    } catch (error) {
+      // Absent (no -wal yet), or owned by another user: SQLite says what is wrong when it opens it.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'EPERM') throw error;
+    }
+  }
+}
+
+/**
+ * Copies everything in SQLite's write-ahead log into the database file and truncates the log to
+ * zero bytes, so rows just deleted (an erasure) survive nowhere on disk: the WAL otherwise keeps
+ * the old pages until they happen to be overwritten. Waits up to `waitMs` for other processes'
+ * readers and writers; false when they kept it from finishing. SQLite only.
+ */
+export async function truncateWal(db: Db, waitMs = 5_000): Promise<boolean> {
+  // PostgreSQL keeps its own write-ahead log, recycled by the server; there is no file of ours.
+  if (dialectOf(db) === 'postgres') return true;
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const { rows } = await sql<{ busy: number }>`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+    if (rows[0]?.busy === 0) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(20);
+  }
+}
+
 export interface OpenDatabaseOptions {
   /** Called with the error of every failed query (storage-health.ts watches for a failing disk). */
   onQueryError?: (error: unknown) => void;
@@ -112,7 +154,10 @@ function openPostgres(databaseUrl: string, options: OpenDatabaseOptions): Db {
 }
 
 function openSqlite(databaseUrl: string, options: OpenDatabaseOptions): Db {
-  if (databaseUrl !== ':memory:') mkdirSync(path.dirname(path.resolve(databaseUrl)), { recursive: true });
+  if (databaseUrl !== ':memory:') {
+    mkdirSync(path.dirname(path.resolve(databaseUrl)), { recursive: true, mode: 0o700 });
+    ownerOnly(databaseUrl);
+  }
   const sqlite = new SQLite(databaseUrl);
   // WAL lets the web server read while a send writes.
   sqlite.pragma('journal_mode = WAL');

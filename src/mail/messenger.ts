@@ -285,7 +285,8 @@ class SmtpMessenger implements Messenger {
 function writeWhole(file: string, data: Buffer): void {
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {
-    writeFileSync(temporary, data, { flush: true });
+    // Copies of messages to subscribers: the service's user alone reads them.
+    writeFileSync(temporary, data, { flush: true, mode: 0o600 });
     renameSync(temporary, file);
   } catch (error) {
     rmSync(temporary, { force: true });
@@ -300,7 +301,8 @@ class OutboxMessenger implements Messenger {
   private sequence = 0;
 
   constructor(private readonly config: Config) {
-    mkdirSync(config.outboxDir, { recursive: true });
+    // Copies of messages to subscribers: the service's user alone reads them.
+    mkdirSync(config.outboxDir, { recursive: true, mode: 0o700 });
     this.transporter = nodemailer.createTransport({
       streamTransport: true,
       buffer: true,

@@ -1,10 +1,10 @@
 import SQLite from 'better-sqlite3';
 import { Kysely, sql, SqliteDialect } from 'kysely';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { databaseDialect, migrate, openDatabase } from '../../src/db/database.js';
+import { databaseDialect, migrate, openDatabase, truncateWal } from '../../src/db/database.js';
 import { migrationKit } from '../../src/db/migration-kit.js';
 import * as initial from '../../src/db/migrations/001-initial.js';
 import * as sending from '../../src/db/migrations/002-sending.js';
@@ -97,6 +97,57 @@ describe(`the service on its test database (${testDialect()})`, () => {
     } finally {
       await first.close();
       await second.close();
+    }
+  });
+});
+
+// Issue 9 item 7: the database and SQLite's files beside it are the service user's alone, and the
+// write-ahead log can be emptied after an erasure. A real SQLite file.
+
+const modeOf = (file: string) => statSync(file).mode & 0o777;
+
+describe('SQLite database files', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'newsletter-db-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('narrows a database, WAL and shared-memory file an older version left readable by others to 0600', async () => {
+    const file = path.join(dir, 'newsletter.db');
+    const first = openDatabase(file);
+    await migrate(first);
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) chmodSync(f, 0o644);
+    const second = openDatabase(file);
+    try {
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) expect(modeOf(f), f).toBe(0o600);
+    } finally {
+      await second.destroy();
+      await first.destroy();
+    }
+  });
+
+  it('truncateWal empties the write-ahead log, and says when another reader keeps it from finishing', async () => {
+    const file = path.join(dir, 'newsletter.db');
+    const db = openDatabase(file);
+    const reader = openDatabase(file);
+    try {
+      await migrate(db);
+      expect(statSync(`${file}-wal`).size).toBeGreaterThan(0);
+      expect(await truncateWal(db)).toBe(true);
+      expect(statSync(`${file}-wal`).size).toBe(0);
+
+      await db.insertInto('erased_addresses').values({ email_hash: 'h', erased_at: 'now' }).execute();
+      // A transaction open in another connection pins the log.
+      await reader.transaction().execute(async (trx) => {
+        await trx.selectFrom('erased_addresses').selectAll().execute();
+        expect(await truncateWal(db, 100)).toBe(false);
+      });
+      expect(await truncateWal(db)).toBe(true);
+      expect(statSync(`${file}-wal`).size).toBe(0);
+    } finally {
+      await reader.destroy();
+      await db.destroy();
     }
   });
 });

@@ -41,6 +41,8 @@ describe(`the schema's types against what the migrations build on ${testDialect(
       values ('ed@example.org', 'x', 'editor', ${now})`.execute(db);
     await sql`insert into feedback_events (event_key, source, kind, outcome, received_at)
       values ('e1', 'smtp', 'hard', 'bounced', ${now})`.execute(db);
+    await sql`insert into unsubscribe_requests (id, subscriber_uid, source, requested_at)
+      values ('r1', 'u1', 'one-click', ${now})`.execute(db);
 
     const checked = (await describeSchema(db, testDialect())).flatMap((t) =>
       t.columns.flatMap((c) => (c.oneOf ? [{ table: t.name, column: c.name, values: c.oneOf }] : [])),
@@ -56,6 +58,7 @@ describe(`the schema's types against what the migrations build on ${testDialect(
       'issues.email_fit',
       'issues.status',
       'subscribers.status',
+      'unsubscribe_requests.source',
     ]);
     for (const { table, column, values } of checked) {
       const rows = await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(db);

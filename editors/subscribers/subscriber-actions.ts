@@ -1,10 +1,9 @@
 import { Router, type Request, type Response } from 'express';
 import { getPublication, listTopics } from '../../src/content/content-repository.js';
-import { erasedAddressHash } from '../../subscribers/address.js';
+import { eraseEverywhere } from '../../subscribers/erasure.js';
 import { cleanName, MAX_NAME_LENGTH } from '../../subscribers/form-input.js';
 import { SubscriberMail } from '../../subscribers/subscriber-mail.js';
 import {
-  eraseSubscriber,
   findSubscriberByUid,
   resolveTopicSlugs,
   updateSubscriberProfile,
@@ -105,7 +104,8 @@ async function erase(ctx: AdminContext, req: Request, res: Response): Promise<vo
     throw new HttpError(400, 'Type the address to confirm the erasure; nothing was erased.');
   }
   const { db, config, logger } = ctx.services;
-  await eraseSubscriber(db, subscriber.id, erasedAddressHash(config.secretKey, subscriber.email));
+  // Everywhere on disk: rows, the SQLite write-ahead log, the outbox's copies (issue 9 item 7).
+  await eraseEverywhere({ db, secretKey: config.secretKey, outboxDir: config.outboxDir, logger }, subscriber);
   // The log keeps who erased whom by row id only: the address is what was erased.
   logger.info({ by: adminState(req).session.editor.id, subscriber: subscriber.id }, 'subscriber erased by an editor');
   redirectSeeOther(res, '/admin/subscribers?notice=erased');

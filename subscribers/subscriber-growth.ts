@@ -1,4 +1,5 @@
-import type { Db } from '../src/db/database.js';
+import { sql, type RawBuilder } from 'kysely';
+import { dialectOf, type Db } from '../src/db/database.js';
 import { WITHDRAWN_STATUSES } from './subscriber-repository.js';
 
 // How the list grew: who joined and who left, per day, read from each subscriber's own dates
@@ -12,18 +13,25 @@ export interface DailyChange {
   left: number;
 }
 
+/** A time column's UTC day as YYYY-MM-DD: SQLite keeps ISO text, PostgreSQL a timestamptz. */
+function utcDay(db: Db, column: 'confirmed_at' | 'unsubscribed_at'): RawBuilder<string> {
+  return dialectOf(db) === 'postgres'
+    ? sql<string>`to_char(${sql.ref(column)} at time zone 'UTC', 'YYYY-MM-DD')`
+    : sql<string>`substr(${sql.ref(column)}, 1, 10)`;
+}
+
 /** Joins and departures per UTC day from `since` (an ISO instant) on; days with neither are absent. */
 export async function subscriberChangesSince(db: Db, since: string): Promise<DailyChange[]> {
   const joined = await db
     .selectFrom('subscribers')
-    .select((eb) => [eb.fn<string>('substr', ['confirmed_at', eb.val(1), eb.val(10)]).as('day')])
+    .select(utcDay(db, 'confirmed_at').as('day'))
     .select((eb) => eb.fn.countAll<number | bigint>().as('n'))
     .where('confirmed_at', '>=', since)
     .groupBy('day')
     .execute();
   const left = await db
     .selectFrom('subscribers')
-    .select((eb) => [eb.fn<string>('substr', ['unsubscribed_at', eb.val(1), eb.val(10)]).as('day')])
+    .select(utcDay(db, 'unsubscribed_at').as('day'))
     .select((eb) => eb.fn.countAll<number | bigint>().as('n'))
     .where('unsubscribed_at', '>=', since)
     .where('status', 'in', WITHDRAWN_STATUSES)

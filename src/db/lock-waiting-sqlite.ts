@@ -2,8 +2,10 @@ import type SQLite from 'better-sqlite3';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CompiledQuery,
+  SqliteAdapter,
   SqliteDialect,
   type DatabaseConnection,
+  type DialectAdapter,
   type Driver,
   type QueryCompiler,
   type QueryResult,
@@ -22,6 +24,11 @@ import {
 //
 // The pauses are short (1 to 8 ms) so a writer gets in as soon as the lock holder lets go;
 // writers that hold the lock for long stretches (imports) pause between their transactions.
+//
+// The process has one connection, handed to one caller at a time. A caller waiting for another
+// process's lock gives the connection back during each pause: in WAL mode reads never wait for the
+// writer, so the pages and /healthz of a web server go on answering while its unsubscribes wait for
+// an import's batch to end (before, every query of the server queued behind the one waiting writer).
 
 /** The database stayed locked by another process for longer than the caller was willing to wait. */
 export class DatabaseBusyError extends Error {
@@ -44,8 +51,15 @@ function isBusy(error: unknown): boolean {
   return typeof code === 'string' && (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_'));
 }
 
-/** Runs `attempt` until it does not meet a lock, pausing on timers in between. */
-export async function retryWhileLocked<T>(attempt: () => Promise<T> | T, options: LockWaitOptions): Promise<T> {
+/**
+ * Runs `attempt` until it does not meet a lock, pausing on timers in between (through `pause`, which
+ * may do other work meanwhile; a plain sleep unless given).
+ */
+export async function retryWhileLocked<T>(
+  attempt: () => Promise<T> | T,
+  options: LockWaitOptions,
+  pause: (ms: number) => Promise<unknown> = sleep,
+): Promise<T> {
   const started = performance.now();
   for (let tries = 0; ; tries++) {
     try {
@@ -54,9 +68,29 @@ export async function retryWhileLocked<T>(attempt: () => Promise<T> | T, options
       if (!isBusy(error)) throw error;
       const waited = performance.now() - started;
       if (waited >= options.maxWaitMs) throw new DatabaseBusyError(waited);
-      const pause = PAUSES_MS[Math.min(tries, PAUSES_MS.length - 1)] as number;
-      await sleep(pause * (0.5 + Math.random()));
+      const pauseMs = PAUSES_MS[Math.min(tries, PAUSES_MS.length - 1)] as number;
+      await pause(pauseMs * (0.5 + Math.random()));
     }
+  }
+}
+
+/** Hands the process's one connection to one caller at a time, first come first served. */
+class ConnectionTurns {
+  private held = false;
+  private readonly waiting: (() => void)[] = [];
+
+  async take(): Promise<void> {
+    if (!this.held) {
+      this.held = true;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  give(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.held = false;
   }
 }
 
@@ -65,12 +99,27 @@ class LockWaitingConnection implements DatabaseConnection {
     readonly inner: DatabaseConnection,
     private readonly sqlite: SQLite.Database,
     private readonly options: LockWaitOptions,
+    private readonly turns: ConnectionTurns,
   ) {}
 
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     // Inside a transaction the write lock is already held (BEGIN IMMEDIATE).
     if (this.sqlite.inTransaction) return this.inner.executeQuery<R>(query);
-    return retryWhileLocked(() => this.inner.executeQuery<R>(query), this.options);
+    return this.untilUnlocked(() => this.inner.executeQuery<R>(query));
+  }
+
+  /** Runs `attempt` until it meets no lock, giving the connection to others while it pauses. */
+  untilUnlocked<T>(attempt: () => Promise<T>): Promise<T> {
+    return retryWhileLocked(attempt, this.options, async (ms) => {
+      // No transaction is open (a BEGIN that met the lock opened none): nothing of this caller's
+      // state lives on the connection while another caller uses it.
+      this.turns.give();
+      try {
+        await sleep(ms);
+      } finally {
+        await this.turns.take();
+      }
+    });
   }
 
   streamQuery<R>(query: CompiledQuery, chunkSize: number): AsyncIterableIterator<QueryResult<R>> {
@@ -79,6 +128,7 @@ class LockWaitingConnection implements DatabaseConnection {
 }
 
 class LockWaitingDriver implements Driver {
+  private readonly turns = new ConnectionTurns();
   private readonly wrapped = new WeakMap<DatabaseConnection, LockWaitingConnection>();
 
   constructor(
@@ -92,17 +142,21 @@ class LockWaitingDriver implements Driver {
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
+    await this.turns.take();
     const connection = await this.inner.acquireConnection();
     let wrapper = this.wrapped.get(connection);
     if (!wrapper) {
-      wrapper = new LockWaitingConnection(connection, this.sqlite, this.options);
+      wrapper = new LockWaitingConnection(connection, this.sqlite, this.options, this.turns);
       this.wrapped.set(connection, wrapper);
     }
     return wrapper;
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    const begin = CompiledQuery.raw('begin immediate');
+    if (connection instanceof LockWaitingConnection)
+      await connection.untilUnlocked(() => connection.inner.executeQuery(begin));
+    else await connection.executeQuery(begin);
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
@@ -128,12 +182,24 @@ class LockWaitingDriver implements Driver {
     await this.inner.releaseSavepoint?.(connection, name, compile);
   }
 
-  releaseConnection(connection: DatabaseConnection): Promise<void> {
-    return this.inner.releaseConnection(connection instanceof LockWaitingConnection ? connection.inner : connection);
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    try {
+      await this.inner.releaseConnection(connection instanceof LockWaitingConnection ? connection.inner : connection);
+    } finally {
+      this.turns.give();
+    }
   }
 
   destroy(): Promise<void> {
     return this.inner.destroy();
+  }
+}
+
+class CallerQueuingSqliteAdapter extends SqliteAdapter {
+  // kysely queues callers of a single-connection dialect for the whole time they hold the
+  // connection, a lock wait included; this driver queues them itself and lets others in meanwhile.
+  override get supportsMultipleConnections(): boolean {
+    return true;
   }
 }
 
@@ -148,5 +214,10 @@ export class LockWaitingSqliteDialect extends SqliteDialect {
 
   override createDriver(): Driver {
     return new LockWaitingDriver(super.createDriver(), this.sqlite, this.options);
+  }
+
+  /** The driver hands out its one connection itself (ConnectionTurns), so kysely need not queue callers. */
+  override createAdapter(): DialectAdapter {
+    return new CallerQueuingSqliteAdapter();
   }
 }

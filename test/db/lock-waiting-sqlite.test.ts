@@ -88,6 +88,43 @@ describe('waiting for another connection’s write lock', () => {
     expect(await db.selectFrom('erased_addresses').select('email_hash').execute()).toEqual([{ email_hash: 'after-0' }]);
   });
 
+  it('while a write waits for the lock, the same process’s reads and other transactions’ turns go on', async () => {
+    other.exec('begin immediate');
+    other.prepare('insert into erased_addresses (email_hash, erased_at) values (?, ?)').run('held', 'now');
+    const waiting = db
+      .transaction()
+      .execute((trx) => trx.insertInto('erased_addresses').values(erased('waited')).execute());
+    const waitingAlone = db.insertInto('erased_addresses').values(erased('alone')).execute();
+    let writesDone = false;
+    void Promise.all([waiting, waitingAlone]).then(() => (writesDone = true));
+    // Reads are served from the last commit while both writes wait (before, they queued behind them).
+    for (let i = 0; i < 20; i++) {
+      expect(await db.selectFrom('erased_addresses').select('email_hash').execute()).toEqual([]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(writesDone).toBe(false);
+    other.exec('commit');
+    await Promise.all([waiting, waitingAlone]);
+    const rows = await db.selectFrom('erased_addresses').select('email_hash').orderBy('email_hash').execute();
+    expect(rows.map((r) => r.email_hash)).toEqual(['alone', 'held', 'waited']);
+  });
+
+  it('callers of the one connection never overlap: a transaction sees only its own writes until it commits', async () => {
+    const order: string[] = [];
+    await Promise.all(
+      ['a', 'b', 'c'].map((name) =>
+        db.transaction().execute(async (trx) => {
+          order.push(`${name} begins`);
+          await trx.insertInto('erased_addresses').values(erased(name)).execute();
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          const seen = await trx.selectFrom('erased_addresses').select('email_hash').execute();
+          order.push(`${name} sees ${seen.length}`);
+        }),
+      ),
+    );
+    expect(order).toEqual(['a begins', 'a sees 1', 'b begins', 'b sees 2', 'c begins', 'c sees 3']);
+  });
+
   it('gives up with a clear error after its longest wait, and nothing is written', async () => {
     const sqlite = new SQLite(file, { timeout: 0 });
     const impatient = new Kysely<Database>({ dialect: new LockWaitingSqliteDialect(sqlite, { maxWaitMs: 150 }) });

@@ -1,3 +1,4 @@
+import SQLite from 'better-sqlite3';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -88,5 +89,39 @@ describe.runIf(smallDiskAvailable)('StorageHealth', () => {
       writable: false,
       reason: expect.stringMatching(/SQLITE_IOERR_WRITE/) as string,
     });
+  });
+});
+
+describe('StorageHealth while another process holds the write lock', () => {
+  it('answers from the last probe at once instead of waiting for the lock, and probes again once it is free', async () => {
+    env = makeTempEnv();
+    services = await env.open();
+    const { db } = services;
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const health = new StorageHealth(() => now);
+    expect(await health.check(db)).toEqual({ writable: true });
+    const probed = async () =>
+      (await db.selectFrom('health_probe').select('checked_at').executeTakeFirstOrThrow()).checked_at;
+    const firstProbe = await probed();
+    // Another process (an import's batch) holds the write lock.
+    const other = new SQLite(env.config.databaseUrl, { timeout: 0 });
+    try {
+      other.exec('begin immediate');
+      now += 1_000;
+      const started = performance.now();
+      expect(await health.check(db)).toEqual({ writable: true });
+      const waitedMs = performance.now() - started;
+      // Before, the check waited for the lock (here it would have waited 30 s, then failed).
+      expect(waitedMs).toBeLessThan(900);
+      expect(await probed()).toBe(firstProbe);
+      other.exec('commit');
+    } finally {
+      if (other.inTransaction) other.exec('rollback');
+      other.close();
+    }
+    // The probe that waited for the lock has written since.
+    const deadline = Date.now() + 10_000;
+    while ((await probed()) === firstProbe && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(await probed()).not.toBe(firstProbe);
   });
 });

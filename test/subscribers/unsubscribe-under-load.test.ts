@@ -71,24 +71,41 @@ function percentile(values: number[], p: number): number {
 interface LoadResult {
   statuses: number[];
   postMs: number[];
-  healthMs: number[];
-  healthFailures: number;
 }
 
-/** 100 one-click POSTs from 10 clients at once, with /healthz polled every 25 ms meanwhile. */
-async function unsubscribeUnderLoad(group: string): Promise<LoadResult> {
-  const result: LoadResult = { statuses: [], postMs: [], healthMs: [], healthFailures: 0 };
-  let posting = true;
-  const health = (async () => {
-    while (posting) {
+interface HealthPolls {
+  ms: number[];
+  failures: number;
+  stop(): Promise<void>;
+}
+
+/** /healthz polled every 25 ms until stopped (from the start of the import to its end). */
+function pollHealth(): HealthPolls {
+  let polling = true;
+  const polls: HealthPolls = {
+    ms: [],
+    failures: 0,
+    stop: async () => {
+      polling = false;
+      await loop;
+    },
+  };
+  const loop = (async () => {
+    while (polling) {
       const started = performance.now();
       const res = await fetch(`${server.url}/healthz`).catch(() => null);
-      result.healthMs.push(performance.now() - started);
-      if (res?.status !== 200) result.healthFailures++;
+      polls.ms.push(performance.now() - started);
+      if (res?.status !== 200) polls.failures++;
       await res?.text();
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   })();
+  return polls;
+}
+
+/** 100 one-click POSTs from 10 clients at once. */
+async function unsubscribeUnderLoad(group: string): Promise<LoadResult> {
+  const result: LoadResult = { statuses: [], postMs: [] };
   const queue = Array.from({ length: LEAVERS }, (_, i) => i);
   const uids = new Map(
     (
@@ -114,8 +131,6 @@ async function unsubscribeUnderLoad(group: string): Promise<LoadResult> {
     }
   };
   await Promise.all(Array.from({ length: 10 }, client));
-  posting = false;
-  await health;
   return result;
 }
 
@@ -130,16 +145,23 @@ async function quietHealth(): Promise<number> {
   return percentile(times, 50);
 }
 
-function report(label: string, r: LoadResult, quietMs: number, importRunningThroughout: boolean): void {
+function report(
+  label: string,
+  r: LoadResult,
+  health: HealthPolls,
+  quietMs: number,
+  importMs: number,
+  importRunningThroughout: boolean,
+): void {
   const f = (n: number) => `${Math.round(n)} ms`;
   console.log(
     `${label}: one-click p50 ${f(percentile(r.postMs, 50))}, p99 ${f(percentile(r.postMs, 99))}, max ${f(Math.max(...r.postMs))}; ` +
-      `/healthz ${r.healthMs.length} polls, p50 ${f(percentile(r.healthMs, 50))}, p99 ${f(percentile(r.healthMs, 99))}, max ${f(Math.max(...r.healthMs))} ` +
-      `(${f(quietMs)} before the import); import still running when the last unsubscribe answered: ${importRunningThroughout}`,
+      `/healthz during the import ${health.ms.length} polls, p50 ${f(percentile(health.ms, 50))}, p99 ${f(percentile(health.ms, 99))}, max ${f(Math.max(...health.ms))} ` +
+      `(${f(quietMs)} before the import); import ${(importMs / 1000).toFixed(1)} s, still running when the last unsubscribe answered: ${importRunningThroughout}`,
   );
 }
 
-async function expectAllUnsubscribed(group: string, r: LoadResult): Promise<void> {
+async function expectAllUnsubscribed(group: string, r: LoadResult, health: HealthPolls): Promise<void> {
   expect(r.statuses).toEqual(Array.from({ length: LEAVERS }, () => 200));
   // Applied at once or, when applying had to wait too long, recorded and applied by the server's
   // retry within seconds.
@@ -159,11 +181,11 @@ async function expectAllUnsubscribed(group: string, r: LoadResult): Promise<void
     .execute();
   expect(consent).toHaveLength(LEAVERS);
   expect(consent.every((c) => c.source === 'one-click')).toBe(true);
-  expect(r.healthFailures).toBe(0);
+  expect(health.failures).toBe(0);
   // Latency is printed above, not judged here (the suite shares the machine with other test files):
   // only a request held for the whole import (27 s before the fix) fails the test.
   expect(Math.max(...r.postMs)).toBeLessThan(15_000);
-  expect(Math.max(...r.healthMs)).toBeLessThan(15_000);
+  expect(Math.max(...health.ms)).toBeLessThan(15_000);
 }
 
 beforeAll(async () => {
@@ -200,6 +222,8 @@ describe('one-click unsubscribes while 100,000 rows are imported', () => {
     const file = bigCsv('cli.csv', 'c');
     const quietMs = await quietHealth();
     const before = await countSubscribers();
+    const importStarted = performance.now();
+    const health = pollHealth();
     const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'newsletter.js'), 'subscribers', 'import', file], {
       cwd: ROOT,
       env: temp.env,
@@ -217,10 +241,13 @@ describe('one-click unsubscribes while 100,000 rows are imported', () => {
 
     const result = await unsubscribeUnderLoad('cli');
     const importRunningThroughout = running;
-    expect(await exited, output).toBe(0);
+    const code = await exited;
+    const importMs = performance.now() - importStarted;
+    await health.stop();
+    expect(code, output).toBe(0);
     expect(output).toContain(`${ROWS} added, 0 updated, 0 unchanged, 0 rejected`);
-    report('CLI import', result, quietMs, importRunningThroughout);
-    await expectAllUnsubscribed('cli', result);
+    report('CLI import', result, health, quietMs, importMs, importRunningThroughout);
+    await expectAllUnsubscribed('cli', result, health);
   }, 240_000);
 
   it('uploaded to the editors’ app of the same server: the same, and the upload completes', async () => {
@@ -233,6 +260,8 @@ describe('one-click unsubscribes while 100,000 rows are imported', () => {
     form.set('_csrf', token);
     form.set('csv', new Blob([readFileSync(file)], { type: 'text/csv' }), 'list.csv');
     const before = await countSubscribers();
+    const importStarted = performance.now();
+    const health = pollHealth();
     let uploading = true;
     const upload = admin.post('/admin/subscribers/import', form).then(async (res) => {
       uploading = false;
@@ -244,9 +273,11 @@ describe('one-click unsubscribes while 100,000 rows are imported', () => {
     const result = await unsubscribeUnderLoad('admin');
     const importRunningThroughout = uploading;
     const done = await upload;
+    const importMs = performance.now() - importStarted;
+    await health.stop();
     expect(done.status).toBe(200);
     expect(done.html).toContain(`Added ${ROWS}, updated 0, unchanged 0, rejected 0.`);
-    report('Admin upload', result, quietMs, importRunningThroughout);
-    await expectAllUnsubscribed('admin', result);
+    report('Admin upload', result, health, quietMs, importMs, importRunningThroughout);
+    await expectAllUnsubscribed('admin', result, health);
   }, 240_000);
 });

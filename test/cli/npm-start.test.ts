@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { descendants, startChildServer } from '../helpers/child-server.js';
+import { eventually } from '../helpers/eventually.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 
 // `npm start` under a process manager: the manager signals the process it started (npm), not its
@@ -43,16 +44,12 @@ describe('`npm start` under a process manager', () => {
       expect(servicePid).toBeGreaterThan(0);
       expect(await portAnswers(port)).toBe(true);
 
-      const signalled = Date.now();
       process.kill(npmPid, 'SIGTERM'); // npm alone, not its group
-      while ((await portAnswers(port)) || alive(servicePid)) {
-        if (Date.now() - signalled > 10_000) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      expect({ portFree: !(await portAnswers(port)), serviceGone: !alive(servicePid) }).toEqual({
-        portFree: true,
-        serviceGone: true,
-      });
+      await eventually(
+        'the port to be free and the service gone',
+        async () => ({ portFree: !(await portAnswers(port)), serviceGone: !alive(servicePid) }),
+        { holds: (s) => s.portFree && s.serviceGone, timeoutMs: 10_000 },
+      );
       // npm itself ends once the service has.
       await expect.poll(() => alive(npmPid), { timeout: 10_000 }).toBe(false);
     } finally {

@@ -97,44 +97,39 @@ export class Client {
     return match[1];
   }
 
-  async login(email: string, password: string): Promise<Response> {
-    const form = await (await this.get('/admin/login')).text();
+  /** Fetches the sign-in form (its token) and posts it; `headers` go with both requests. */
+  async login(email: string, password: string, headers: Record<string, string> = {}): Promise<Response> {
+    const form = await (await this.get('/admin/login', headers)).text();
     const token = /name="_csrf" value="([^"]+)"/.exec(form)?.[1] ?? '';
-    return this.post('/admin/login', { _csrf: token, email, password, next: '/admin' });
+    return this.post('/admin/login', { _csrf: token, email, password, next: '/admin' }, headers);
   }
 }
 
-/** The password signedInEditor gives its editor. */
+/** The password appUnderTest and signedInEditor give their editors. */
 export const EDITOR_PASSWORD = 'correct horse battery';
 
-export interface SignedInOptions {
-  /** The editor's address; ed@example.org unless given. */
-  email?: string;
-  role?: EditorRole;
-  /** Import the project's long issue (test/fixtures/long-issue.ts) first; true unless given. */
+export interface AppOptions {
+  /** The editors to add, each with EDITOR_PASSWORD; none unless given. */
+  editors?: readonly { email: string; role?: EditorRole }[];
+  /** Import the project's long issue (test/fixtures/long-issue.ts) first; false unless given. */
   withLongIssue?: boolean;
   /** Environment variables passed to makeTempEnv (e.g. SMTP_URL). */
   env?: Record<string, string>;
-  /** Runs after the long issue's import and before the editor is added and the app starts. */
+  /** Runs after the long issue's import and before the editors are added and the app starts. */
   seed?: (services: Services, env: TempEnv) => Promise<void>;
 }
 
-export interface SignedIn {
+export interface AppUnderTest {
   env: TempEnv;
   services: Services;
   app: RunningApp;
-  /** Signed in as the editor; fetch a CSRF token from the page the test needs. */
-  client: Client;
   /** Stops the app, closes the services and removes the temporary DATA_DIR. */
   close(): Promise<void>;
 }
 
-/**
- * A fresh DATA_DIR and database (with the long issue unless told otherwise), one editor,
- * the real app on a loopback port, and a client signed in as that editor.
- */
-export async function signedInEditor(options: SignedInOptions = {}): Promise<SignedIn> {
-  const { email = 'ed@example.org', role = 'editor', withLongIssue = true, env: extra = {}, seed } = options;
+/** A fresh DATA_DIR and database, its editors, and the real app on a loopback port. */
+export async function appUnderTest(options: AppOptions = {}): Promise<AppUnderTest> {
+  const { editors = [], withLongIssue = false, env: extra = {}, seed } = options;
   const env = makeTempEnv(extra);
   let services: Services | undefined;
   let app: RunningApp | undefined;
@@ -147,14 +142,42 @@ export async function signedInEditor(options: SignedInOptions = {}): Promise<Sig
     services = await env.open();
     if (withLongIssue) await importLongIssue(services);
     await seed?.(services, env);
-    await addEditor(services, email, EDITOR_PASSWORD, role);
+    for (const editor of editors) await addEditor(services, editor.email, EDITOR_PASSWORD, editor.role);
     app = await startApp(services);
-    const client = new Client(app.url);
-    await client.login(email, EDITOR_PASSWORD);
-    return { env, services, app, client, close };
+    return { env, services, app, close };
   } catch (err) {
     // A half-built setup still releases its port, database and directory.
     await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+export interface SignedInOptions extends Omit<AppOptions, 'editors'> {
+  /** The editor's address; ed@example.org unless given. */
+  email?: string;
+  role?: EditorRole;
+  /** Import the project's long issue first; true unless given. */
+  withLongIssue?: boolean;
+}
+
+export interface SignedIn extends AppUnderTest {
+  /** Signed in as the editor; fetch a CSRF token from the page the test needs. */
+  client: Client;
+}
+
+/**
+ * appUnderTest with one editor (and the long issue unless told otherwise), and a client signed in
+ * as that editor.
+ */
+export async function signedInEditor(options: SignedInOptions = {}): Promise<SignedIn> {
+  const { email = 'ed@example.org', role = 'editor', withLongIssue = true, ...rest } = options;
+  const running = await appUnderTest({ ...rest, withLongIssue, editors: [{ email, role }] });
+  try {
+    const client = new Client(running.app.url);
+    await client.login(email, EDITOR_PASSWORD);
+    return { ...running, client };
+  } catch (err) {
+    await running.close().catch(() => undefined);
     throw err;
   }
 }

@@ -1,32 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
-import type { Services } from '../../src/app/services.js';
-import { addEditor, Client, startApp, type RunningApp } from './admin-helpers.js';
+import { makeTempEnv } from '../helpers/temp-env.js';
+import { addEditor, appUnderTest, Client, EDITOR_PASSWORD, startApp, type AppUnderTest } from './admin-helpers.js';
 import { FAILURES_PER_ACCOUNT_AND_IP } from '../../editors/auth/login-limiter.js';
 import { SESSION_COOKIE } from '../../editors/auth/session-store.js';
 
-const PASSWORD = 'correct horse battery';
-
 describe('admin sign-in over HTTP', () => {
-  let env: TempEnv;
-  let services: Services;
-  let app: RunningApp;
+  let t: AppUnderTest;
 
   beforeEach(async () => {
-    env = makeTempEnv();
-    services = await env.open();
-    await addEditor(services, 'ed@example.org', PASSWORD, 'editor');
-    await addEditor(services, 'boss@example.org', PASSWORD, 'admin');
-    app = await startApp(services);
+    t = await appUnderTest({ editors: [{ email: 'ed@example.org' }, { email: 'boss@example.org', role: 'admin' }] });
   });
-  afterEach(async () => {
-    await app.close();
-    await services.close();
-    env.cleanup();
-  });
+  afterEach(() => t.close());
 
   it('is closed to the anonymous: pages redirect to sign-in, posts and JSON get 401', async () => {
-    const anon = new Client(app.url);
+    const anon = new Client(t.app.url);
     for (const path of ['/admin', '/admin/articles', '/admin/settings', '/admin/outbox']) {
       const res = await anon.get(path);
       expect(res.status, path).toBe(303);
@@ -39,13 +26,13 @@ describe('admin sign-in over HTTP', () => {
   });
 
   it('refuses a wrong password and signs in with the right one, with a hardened cookie', async () => {
-    const client = new Client(app.url);
+    const client = new Client(t.app.url);
     const wrong = await client.login('ed@example.org', 'not the password');
     expect(wrong.status).toBe(401);
     expect(await wrong.text()).toContain('do not match');
     expect(client.cookies.has(SESSION_COOKIE)).toBe(false);
 
-    const ok = await client.login('ED@example.org', PASSWORD);
+    const ok = await client.login('ED@example.org', EDITOR_PASSWORD);
     expect(ok.status).toBe(303);
     expect(ok.headers.get('location')).toBe('/admin');
     const setCookie = ok.headers.getSetCookie().find((c) => c.startsWith(`${SESSION_COOKIE}=`)) ?? '';
@@ -53,7 +40,7 @@ describe('admin sign-in over HTTP', () => {
     expect(setCookie).toMatch(/SameSite=Lax/i);
     expect(setCookie).not.toMatch(/Secure/i); // BASE_URL is http in this test
     // The database keeps only the SHA-256 of the cookie's id.
-    const rows = await services.db.selectFrom('sessions').select('id_hash').execute();
+    const rows = await t.services.db.selectFrom('sessions').select('id_hash').execute();
     expect(rows).toHaveLength(1);
     expect(rows[0]?.id_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(rows[0]?.id_hash).not.toBe(client.cookies.get(SESSION_COOKIE));
@@ -64,57 +51,60 @@ describe('admin sign-in over HTTP', () => {
   });
 
   it('slows guessing: after repeated failures even the right password is refused with 429', async () => {
-    const client = new Client(app.url);
+    const client = new Client(t.app.url);
     for (let i = 0; i < FAILURES_PER_ACCOUNT_AND_IP; i++) {
       expect((await client.login('ed@example.org', `guess ${i}`)).status).toBe(401);
     }
-    const locked = await client.login('ed@example.org', PASSWORD);
+    const locked = await client.login('ed@example.org', EDITOR_PASSWORD);
     expect(locked.status).toBe(429);
     expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await locked.text()).toContain('Too many failed sign-ins');
     // Another account from the same address is not locked by this one's failures.
-    expect((await new Client(app.url).login('boss@example.org', PASSWORD)).status).toBe(303);
+    expect((await new Client(t.app.url).login('boss@example.org', EDITOR_PASSWORD)).status).toBe(303);
   });
 
   it('refuses a sign-in post without its form token', async () => {
-    const res = await new Client(app.url).post('/admin/login', { email: 'ed@example.org', password: PASSWORD });
+    const res = await new Client(t.app.url).post('/admin/login', {
+      email: 'ed@example.org',
+      password: EDITOR_PASSWORD,
+    });
     expect(res.status).toBe(403);
   });
 
   it('refuses a state-changing post without the session CSRF token, and accepts it with one', async () => {
-    const client = new Client(app.url);
-    await client.login('ed@example.org', PASSWORD);
+    const client = new Client(t.app.url);
+    await client.login('ed@example.org', EDITOR_PASSWORD);
     const forged = await client.post('/admin/account/password', {
-      current: PASSWORD,
+      current: EDITOR_PASSWORD,
       password: 'a new password 1',
       repeat: 'a new password 1',
     });
     expect(forged.status).toBe(403);
     expect(await forged.text()).toContain('security token');
     const token = await client.csrfToken('/admin/account');
-    const other = new Client(app.url);
-    await other.login('boss@example.org', PASSWORD);
+    const other = new Client(t.app.url);
+    await other.login('boss@example.org', EDITOR_PASSWORD);
     // A token from another session is refused too.
     const wrongSession = await other.post('/admin/account/password', {
       _csrf: token,
-      current: PASSWORD,
+      current: EDITOR_PASSWORD,
       password: 'x'.repeat(12),
       repeat: 'x'.repeat(12),
     });
     expect(wrongSession.status).toBe(403);
     const ok = await client.post('/admin/account/password', {
       _csrf: token,
-      current: PASSWORD,
+      current: EDITOR_PASSWORD,
       password: 'a new password 1',
       repeat: 'a new password 1',
     });
     expect(ok.status).toBe(303);
-    expect((await new Client(app.url).login('ed@example.org', 'a new password 1')).status).toBe(303);
+    expect((await new Client(t.app.url).login('ed@example.org', 'a new password 1')).status).toBe(303);
   });
 
   it('refuses an editor on admin-only pages and lets an admin in', async () => {
-    const editor = new Client(app.url);
-    await editor.login('ed@example.org', PASSWORD);
+    const editor = new Client(t.app.url);
+    await editor.login('ed@example.org', EDITOR_PASSWORD);
     for (const path of ['/admin/settings', '/admin/settings/editors', '/admin/settings/topics']) {
       expect((await editor.get(path)).status, path).toBe(403);
     }
@@ -126,24 +116,28 @@ describe('admin sign-in over HTTP', () => {
     });
     expect(post.status).toBe(403);
     expect(
-      await services.db.selectFrom('editors').select('email').where('email', '=', 'new@example.org').executeTakeFirst(),
+      await t.services.db
+        .selectFrom('editors')
+        .select('email')
+        .where('email', '=', 'new@example.org')
+        .executeTakeFirst(),
     ).toBeUndefined();
 
-    const admin = new Client(app.url);
-    await admin.login('boss@example.org', PASSWORD);
+    const admin = new Client(t.app.url);
+    await admin.login('boss@example.org', EDITOR_PASSWORD);
     expect((await admin.get('/admin/settings')).status).toBe(200);
   });
 
   it('logs out: the session row is gone and the old cookie no longer works', async () => {
-    const client = new Client(app.url);
-    await client.login('ed@example.org', PASSWORD);
+    const client = new Client(t.app.url);
+    await client.login('ed@example.org', EDITOR_PASSWORD);
     const cookie = client.cookies.get(SESSION_COOKIE) ?? '';
     const token = await client.csrfToken();
     const out = await client.post('/admin/logout', { _csrf: token });
     expect(out.status).toBe(303);
     expect(out.headers.get('location')).toBe('/admin/login?notice=signed-out');
-    expect(await services.db.selectFrom('sessions').selectAll().execute()).toHaveLength(0);
-    const replay = await fetch(`${app.url}/admin`, {
+    expect(await t.services.db.selectFrom('sessions').selectAll().execute()).toHaveLength(0);
+    const replay = await fetch(`${t.app.url}/admin`, {
       redirect: 'manual',
       headers: { cookie: `${SESSION_COOKIE}=${cookie}`, accept: 'text/html' },
     });
@@ -156,10 +150,10 @@ describe('admin sessions across a restart', () => {
     const env = makeTempEnv();
     try {
       let services = await env.open();
-      await addEditor(services, 'ed@example.org', PASSWORD);
+      await addEditor(services, 'ed@example.org', EDITOR_PASSWORD);
       let app = await startApp(services);
       const client = new Client(app.url);
-      expect((await client.login('ed@example.org', PASSWORD)).status).toBe(303);
+      expect((await client.login('ed@example.org', EDITOR_PASSWORD)).status).toBe(303);
       await app.close();
       await services.close();
 
@@ -178,18 +172,16 @@ describe('admin sessions across a restart', () => {
   });
 
   it('marks the cookie Secure when BASE_URL is https', async () => {
-    const env = makeTempEnv({ BASE_URL: 'https://news.example.org' });
-    const services = await env.open();
-    const app = await startApp(services);
+    const t = await appUnderTest({
+      env: { BASE_URL: 'https://news.example.org' },
+      editors: [{ email: 'ed@example.org' }],
+    });
     try {
-      await addEditor(services, 'ed@example.org', PASSWORD);
-      const res = await new Client(app.url).login('ed@example.org', PASSWORD);
+      const res = await new Client(t.app.url).login('ed@example.org', EDITOR_PASSWORD);
       const setCookie = res.headers.getSetCookie().find((c) => c.startsWith(`${SESSION_COOKIE}=`)) ?? '';
       expect(setCookie).toMatch(/;\s*Secure/i);
     } finally {
-      await app.close();
-      await services.close();
-      env.cleanup();
+      await t.close();
     }
   });
 });

@@ -11,7 +11,7 @@ import { addSubscriber } from '../../subscribers/add-subscriber.js';
 import { deleteSubscribers, findSubscriberByEmail, listConsentLog } from '../../subscribers/subscriber-repository.js';
 import { runCli } from '../helpers/cli.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
-import { startApp, type RunningApp, addEditor, Client, EDITOR_PASSWORD } from './admin-helpers.js';
+import { signedInEditor, type Client, type RunningApp, type SignedIn } from './admin-helpers.js';
 
 // The demo leaves when the real publication arrives, and takes nothing of the real one with it.
 
@@ -157,25 +157,24 @@ describe('removing the demo', () => {
 });
 
 describe('the demo in the editors’ app', () => {
+  let signedIn: SignedIn;
   let env: TempEnv;
   let services: Services;
   let app: RunningApp;
   let admin: Client;
 
   beforeAll(async () => {
-    env = makeTempEnv();
-    services = await env.open();
-    await seedDemoIfEmpty(services);
-    await addEditor(services, 'boss@example.org', EDITOR_PASSWORD, 'admin');
-    app = await startApp(services);
-    admin = new Client(app.url);
-    await admin.login('boss@example.org', EDITOR_PASSWORD);
+    signedIn = await signedInEditor({
+      email: 'boss@example.org',
+      role: 'admin',
+      withLongIssue: false,
+      seed: async (s) => {
+        await seedDemoIfEmpty(s);
+      },
+    });
+    ({ env, services, app, client: admin } = signedIn);
   });
-  afterAll(async () => {
-    await app.close();
-    await services.close();
-    env.cleanup();
-  });
+  afterAll(() => signedIn.close());
 
   it('refuses in the app’s words (its pages, no command) while a real subscriber chose a demo topic', async () => {
     await addSubscriber(

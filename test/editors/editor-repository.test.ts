@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dialectOf, openDatabase, type Db } from '../../src/db/database.js';
 import type { Services } from '../../src/app/services.js';
 import { deleteEditor, insertEditor, listEditors, updateEditorRole } from '../../editors/editor-repository.js';
+import { eventually } from '../helpers/eventually.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { testDialect } from '../helpers/test-database.js';
 
@@ -33,14 +34,15 @@ afterEach(async () => {
  */
 async function waitingForALock(db: Db): Promise<void> {
   if (dialectOf(db) !== 'postgres') return;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const { rows } = await sql<{ n: number }>`select count(*) as n from pg_stat_activity
-      where datname = current_database() and wait_event_type = 'Lock'`.execute(db);
-    if (Number(rows[0]?.n) > 0) return;
-    if (Date.now() > deadline) throw new Error('no connection came to wait for the lock within 20 s');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await eventually(
+    'a connection to wait for the lock (connections waiting)',
+    async () => {
+      const { rows } = await sql<{ n: number }>`select count(*) as n from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock'`.execute(db);
+      return Number(rows[0]?.n);
+    },
+    { holds: (waiting) => waiting > 0, intervalMs: 10 },
+  );
 }
 
 const admins = async () => (await listEditors(services.db)).filter((e) => e.role === 'admin').map((e) => e.email);

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
 import { ensureFirstAdmin, FIRST_ADMIN_EMAIL } from '../../editors/bootstrap.js';
 import { findEditorByEmail } from '../../editors/editor-repository.js';
-import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
+import type { TempEnv } from '../helpers/temp-env.js';
 import { runCli } from '../helpers/cli.js';
-import { Client, startApp, type RunningApp } from './admin-helpers.js';
+import { appUnderTest, Client, type AppUnderTest, type RunningApp } from './admin-helpers.js';
 
 // A one-time password (the first admin's, printed once; one Settings → Editors gave a new editor;
 // `newsletter editors add --one-time`) opens only the page that replaces it, and stops working
@@ -30,22 +30,21 @@ async function mustChange(services: Services, email: string): Promise<number | u
 }
 
 describe('a one-time password is replaced at the first sign-in', () => {
+  let running: AppUnderTest;
   let env: TempEnv;
   let services: Services;
   let app: RunningApp;
-  let oneTime: string;
+  let oneTime = '';
 
   beforeAll(async () => {
-    env = makeTempEnv();
-    services = await env.open();
-    oneTime = await firstAdminPassword(services);
-    app = await startApp(services);
+    running = await appUnderTest({
+      seed: async (s) => {
+        oneTime = await firstAdminPassword(s);
+      },
+    });
+    ({ env, services, app } = running);
   });
-  afterAll(async () => {
-    await app?.close();
-    await services?.close();
-    env?.cleanup();
-  });
+  afterAll(() => running.close());
 
   it('opens nothing but the password page until the first admin has chosen their own', async () => {
     const admin = new Client(app.url);

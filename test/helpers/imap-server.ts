@@ -3,6 +3,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { eventually } from './eventually.js';
 
 // A real IMAP server on loopback for the tests: Debian's Dovecot (package dovecot-imapd, which
 // .ci/run installs), started with a configuration of its own in a temporary folder, one user, plain
@@ -28,13 +29,12 @@ async function freePort(): Promise<number> {
   return typeof address === 'object' && address ? address.port : 0;
 }
 
-async function waitForGreeting(port: number, child: ChildProcess, log: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+async function waitForGreeting(port: number, child: ChildProcess, log: string): Promise<void> {
+  await eventually(`dovecot to greet on port ${port}`, async () => {
     if (child.exitCode !== null) {
       throw new Error(`dovecot exited (${child.exitCode}): ${existsSync(log) ? readFileSync(log, 'utf8') : ''}`);
     }
-    const greeted = await new Promise<boolean>((resolve) => {
+    return new Promise<boolean>((resolve) => {
       const socket = net.connect(port, '127.0.0.1');
       socket.once('data', (data) => {
         socket.destroy();
@@ -42,10 +42,7 @@ async function waitForGreeting(port: number, child: ChildProcess, log: string, t
       });
       socket.once('error', () => resolve(false));
     });
-    if (greeted) return;
-    if (Date.now() > deadline) throw new Error(`dovecot did not answer on port ${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  });
 }
 
 /** Starts Dovecot on a free loopback port with one mailbox user. */

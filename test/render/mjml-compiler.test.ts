@@ -4,19 +4,12 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DIST_DIR } from '../../bin/build.js';
 import { MjmlCompiler } from '../../src/render/mjml-compiler.js';
+import { eventually } from '../helpers/eventually.js';
 
 const run = promisify(execFile);
 
 const mjml = (body: string) =>
   `<mjml><mj-body><mj-section><mj-column>${body}</mj-column></mj-section></mj-body></mjml>`;
-
-async function until(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('MjmlCompiler', () => {
   const compilers: MjmlCompiler[] = [];
@@ -61,7 +54,7 @@ describe('MjmlCompiler', () => {
   it('ends its thread when idle and starts a new one for the next compile', async () => {
     const compiler = make(50);
     await compiler.compile(mjml('<mj-text>first</mj-text>'));
-    await until(() => !compiler.running);
+    await eventually('the idle compiler to end its thread', () => !compiler.running);
     const again = await compiler.compile(mjml('<mj-text>second</mj-text>'));
     expect(again.html).toContain('second');
   });

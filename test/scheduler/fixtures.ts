@@ -1,7 +1,10 @@
+import type { Services } from '../../src/app/services.js';
 import type { Db } from '../../src/db/database.js';
 import { nowIso } from '../../src/db/database.js';
-import type { SubscriberStatus } from '../../src/db/schema.js';
+import type { IssueStatus, SubscriberStatus } from '../../src/db/schema.js';
+import { sendStatus, type IssueSendStatus } from '../../scheduler/send-control.js';
 import { newSubscriberUid } from '../../subscribers/tokens.js';
+import { eventually } from '../helpers/eventually.js';
 
 export interface TestSubscriber {
   email: string;
@@ -64,4 +67,17 @@ export function flat(text: string): string {
     .replace(/&#x27;|&#39;/g, "'")
     .replace(/&quot;/g, '"')
     .replace(/\s+/g, ' ');
+}
+
+/** Waits until the issue's send is `status` ("sent", "paused"…) and returns its status (counts, senders). */
+export function sendReaches(
+  services: Services,
+  slug: string,
+  status: IssueStatus,
+  timeoutMs = 60_000,
+): Promise<IssueSendStatus> {
+  return eventually(`the send of ${slug} to be ${status}`, () => sendStatus(services, slug), {
+    holds: (s) => s.status === status,
+    timeoutMs,
+  });
 }

@@ -6,9 +6,10 @@ import { nowIso } from '../../src/db/database.js';
 import { planIssueDeliveries, requireIssue } from '../../scheduler/delivery-repository.js';
 import { startScheduler, type RunningScheduler } from '../../scheduler/scheduler-service.js';
 import { pauseSend, resumeSend, scheduleIssue, sendStatus } from '../../scheduler/send-control.js';
+import { eventually } from '../helpers/eventually.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { makeTempEnv } from '../helpers/temp-env.js';
-import { deliveriesOf, insertSubscribers } from './fixtures.js';
+import { deliveriesOf, insertSubscribers, sendReaches } from './fixtures.js';
 import { startSlowSink } from './slow-sink.js';
 import { importLongIssue } from '../fixtures/long-issue.js';
 
@@ -48,24 +49,6 @@ async function scheduler(
   return running;
 }
 
-/** Polls `probe` until `done` holds, or fails after the deadline with the last value seen. */
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function waitForStatus(services: Services, slug: string, status: string): Promise<void> {
-  await until(
-    () => sendStatus(services, slug),
-    (s) => s.status === status,
-  );
-}
-
 /**
  * Schedules the issue (a valid, future time), then moves its time a minute into the past, as if
  * the clock had passed it: no test waits on the wall clock for a send time to come.
@@ -88,7 +71,7 @@ describe('the scheduler of `newsletter serve`', () => {
     await scheduleThenLetTimePass(services, slug);
     const compiles = services.renderer.compileCount;
     const running = await scheduler(services);
-    await waitForStatus(services, slug, 'sent');
+    await sendReaches(services, slug, 'sent');
     expect(server.received).toHaveLength(8);
     expect((await deliveriesOf(services.db, slug)).every((d) => d.status === 'sent')).toBe(true);
     // Four editions (*, shared-ledgers, annex+city-services…); the MJML compiler ran once for the issue.
@@ -112,7 +95,7 @@ describe('the scheduler of `newsletter serve`', () => {
       .set({ send_at: new Date(Date.now() - 1_000).toISOString() })
       .where('slug', '=', slug)
       .execute();
-    await waitForStatus(services, slug, 'sent');
+    await sendReaches(services, slug, 'sent');
     expect(server.received).toHaveLength(8);
   });
 
@@ -149,7 +132,7 @@ describe('the scheduler of `newsletter serve`', () => {
       .execute();
 
     await scheduler(services);
-    await waitForStatus(services, slug, 'sent');
+    await sendReaches(services, slug, 'sent');
     expect(server.received.map((m) => m.envelopeTo[0]).sort()).toEqual(
       (await deliveriesOf(services.db, slug))
         .slice(3)
@@ -171,11 +154,14 @@ describe('the scheduler of `newsletter serve`', () => {
       }
     };
     const running = await scheduler(services);
-    await waitForStatus(services, slug, 'paused');
+    await sendReaches(services, slug, 'paused');
     // The messages in flight at the pause finish; then no sender holds the issue.
-    await until(
+    await eventually(
+      'the messages in flight to finish and every claim to be let go',
       () => sendStatus(services, slug),
-      (s) => s.counts.sending === 0 && s.senders.every((x) => x.claims === 0),
+      {
+        holds: (s) => s.counts.sending === 0 && s.senders.every((x) => x.claims === 0),
+      },
     );
     const atPause = slow.received.length;
     expect(atPause).toBeLessThan(30);
@@ -187,7 +173,7 @@ describe('the scheduler of `newsletter serve`', () => {
     expect(slow.received.length).toBe(atPause);
 
     await resumeSend(services, slug);
-    await waitForStatus(services, slug, 'sent');
+    await sendReaches(services, slug, 'sent');
     expect(new Set(slow.received.map((m) => m.to)).size).toBe(30);
     expect(slow.received).toHaveLength(30);
   });

@@ -11,18 +11,22 @@ import {
   startSend,
 } from '../../scheduler/send-control.js';
 import { runCli } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { testDialect } from '../helpers/test-database.js';
 import { importFolder } from '../../src/content/import.js';
 import { DEMO_DIR } from '../../src/content/demo.js';
 import { spawnNewsletter, type NewsletterChild } from './child.js';
 import { insertManyReaders } from './demo-send.js';
+import { sendReaches } from './fixtures.js';
 import { startFaultSink, type FaultMail, type FaultSink } from './fault-sink.js';
 
 // Issue 13 items 2, 3 and 5, and issue 9 item 6: several senders (real child processes running
 // `newsletter worker`) share one send on one database, die, stall and lead the scheduler.
 
 const CONCURRENCY = 2;
+/** How long a wait in these tests may take: several child processes share a loaded machine. */
+const PATIENCE = { timeoutMs: 120_000 };
 /** Preloaded into a sender to move its clock (Date) by CLOCK_SKEW_MS. */
 const SKEWED_CLOCK = ['--import', path.resolve(import.meta.dirname, '..', 'helpers', 'skewed-clock.js')];
 
@@ -63,16 +67,6 @@ function startWorker(
     }
   });
   return worker;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /**
@@ -128,7 +122,7 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
     const { env, services, slug } = await prepare(3000);
     const workers = [0, 1, 2].map(() => startWorker(env, server));
     await startSend(services, slug);
-    await until('the send to finish', async () => (await sendStatus(services, slug)).status === 'sent');
+    await sendReaches(services, slug, 'sent', PATIENCE.timeoutMs);
     await stopAll(workers);
 
     const copies = copiesByRecipient(server.accepted);
@@ -150,7 +144,7 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
     const [victim, ...survivors] = workers as [Worker, Worker, Worker];
     victim.child.kill('SIGKILL');
     expect((await victim.exit).signal).toBe('SIGKILL');
-    await until('the send to finish', async () => (await sendStatus(services, slug)).status === 'sent');
+    await sendReaches(services, slug, 'sent', PATIENCE.timeoutMs);
     await stopAll(survivors);
 
     const copies = copiesByRecipient(server.received);
@@ -173,17 +167,21 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
     stalled.child.kill('SIGSTOP');
     const stalledAt = server.received.length;
     // The other sender takes the stalled one's claims once its lease ran out by a whole lease more.
-    await until('the stalled sender to lose its claims', async () => {
-      const held = await services.db
-        .selectFrom('deliveries')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('status', '=', 'sending')
-        .where('claimed_by', 'like', `%:${stalled.child.pid}:%`)
-        .executeTakeFirstOrThrow();
-      return Number(held.n) === 0 && server.received.length > stalledAt + 20;
-    });
+    await eventually(
+      'the stalled sender to lose its claims and the other to send 20 more',
+      async () => {
+        const held = await services.db
+          .selectFrom('deliveries')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('status', '=', 'sending')
+          .where('claimed_by', 'like', `%:${stalled.child.pid}:%`)
+          .executeTakeFirstOrThrow();
+        return { stalledClaims: Number(held.n), sentSince: server.received.length - stalledAt };
+      },
+      { ...PATIENCE, holds: (seen) => seen.stalledClaims === 0 && seen.sentSince > 20 },
+    );
     stalled.child.kill('SIGCONT');
-    await until('the send to finish', async () => (await sendStatus(services, slug)).status === 'sent');
+    await sendReaches(services, slug, 'sent', PATIENCE.timeoutMs);
     await stopAll([stalled, other]);
 
     expect(stalled.output()).toMatch(/lost (its lease|its claims)/);
@@ -200,7 +198,7 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
     const { env, services, slug } = await prepare(120, { SEND_RATE_LIMIT: '10' });
     const workers = [0, 1, 2].map(() => startWorker(env, server));
     await startSend(services, slug);
-    await until('the send to finish', async () => (await sendStatus(services, slug)).status === 'sent');
+    await sendReaches(services, slug, 'sent', PATIENCE.timeoutMs);
     await stopAll(workers);
     expect(server.received).toHaveLength(120);
     const rate = steadyRate(server.received);
@@ -219,10 +217,10 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
     const workers = [0, 1, 2].map(() => startWorker(env, server));
     await startSend(services, slug);
     const noneInFlight = () =>
-      until(
-        'every sender to let go of its claims',
-        async () => (await sendStatus(services, slug)).counts.sending === 0,
-      );
+      eventually('every sender to let go of its claims', () => sendStatus(services, slug), {
+        ...PATIENCE,
+        holds: (s) => s.counts.sending === 0,
+      });
 
     await server.waitForData(20, 120_000);
     await pauseSend(services, slug);
@@ -261,27 +259,34 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
     const server = await sink(20);
     const { env, services, slug } = await prepare(120, { SEND_RATE_LIMIT: '10', SCHEDULER_TICK_SECONDS: '1' });
     const ahead = startWorker(env, server, { CLOCK_SKEW_MS: '120000', LOG_LEVEL: 'info' }, SKEWED_CLOCK);
-    await until('the sender ahead to lead the scheduler', () =>
-      Promise.resolve(/now runs the scheduler/.test(ahead.output())),
+    await eventually(
+      () => `the sender ahead to lead the scheduler:\n${ahead.output()}`,
+      () => /now runs the scheduler/.test(ahead.output()),
+      PATIENCE,
     );
     const workers = [
       ahead,
       startWorker(env, server, { CLOCK_SKEW_MS: '-120000' }, SKEWED_CLOCK),
       startWorker(env, server),
     ];
-    await until(
-      'all three senders',
-      async () => (await services.db.selectFrom('senders').select('id').execute()).length === 3,
+    await eventually(
+      'all three senders to register (senders seen)',
+      async () => (await services.db.selectFrom('senders').select('id').execute()).length,
+      { ...PATIENCE, holds: (n) => n === 3 },
     );
     // Due in 4 s: by its own clock the leader is 2 minutes past it already.
     const sendAt = new Date(Date.now() + 4000);
     await scheduleIssue(services, slug, sendAt);
-    const startedAt = await until('the issue to start', async () => {
-      const { status } = await sendStatus(services, slug);
-      return status !== 'scheduled' && Date.now();
-    });
+    const startedAt = await eventually(
+      'the issue to start',
+      async () => {
+        const { status } = await sendStatus(services, slug);
+        return status !== 'scheduled' && Date.now();
+      },
+      PATIENCE,
+    );
     expect(startedAt).toBeGreaterThanOrEqual(sendAt.getTime());
-    await until('the send to finish', async () => (await sendStatus(services, slug)).status === 'sent');
+    await sendReaches(services, slug, 'sent', PATIENCE.timeoutMs);
     await stopAll(workers);
 
     const copies = copiesByRecipient(server.received);
@@ -300,24 +305,28 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
     const { env, services, slug } = await prepare(30);
     const tick = { SCHEDULER_TICK_SECONDS: '2' };
     const workers = [startWorker(env, server, tick), startWorker(env, server, tick)];
-    const leaderPid = await until('a leader', () => leaderOf(services, workers));
+    const leaderPid = await eventually('a leader', () => leaderOf(services, workers), PATIENCE);
     const leader = workers.find((w) => w.child.pid === leaderPid);
     if (!leader) throw new Error(`leader ${leaderPid} is none of the workers`);
     await scheduleIssue(services, slug, new Date(Date.now() + 1000));
     leader.child.kill('SIGKILL');
     const killedAt = Date.now();
     await leader.exit;
-    const started = await until('the issue to start', async () => {
-      const row = await services.db
-        .selectFrom('issues')
-        .select('started_at')
-        .where('slug', '=', slug)
-        .executeTakeFirstOrThrow();
-      return row.started_at ?? undefined;
-    });
+    const started = await eventually(
+      'the issue to start',
+      async () => {
+        const row = await services.db
+          .selectFrom('issues')
+          .select('started_at')
+          .where('slug', '=', slug)
+          .executeTakeFirstOrThrow();
+        return row.started_at;
+      },
+      PATIENCE,
+    );
     // Two ticks of 2 s, and a second for a loaded machine.
     expect(Date.parse(started) - killedAt).toBeLessThan(5000);
-    await until('the send to finish', async () => (await sendStatus(services, slug)).status === 'sent');
+    await sendReaches(services, slug, 'sent', PATIENCE.timeoutMs);
     await stopAll(workers.filter((w) => w !== leader));
     expect(copiesByRecipient(server.received).size).toBe(30);
   });

@@ -1,34 +1,18 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { erasedAddressHash } from '../../subscribers/address.js';
 import { DATA_REQUESTS_PER_HOUR } from '../../subscribers/data-requests.js';
 import { findSubscriberByEmail } from '../../subscribers/subscriber-repository.js';
 import { signToken } from '../../subscribers/tokens.js';
 import { runCli } from '../helpers/cli.js';
-import {
-  Client,
-  confirmedSubscriber,
-  formFields,
-  linkIn,
-  mainOf,
-  nextMailTo,
-  startHarness,
-  type WebHarness,
-} from './web-harness.js';
+import { Client, confirmedSubscriber, formFields, linkIn, mainOf, nextMailTo, useHarness } from './web-harness.js';
 
 // Issue 9 item 12: every issue carries the manage link, so whoever gets a forwarded issue holds it.
 // From the manage page, export and erase only mail a short-lived link to the address itself; that
 // link's page does it, on a button (POST). A real server, a real SMTP sink whose mail is parsed.
 
-let h: WebHarness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = useHarness();
 
 describe('export and erase from a manage link', () => {
   it('export: the manage link mails a link to the address; only that link downloads the data', async () => {

@@ -1,24 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
-import {
-  Client,
-  confirmVia,
-  linkIn,
-  mainOf,
-  nextMailTo,
-  signUp,
-  startHarness,
-  type WebHarness,
-} from './web-harness.js';
+import { Client, confirmVia, linkIn, mainOf, nextMailTo, signUp, useHarness } from './web-harness.js';
 
 // Issue 11 §4: "email me a link to manage my topics" (/manage). The link goes to the address
 // itself, over loopback SMTP, and opens that subscriber's preferences; the page answers the same
 // for an unknown address and sends nothing then.
 
-let h: WebHarness;
+const h = useHarness();
 
 beforeAll(async () => {
-  h = await startHarness();
   await addSubscriber(
     h.services.db,
     h.temp.config.secretKey,
@@ -27,9 +17,6 @@ beforeAll(async () => {
       source: 'cli',
     },
   );
-});
-afterAll(async () => {
-  await h?.close();
 });
 
 async function ask(client: Client, email: string) {

@@ -1,16 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findSubscriberByEmail } from '../../subscribers/subscriber-repository.js';
 import { signToken } from '../../subscribers/tokens.js';
-import { Client, confirmedSubscriber, formFields, mainOf, startHarness, type WebHarness } from './web-harness.js';
+import { Client, confirmedSubscriber, formFields, mainOf, useHarness } from './web-harness.js';
 
-let h: WebHarness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = useHarness();
 
 describe('preferences page', () => {
   it('changes topics and name, unsubscribes and subscribes again, each logged', async () => {

@@ -1,25 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findSubscriberByEmail } from '../../subscribers/subscriber-repository.js';
 import { signToken } from '../../subscribers/tokens.js';
-import {
-  Client,
-  confirmVia,
-  linkIn,
-  mainOf,
-  nextMailTo,
-  signUp,
-  startHarness,
-  type WebHarness,
-} from './web-harness.js';
+import { Client, confirmVia, linkIn, mainOf, nextMailTo, signUp, useHarness } from './web-harness.js';
 
-let h: WebHarness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = useHarness();
 
 async function consentActions(
   email: string,

@@ -12,6 +12,7 @@ import {
 } from '../../subscribers/subscriber-repository.js';
 import { applyRecordedUnsubscribes, UnsubscribeRetry } from '../../subscribers/unsubscribe-retry.js';
 import { startChildServer } from '../helpers/child-server.js';
+import { eventually } from '../helpers/eventually.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { testDialect } from '../helpers/test-database.js';
 
@@ -99,11 +100,9 @@ describe('recorded unsubscribes', () => {
     retry.start();
     try {
       await recordUnsubscribeRequest(services.db, requestFor(dora.uid));
-      const deadline = Date.now() + 10_000;
-      while ((await findSubscriberByEmail(services.db, 'dora@example.org'))?.status !== 'unsubscribed') {
-        if (Date.now() > deadline) throw new Error('the retry never applied the request');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await eventually('the retry to apply the request', () => findSubscriberByEmail(services.db, 'dora@example.org'), {
+        holds: (s) => s?.status === 'unsubscribed',
+      });
     } finally {
       await retry.stop();
     }
@@ -115,11 +114,11 @@ describe('recorded unsubscribes', () => {
     await recordUnsubscribeRequest(services.db, requestFor(eve.uid));
     const server = await startChildServer(temp.env, 60_000);
     try {
-      const deadline = Date.now() + 20_000;
-      while ((await findSubscriberByEmail(services.db, 'eve@example.org'))?.status !== 'unsubscribed') {
-        if (Date.now() > deadline) throw new Error(`serve never applied the request:\n${server.output()}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await eventually(
+        () => `serve to apply the request:\n${server.output()}`,
+        () => findSubscriberByEmail(services.db, 'eve@example.org'),
+        { holds: (s) => s?.status === 'unsubscribed' },
+      );
     } finally {
       await server.stop();
     }

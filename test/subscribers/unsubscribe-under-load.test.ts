@@ -9,6 +9,7 @@ import { createSubscribers } from '../../subscribers/subscriber-repository.js';
 import { signToken } from '../../subscribers/tokens.js';
 import { addEditor, Client as AdminClient, EDITOR_PASSWORD } from '../editors/admin-helpers.js';
 import { ROOT, startChildServer, type ChildServer } from '../helpers/child-server.js';
+import { eventually } from '../helpers/eventually.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 
 // Issue 9 item 3: while 100,000 rows are imported (by the CLI in another process, or uploaded to
@@ -53,14 +54,6 @@ async function countSubscribers(): Promise<number> {
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow();
   return Number(row.n);
-}
-
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 function percentile(values: number[], p: number): number {
@@ -165,12 +158,13 @@ async function expectAllUnsubscribed(group: string, r: LoadResult, health: Healt
   expect(r.statuses).toEqual(Array.from({ length: LEAVERS }, () => 200));
   // Applied at once or, when applying had to wait too long, recorded and applied by the server's
   // retry within seconds.
-  await waitUntil(
-    `all ${group} leavers are unsubscribed and nothing is left to retry`,
-    async () =>
-      [...(await statusesOf(group)).values()].every((s) => s === 'unsubscribed') &&
-      (await services.db.selectFrom('unsubscribe_requests').select('id').execute()).length === 0,
-    30_000,
+  await eventually(
+    `all ${group} leavers to be unsubscribed and nothing left to retry`,
+    async () => ({
+      stillSubscribed: [...(await statusesOf(group)).values()].filter((s) => s !== 'unsubscribed').length,
+      toRetry: (await services.db.selectFrom('unsubscribe_requests').select('id').execute()).length,
+    }),
+    { holds: (left) => left.stillSubscribed === 0 && left.toRetry === 0, timeoutMs: 30_000 },
   );
   const consent = await services.db
     .selectFrom('consent_log')
@@ -236,7 +230,10 @@ describe('one-click unsubscribes while 100,000 rows are imported', () => {
     let running = true;
     void exited.then(() => (running = false));
     // Start once the import is writing its batches.
-    await waitUntil('the import writes', async () => (await countSubscribers()) > before + 1000 || !running, 120_000);
+    await eventually('the import to write (subscribers added)', async () => (await countSubscribers()) - before, {
+      holds: (added) => added > 1000 || !running,
+      timeoutMs: 120_000,
+    });
     expect(running, `the import ended before the unsubscribes began:\n${output}`).toBe(true);
 
     const result = await unsubscribeUnderLoad('cli');
@@ -267,7 +264,10 @@ describe('one-click unsubscribes while 100,000 rows are imported', () => {
       uploading = false;
       return { status: res.status, html: await res.text() };
     });
-    await waitUntil('the upload writes', async () => (await countSubscribers()) > before + 1000 || !uploading, 120_000);
+    await eventually('the upload to write (subscribers added)', async () => (await countSubscribers()) - before, {
+      holds: (added) => added > 1000 || !uploading,
+      timeoutMs: 120_000,
+    });
     expect(uploading, 'the upload ended before the unsubscribes began').toBe(true);
 
     const result = await unsubscribeUnderLoad('admin');

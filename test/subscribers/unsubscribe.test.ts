@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
 import { findSubscriberByEmail, type Subscriber } from '../../subscribers/subscriber-repository.js';
 import { signToken, subscriberLinks } from '../../subscribers/tokens.js';
-import { Client, mainOf, startHarness, type WebHarness } from './web-harness.js';
+import { Client, mainOf, useHarness } from './web-harness.js';
 
-let h: WebHarness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = useHarness();
 
 async function activeSubscriber(email: string): Promise<Subscriber> {
   await addSubscriber(h.services.db, h.services.config.secretKey, { email, topics: ['open-data'] }, { source: 'cli' });

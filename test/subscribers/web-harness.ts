@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 import type { Services } from '../../src/app/services.js';
 import { createWebApp } from '../../src/web/server.js';
 import { startSmtpSink, type ReceivedMail, type SmtpSink } from '../helpers/smtp-sink.js';
@@ -40,6 +41,40 @@ export async function startHarness(options: { longIssue?: boolean } = {}): Promi
   };
 }
 
+/**
+ * The calling file's harness: started before its tests (beforeAll), closed after them (afterAll).
+ * The object returned reads through to that harness, so tests and hooks use it as they would the
+ * harness itself; seeding a file needs goes in a `beforeAll` after this call (hooks run in order).
+ */
+export function useHarness(options: { longIssue?: boolean } = {}): WebHarness {
+  let started: WebHarness | undefined;
+  beforeAll(async () => {
+    started = await startHarness(options);
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  const current = (): WebHarness => {
+    if (!started) throw new Error('the harness starts in beforeAll: use it inside a test or a hook');
+    return started;
+  };
+  return {
+    get temp() {
+      return current().temp;
+    },
+    get services() {
+      return current().services;
+    },
+    get sink() {
+      return current().sink;
+    },
+    get base() {
+      return current().base;
+    },
+    close: () => current().close(),
+  };
+}
+
 /** A minimal browser: keeps cookies, never follows redirects (so tests see them). */
 export class Client {
   private readonly cookies = new Map<string, string>();
@@ -72,11 +107,7 @@ export class Client {
 
   /** GETs a page with a form and returns its CSRF token. */
   async csrfFrom(path: string): Promise<string> {
-    const { res, html } = await this.get(path);
-    if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}`);
-    const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
-    if (!token) throw new Error(`no CSRF field on ${path}`);
-    return token;
+    return (await formFields(this, path)).csrf;
   }
 }
 

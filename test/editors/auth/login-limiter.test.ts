@@ -1,13 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Services } from '../../../src/app/services.js';
 import {
   FAILURES_PER_ACCOUNT_AND_IP,
   FAILURES_PER_IP,
   FIRST_DELAY_MS,
   PASSWORD_CHANGE_FAILURES,
 } from '../../../editors/auth/login-limiter.js';
-import { makeTempEnv, type TempEnv } from '../../helpers/temp-env.js';
-import { addEditor, Client, startApp, type RunningApp } from '../admin-helpers.js';
+import { appUnderTest, Client, EDITOR_PASSWORD, type AppUnderTest } from '../admin-helpers.js';
 
 // Issue 9 item 10: nobody can lock an editor out. Failures count per (account, client address)
 // with a per-address ceiling and a growing delay; a post without a valid form token costs the
@@ -15,23 +13,12 @@ import { addEditor, Client, startApp, type RunningApp } from '../admin-helpers.j
 // The app trusts a proxy on loopback (src/web/server.ts), so X-Forwarded-For sets the client
 // address here as a reverse proxy in front of the service does.
 
-const PASSWORD = 'correct horse battery';
-
-let env: TempEnv;
-let services: Services;
-let app: RunningApp;
+let t: AppUnderTest;
 
 beforeEach(async () => {
-  env = makeTempEnv();
-  services = await env.open();
-  await addEditor(services, 'ed@example.org', PASSWORD, 'editor');
-  app = await startApp(services);
+  t = await appUnderTest({ editors: [{ email: 'ed@example.org' }] });
 });
-afterEach(async () => {
-  await app.close();
-  await services.close();
-  env.cleanup();
-});
+afterEach(() => t.close());
 
 /** A browser at one client address: fetches the sign-in form (its token) and posts it. */
 class Visitor extends Client {
@@ -42,32 +29,27 @@ class Visitor extends Client {
     super(base);
   }
 
+  /** How long the form and its post took (the delay is in the post: a lower bound holds). */
   async signIn(email: string, password: string): Promise<{ status: number; ms: number; html: string }> {
-    const form = await (await this.get('/admin/login', { 'x-forwarded-for': this.ip })).text();
-    const token = /name="_csrf" value="([^"]+)"/.exec(form)?.[1] ?? '';
     const started = performance.now();
-    const res = await this.post(
-      '/admin/login',
-      { _csrf: token, email, password, next: '/admin' },
-      { 'x-forwarded-for': this.ip },
-    );
+    const res = await this.login(email, password, { 'x-forwarded-for': this.ip });
     return { status: res.status, ms: performance.now() - started, html: await res.text() };
   }
 }
 
 describe('sign-in limits', () => {
   it('bare posts naming an editor (no form token, no password) cost the account nothing', async () => {
-    const attacker = new Client(app.url);
+    const attacker = new Client(t.app.url);
     for (let i = 0; i < 20; i++) {
       const res = await attacker.post('/admin/login', { email: 'ed@example.org' });
       expect(res.status).toBe(403);
     }
     // The editor signs in, even from the attacker's own address.
-    expect((await new Visitor(app.url, '127.0.0.1').signIn('ed@example.org', PASSWORD)).status).toBe(303);
+    expect((await new Visitor(t.app.url, '127.0.0.1').signIn('ed@example.org', EDITOR_PASSWORD)).status).toBe(303);
   });
 
   it('counts failures per (account, address): the attacker is refused, the owner elsewhere signs in', async () => {
-    const attacker = new Visitor(app.url, '203.0.113.9');
+    const attacker = new Visitor(t.app.url, '203.0.113.9');
     const times: number[] = [];
     for (let i = 0; i < FAILURES_PER_ACCOUNT_AND_IP; i++) {
       const attempt = await attacker.signIn('ed@example.org', `guess ${i}`);
@@ -78,41 +60,42 @@ describe('sign-in limits', () => {
     expect(times[2]).toBeGreaterThanOrEqual(FIRST_DELAY_MS - 50);
     expect(times[3]).toBeGreaterThanOrEqual(2 * FIRST_DELAY_MS - 50);
     expect(times[4]).toBeGreaterThanOrEqual(4 * FIRST_DELAY_MS - 50);
-    const locked = await attacker.signIn('ed@example.org', PASSWORD);
+    const locked = await attacker.signIn('ed@example.org', EDITOR_PASSWORD);
     expect(locked.status).toBe(429);
     expect(locked.html).toContain('Too many failed sign-ins');
 
-    const owner = new Visitor(app.url, '198.51.100.4');
-    expect((await owner.signIn('ed@example.org', PASSWORD)).status).toBe(303);
+    const owner = new Visitor(t.app.url, '198.51.100.4');
+    expect((await owner.signIn('ed@example.org', EDITOR_PASSWORD)).status).toBe(303);
     expect((await owner.get('/admin')).status).toBe(200);
   });
 
   it('has a ceiling per address whatever the account, and other addresses are not affected', async () => {
-    const sprayer = new Visitor(app.url, '203.0.113.10');
+    const sprayer = new Visitor(t.app.url, '203.0.113.10');
     for (let i = 0; i < FAILURES_PER_IP; i++) {
       expect((await sprayer.signIn(`nobody${i}@example.org`, 'guess')).status).toBe(401);
     }
-    expect((await sprayer.signIn('ed@example.org', PASSWORD)).status).toBe(429);
-    expect((await new Visitor(app.url, '198.51.100.5').signIn('ed@example.org', PASSWORD)).status).toBe(303);
+    expect((await sprayer.signIn('ed@example.org', EDITOR_PASSWORD)).status).toBe(429);
+    expect((await new Visitor(t.app.url, '198.51.100.5').signIn('ed@example.org', EDITOR_PASSWORD)).status).toBe(303);
   });
 });
 
 describe('password change limit', () => {
   it('refuses further tries after repeated wrong current passwords, changing nothing', async () => {
-    const client = new Client(app.url);
-    expect((await client.login('ed@example.org', PASSWORD)).status).toBe(303);
+    const client = new Client(t.app.url);
+    expect((await client.login('ed@example.org', EDITOR_PASSWORD)).status).toBe(303);
     const token = await client.csrfToken('/admin/account');
     const change = (current: string, password: string) =>
       client.post('/admin/account/password', { _csrf: token, current, password, repeat: password });
     // A too-short new password is not a guess and is not counted.
-    for (let i = 0; i < PASSWORD_CHANGE_FAILURES + 2; i++) expect((await change(PASSWORD, 'short')).status).toBe(400);
+    for (let i = 0; i < PASSWORD_CHANGE_FAILURES + 2; i++)
+      expect((await change(EDITOR_PASSWORD, 'short')).status).toBe(400);
     for (let i = 0; i < PASSWORD_CHANGE_FAILURES; i++) {
       expect((await change(`guess ${i}`, 'a new password 1')).status).toBe(400);
     }
-    const limited = await change(PASSWORD, 'a new password 1');
+    const limited = await change(EDITOR_PASSWORD, 'a new password 1');
     expect(limited.status).toBe(429);
     expect(await limited.text()).toContain('Too many wrong passwords');
     // The password is unchanged.
-    expect((await new Client(app.url).login('ed@example.org', PASSWORD)).status).toBe(303);
+    expect((await new Client(t.app.url).login('ed@example.org', EDITOR_PASSWORD)).status).toBe(303);
   });
 });

@@ -90,17 +90,3 @@ export async function feedbackRows(services: Services): Promise<FeedbackEventTab
     .orderBy('received_at')
     .execute();
 }
-
-/** Waits for `check` to hold, polling, with a deadline (no sleep decides a test). */
-export async function eventually<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

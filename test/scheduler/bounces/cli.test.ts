@@ -3,15 +3,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.js';
 import { ROOT, startChildServer } from '../../helpers/child-server.js';
+import { eventually } from '../../helpers/eventually.js';
 import { makeTempEnv } from '../../helpers/temp-env.js';
-import {
-  deliverOverSmtp,
-  eventually,
-  originalText,
-  sendDemoIssue,
-  subscriberState,
-  type SentIssue,
-} from './bounce-harness.js';
+import { deliverOverSmtp, originalText, sendDemoIssue, subscriberState, type SentIssue } from './bounce-harness.js';
 import { eximBounce } from './report-fixtures.js';
 
 describe('newsletter bounces listen', () => {
@@ -46,11 +40,15 @@ describe('newsletter bounces listen', () => {
       child.stderr.on('data', (c: Buffer) => (out += c.toString()));
       const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
       try {
-        const port = await eventually(() => {
-          const match = /Receiving bounces for bounces\.example\.org on 127\.0\.0\.1:(\d+)/.exec(out);
-          if (child.exitCode !== null) throw new Error(`exited: ${out}`);
-          return match ? Number(match[1]) : undefined;
-        }, 60_000);
+        const port = await eventually(
+          () => `the listener's port in its output:\n${out}`,
+          () => {
+            const match = /Receiving bounces for bounces\.example\.org on 127\.0\.0\.1:(\d+)/.exec(out);
+            if (child.exitCode !== null) throw new Error(`exited: ${out}`);
+            return match ? Number(match[1]) : undefined;
+          },
+          { timeoutMs: 60_000 },
+        );
         const mail = sent.mails.get('ann@example.net');
         if (!mail) throw new Error('ann got nothing');
         const dsn = eximBounce({ to: mail.envelopeFrom, recipient: 'ann@example.net', original: originalText(mail) });
@@ -66,7 +64,10 @@ describe('newsletter bounces listen', () => {
     it('runs inside `newsletter serve` too', async () => {
       const server = await startChildServer({ ...sent.env.env, BOUNCE_SMTP_PORT: '0' });
       try {
-        await eventually(() => /Receiving bounces for bounces\.example\.org on 127\.0\.0\.1:\d+/.test(server.output()));
+        await eventually(
+          () => `serve to receive bounces:\n${server.output()}`,
+          () => /Receiving bounces for bounces\.example\.org on 127\.0\.0\.1:\d+/.test(server.output()),
+        );
       } finally {
         expect(await server.stop('SIGTERM')).toBe(0);
       }

@@ -5,15 +5,9 @@ import { MailboxPoller, parseMailboxUrl } from '../../../scheduler/bounces/imap-
 import type { ReturnedMailHandler } from '../../../scheduler/bounces/inbound-mail.js';
 import { openServices } from '../../../src/app/services.js';
 import { createLogger } from '../../../src/log/logger.js';
+import { eventually } from '../../helpers/eventually.js';
 import { startImapServer, type ImapTestServer } from '../../helpers/imap-server.js';
-import {
-  eventually,
-  feedbackRows,
-  originalText,
-  sendDemoIssue,
-  subscriberState,
-  type SentIssue,
-} from './bounce-harness.js';
+import { feedbackRows, originalText, sendDemoIssue, subscriberState, type SentIssue } from './bounce-harness.js';
 import { arfComplaint, gmailBounce, outOfOffice, postfixBounce, type ReturnedMailInput } from './report-fixtures.js';
 
 const PROCESSED = 'Processed';
@@ -149,8 +143,10 @@ describe('a bounce mailbox on a real IMAP server (Dovecot on loopback)', () => {
     );
     const intake = await startBounceIntake(services, { mailboxPollMs: 200 });
     try {
-      await eventually(async () => (await subscriberState(sent.services, 'later@example.net')).status === 'bounced');
-      await eventually(async () => (await count('INBOX')) === 0);
+      await eventually('the bounce to be applied', () => subscriberState(sent.services, 'later@example.net'), {
+        holds: (state) => state.status === 'bounced',
+      });
+      await eventually('the inbox to be emptied (messages left)', () => count('INBOX'), { holds: (n) => n === 0 });
     } finally {
       await intake.stop();
       await services.close();

@@ -9,8 +9,9 @@ import { countSent } from '../../../scheduler/bounces/feedback-repository.js';
 import { requireIssue } from '../../../scheduler/delivery-repository.js';
 import { sendIssue, sendStatus, type SendReport } from '../../../scheduler/send-control.js';
 import { newSubscriberUid } from '../../../subscribers/tokens.js';
+import { eventually } from '../../helpers/eventually.js';
 import { makeTempEnv, type TempEnv } from '../../helpers/temp-env.js';
-import { BOUNCE_DOMAIN, deliverOverSmtp, eventually } from './bounce-harness.js';
+import { BOUNCE_DOMAIN, deliverOverSmtp } from './bounce-harness.js';
 import { arfComplaint } from './report-fixtures.js';
 
 const LIST = 1200;
@@ -111,7 +112,10 @@ describe('a synthetic send of 1,200 messages', () => {
 
   it('pauses itself when its complaint rate passes 0.3 %, with the reason shown', async () => {
     const issue = await requireIssue(services.db, 'welcome');
-    await eventually(async () => (await countSent(services.db, issue.id)) >= GATE, 60_000);
+    await eventually(`${GATE} messages sent`, () => countSent(services.db, issue.id), {
+      holds: (sent) => sent >= GATE,
+      timeoutMs: 60_000,
+    });
     const complain = async (n: number) => {
       const email = `reader${n}@example.net`;
       const mail = sink.received.get(email);

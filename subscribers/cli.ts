@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { CliError, parseTopicList, type RegisterCommands } from '../src/command/context.js';
 import { AddSubscriberError, addSubscriber } from './add-subscriber.js';
 import { exportSubscribersCsv } from './csv-export.js';
-import { CsvImportError, importSubscribersCsv, keptRowText } from './csv-import.js';
+import { CsvImportError, importSubscribersCsv, keptRowHints, keptRowText } from './csv-import.js';
 
 /** `newsletter subscribers add|import|export` (README, "Command line"). */
 export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
@@ -39,10 +39,12 @@ export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
 
   subscribers
     .command('import')
-    .argument('<file>', 'CSV with header email,name,topics (topics: slugs separated by ;)')
+    .argument('<file>', 'CSV with header email,name,topics[,consent] (topics: slugs separated by ;)')
     .option('--encoding <name>', "the file's encoding when it is not UTF-8 or UTF-16, e.g. windows-1252")
     .option('--overwrite', 'apply the file also where subscribers chose their name and topics themselves')
-    .description('import subscribers as active (consent source: import); exit 2 when some rows were rejected')
+    .description(
+      'import subscribers as active (consent source: import); a pending sign-up is confirmed only by a consent cell; exit 2 when some rows were rejected',
+    )
     .action(async (file: string, options: { encoding?: string; overwrite?: boolean }) => {
       if (!existsSync(file)) throw new CliError(`No file at ${file}`);
       const bytes = readFileSync(file);
@@ -62,8 +64,9 @@ export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
         `${file}: ${added} added, ${updated} updated, ${unchanged} unchanged, ${rejected.length} rejected\n`,
       );
       if (kept.length > 0) {
-        ctx.stdout.write(`Kept as the subscribers chose themselves (--overwrite applies the file to them):\n`);
+        ctx.stdout.write(`Kept as the subscribers chose themselves:\n`);
         for (const row of kept) ctx.stdout.write(`  ${keptRowText(row)}\n`);
+        for (const hint of keptRowHints(kept)) ctx.stdout.write(`${hint}\n`);
       }
       if (rejected.length > 0) {
         ctx.stderr.write(`Rejected rows of ${file} (the other rows were imported):\n`);

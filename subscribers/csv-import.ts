@@ -29,6 +29,10 @@ import { ownChoicesAmong } from './profile-origin.js';
 // A subscriber's own choice is theirs: when they last set their name and topics themselves (sign-up
 // or preferences page; profile-origin.ts), a row that differs leaves them as they are and the report
 // names it, unless `overwrite` is given (then the consent log records the import over their choice).
+// So is their confirmation: an import never confirms a pending sign-up (that would bypass the double
+// opt-in) unless the row's optional `consent` cell says where the person agreed (the editor answers
+// for it; the consent log keeps it). `overwrite` does not confirm anyone: it is about names and
+// topics, not consent. A new address in the file is added active, its consent the editor's.
 //
 // Every row is checked before anything is written. Good rows are then written in transactions that
 // hold the write lock for about WRITE_BATCH_MS each, with a pause between them, so that other
@@ -46,31 +50,69 @@ export interface RejectedRow {
   reason: string;
 }
 
+/** What a row would have changed of the name and topics a subscriber chose. */
+export type ChosenFields = 'name' | 'topics' | 'name and topics';
+
 /** A row that would have changed what the subscriber chose themselves, left as they chose it. */
-export interface KeptRow {
-  line: number;
-  email: string;
-  /** What the row would have changed. */
-  fields: 'name' | 'topics' | 'name and topics';
-  /** When the subscriber made their choice (ISO). */
-  chosenAt: string;
-}
+export type KeptRow =
+  | {
+      kept: 'choice';
+      line: number;
+      email: string;
+      /** What the row would have changed. */
+      fields: ChosenFields;
+      /** When the subscriber made their choice (ISO). */
+      chosenAt: string;
+    }
+  | {
+      /** A sign-up not confirmed yet, left pending: the row has no consent cell. */
+      kept: 'pending';
+      line: number;
+      email: string;
+      /** When they signed up (ISO). */
+      signedUpAt: string;
+    };
 
 export interface CsvImportReport {
   added: number;
   updated: number;
   unchanged: number;
   rejected: RejectedRow[];
-  /** Rows left as the subscriber chose (counted as unchanged); empty with `overwrite`. */
+  /**
+   * What was left as the subscribers chose: their name and topics (none with `overwrite`), and
+   * sign-ups left pending. A row may be named twice (its topics and its pending confirmation).
+   */
   kept: KeptRow[];
 }
 
-/** "line 7: kept the topics ada@example.net chose on 2026-11-20" */
+/**
+ * "line 7: kept the topics ada@example.net chose on 2026-11-20";
+ * "line 8: kept bo@example.net pending confirmation (signed up on 2026-11-21, not confirmed)"
+ */
 export function keptRowText(row: KeptRow): string {
-  return `line ${row.line}: kept the ${row.fields} ${row.email} chose on ${row.chosenAt.slice(0, 10)}`;
+  return row.kept === 'choice'
+    ? `line ${row.line}: kept the ${row.fields} ${row.email} chose on ${row.chosenAt.slice(0, 10)}`
+    : `line ${row.line}: kept ${row.email} pending confirmation (signed up on ${row.signedUpAt.slice(0, 10)}, not confirmed)`;
 }
 
-const KNOWN_COLUMNS = ['email', 'name', 'topics', 'status', 'subscribed_at'] as const;
+/** What the editor can do about the kept rows, one sentence each (the CLI's and the app's words). */
+export function keptRowHints(kept: readonly KeptRow[], overwrite = 'run the import again with --overwrite'): string[] {
+  const hints: string[] = [];
+  if (kept.some((row) => row.kept === 'choice')) {
+    hints.push(`To apply the file's names and topics to them too, ${overwrite}.`);
+  }
+  if (kept.some((row) => row.kept === 'pending')) {
+    hints.push(
+      'A pending sign-up is confirmed by its owner through the link we mailed them; an import confirms it only when the row has a consent cell saying where and how they agreed.',
+    );
+  }
+  return hints;
+}
+
+/** The longest `consent` cell: where and how the person agreed, in a few words. */
+export const MAX_CONSENT_LENGTH = 200;
+
+const KNOWN_COLUMNS = ['email', 'name', 'topics', 'consent', 'status', 'subscribed_at'] as const;
 type Column = (typeof KNOWN_COLUMNS)[number];
 
 interface GoodRow {
@@ -78,6 +120,8 @@ interface GoodRow {
   email: string;
   name: string | undefined;
   topicSlugs: string[] | undefined;
+  /** Where and how the person agreed, as the file says; '' when it says nothing. */
+  consent: string;
 }
 
 interface ParsedRecord {
@@ -258,7 +302,12 @@ async function checkRows(db: Db, records: ParsedRecord[]): Promise<{ good: GoodR
       );
       continue;
     }
-    good.push({ line, email, name, topicSlugs });
+    const consent = cleanName(cell(record, 'consent'));
+    if (consent.length > MAX_CONSENT_LENGTH) {
+      reject(`consent is longer than ${MAX_CONSENT_LENGTH} characters (say in a few words where and how they agreed)`);
+      continue;
+    }
+    good.push({ line, email, name, topicSlugs, consent });
   }
   return { good, rejected };
 }
@@ -271,7 +320,7 @@ interface BatchOutcome {
   kept: KeptRow[];
 }
 
-function changedFields(nameDiffers: boolean, topicsDiffer: boolean): KeptRow['fields'] {
+function changedFields(nameDiffers: boolean, topicsDiffer: boolean): ChosenFields {
   return nameDiffers && topicsDiffer ? 'name and topics' : nameDiffers ? 'name' : 'topics';
 }
 
@@ -312,7 +361,7 @@ async function writeBatch(
   for (const row of batch) {
     const topicIds = row.topicSlugs?.map((slug) => topicIdOf.get(slug) as number);
     const context = { source: 'import' as const };
-    const detail = `CSV line ${row.line}`;
+    const detail = row.consent === '' ? `CSV line ${row.line}` : `CSV line ${row.line}; consent: ${row.consent}`;
     const subscriber = existing.get(row.email);
     if (!subscriber) {
       if (erased.has(hashOf.get(row.email) as string)) {
@@ -343,19 +392,25 @@ async function writeBatch(
       });
       continue;
     }
+    // Only the person (their link) or a consent the file names confirms a pending sign-up.
     const activated =
       subscriber.status === 'pending' &&
-      (await activateSubscriber(trx, subscriber.id, ['pending'], 'subscribe', context, detail));
+      row.consent !== '' &&
+      (await activateSubscriber(trx, subscriber.id, ['pending'], 'confirm', context, detail));
     const nameDiffers = row.name !== undefined && row.name !== subscriber.name;
     const topicsDiffer = row.topicSlugs !== undefined && !sameTopics(row.topicSlugs, subscriber.topicSlugs);
     const chosenAt = ownChoice.get(subscriber.id);
     if ((nameDiffers || topicsDiffer) && chosenAt !== undefined && !overwrite) {
       outcome.kept.push({
+        kept: 'choice',
         line: row.line,
         email: row.email,
         fields: changedFields(nameDiffers, topicsDiffer),
         chosenAt,
       });
+    }
+    if (subscriber.status === 'pending' && !activated) {
+      outcome.kept.push({ kept: 'pending', line: row.line, email: row.email, signedUpAt: subscriber.createdAt });
     }
     const changed =
       (nameDiffers || topicsDiffer) &&

@@ -198,7 +198,7 @@ async function renderLinkUsed(web: SubscriberWeb, res: Response, subscriber: Sub
     heading: 'This confirmation link has already been used',
     message:
       subscriber.status === 'active'
-        ? 'Your subscription is already confirmed, with this link or a newer one we sent you; nothing has been changed. To change your topics, we can email you a link to manage them.'
+        ? 'Your subscription is already confirmed, with this link or another one we sent you; nothing has been changed. To change your topics, we can email you a link to manage them.'
         : 'This link was sent before you unsubscribed, so it no longer subscribes you. Nothing has been changed. Sign up again if you want the newsletter.',
     link:
       subscriber.status === 'active'

@@ -16,6 +16,7 @@ import {
 import {
   CsvImportError,
   importSubscribersCsv,
+  keptRowHints,
   keptRowText,
   type CsvImportReport,
 } from '../../subscribers/csv-import.js';
@@ -115,6 +116,7 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
           ...extra.importReport,
           ok: extra.importReport.rejected.length === 0,
           keptLines: extra.importReport.kept.map(keptRowText),
+          keptHints: keptRowHints(extra.importReport.kept, 'tick “Overwrite” and import again'),
         },
         importError: extra.importError,
         encodings: IMPORT_ENCODINGS,

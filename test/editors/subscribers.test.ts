@@ -135,6 +135,32 @@ describe('subscriber pages over HTTP', () => {
     expect(applied).not.toContain('id="import-kept"');
     expect((await findSubscriberByEmail(services.db, 'self@example.org'))?.topicSlugs).toEqual(['city-services']);
   });
+
+  it('leaves a sign-up not confirmed yet pending, even with “Overwrite”, and says so on the row', async () => {
+    await signedUpThroughForm(services.db, {
+      email: 'unsure@example.org',
+      name: 'Unsure',
+      topics: ['open-data'],
+      status: 'pending',
+    });
+    const today = new Date().toISOString().slice(0, 10);
+    for (const overwrite of [false, true]) {
+      const form = new FormData();
+      form.set('_csrf', token);
+      form.set('csvText', 'email,name,topics,status\nunsure@example.org,Unsure,open-data,active\n');
+      if (overwrite) form.set('overwrite', 'yes');
+      const html = await (await client.post('/admin/subscribers/import', form)).text();
+      expect(html).toContain('Added 0, updated 0, unchanged 1, rejected 0.');
+      expect(html).toContain(
+        `<ul id="import-kept"><li>line 2: kept unsure@example.org pending confirmation (signed up on ${today}, not confirmed)</li></ul>`,
+      );
+      expect(html).toContain(
+        'an import confirms it only when the row has a consent cell saying where and how they agreed',
+      );
+      expect(html).not.toContain('tick “Overwrite”');
+      expect((await findSubscriberByEmail(services.db, 'unsure@example.org'))?.status).toBe('pending');
+    }
+  });
 });
 
 describe('the subscriber list of a long list (issue 9 item 21)', () => {

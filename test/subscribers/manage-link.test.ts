@@ -69,7 +69,7 @@ describe('an older confirmation link after a newer one was used', () => {
     expect((await confirmVia(new Client(h.base), second)).res.status).toBe(200);
     const older = await new Client(h.base).get(first);
     expect(older.res.status).toBe(410);
-    expect(mainOf(older.html)).toContain('with this link or a newer one we sent you');
+    expect(mainOf(older.html)).toContain('with this link or another one we sent you');
     expect(mainOf(older.html)).toContain('<a href="/manage">Email me a link to manage my topics</a>');
   });
 });

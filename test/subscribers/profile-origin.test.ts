@@ -133,3 +133,94 @@ describe('a CSV import and a subscriber’s own choice', () => {
     expect(await topicsOf('ada@example.net')).toEqual(['privacy']);
   });
 });
+
+describe('a CSV import and a sign-up not confirmed yet', () => {
+  const today = new Date().toISOString().slice(0, 10);
+  const statusOf = async (email: string) => (await findSubscriberByEmail(services.db, email))?.status;
+  const logOf = async (email: string) =>
+    (await listConsentLog(services.db, (await findSubscriberByEmail(services.db, email))?.id ?? 0)).map((e) => ({
+      action: e.action,
+      source: e.source,
+      detail: e.detail,
+    }));
+
+  beforeAll(async () => {
+    // Signed up through the form and never confirmed (what signup.ts writes before the link is used).
+    for (const [email, topics] of [
+      ['pen@example.net', ['privacy']],
+      ['pat@example.net', ['privacy']],
+    ] as const) {
+      await signedUpThroughForm(services.db, { email, name: 'P', topics: [...topics], status: 'pending' });
+    }
+  });
+
+  it('leaves them pending, whatever the file’s status column says, and names each row', async () => {
+    // As another instance's export would have them: active there.
+    const file = csv(
+      'pending.csv',
+      'email,name,topics,status\npen@example.net,P,privacy,active\npat@example.net,P,sending,active\n',
+    );
+    const run = await runCli(['subscribers', 'import', file], temp.env);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('0 added, 0 updated, 2 unchanged, 0 rejected');
+    const lines = run.stdout.split('\n').map((l) => l.trim());
+    expect(lines).toContain(`line 2: kept pen@example.net pending confirmation (signed up on ${today}, not confirmed)`);
+    // A row that would also change their own choice is named for both.
+    expect(lines).toContain(`line 3: kept the topics pat@example.net chose on ${today}`);
+    expect(lines).toContain(`line 3: kept pat@example.net pending confirmation (signed up on ${today}, not confirmed)`);
+    expect(run.stdout).toContain('an import confirms it only when the row has a consent cell');
+    expect(await statusOf('pen@example.net')).toBe('pending');
+    expect(await statusOf('pat@example.net')).toBe('pending');
+    expect(await logOf('pen@example.net')).toEqual([{ action: 'signup', source: 'form', detail: null }]);
+  });
+
+  it('--overwrite applies the name and topics but confirms nobody', async () => {
+    const file = csv('pending-overwrite.csv', 'email,name,topics\npat@example.net,Pat,sending\n');
+    const run = await runCli(['subscribers', 'import', file, '--overwrite'], temp.env);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('0 added, 1 updated, 0 unchanged, 0 rejected');
+    expect(run.stdout).toContain(
+      `line 2: kept pat@example.net pending confirmation (signed up on ${today}, not confirmed)`,
+    );
+    expect(run.stdout).not.toContain('kept the');
+    expect(await findSubscriberByEmail(services.db, 'pat@example.net')).toMatchObject({
+      status: 'pending',
+      name: 'Pat',
+      topicSlugs: ['sending'],
+    });
+    expect((await logOf('pat@example.net')).map((e) => e.action)).toEqual(['signup', 'import-overwrite']);
+  });
+
+  it('confirms a row whose consent cell says where they agreed, logged with it; their choice stays theirs', async () => {
+    const consent = 'signed the paper form at the members’ meeting, 2026-11-12';
+    const tooLong = 'x'.repeat(201);
+    const file = csv(
+      'consent.csv',
+      `email,topics,consent\npen@example.net,privacy,"${consent}"\npat@example.net,sending,${tooLong}\nnew.one@example.net,privacy,agreed on the phone\n`,
+    );
+    const run = await runCli(['subscribers', 'import', file], temp.env);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toContain('1 added, 1 updated, 0 unchanged, 1 rejected');
+    expect(run.stdout).not.toContain('pen@example.net');
+    expect(run.stderr).toContain('line 3: consent is longer than 200 characters');
+    const pen = await findSubscriberByEmail(services.db, 'pen@example.net');
+    expect(pen?.status).toBe('active');
+    expect(pen?.confirmedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    expect((await logOf('pen@example.net')).at(-1)).toEqual({
+      action: 'confirm',
+      source: 'import',
+      detail: `CSV line 2; consent: ${consent}`,
+    });
+    expect(await statusOf('pat@example.net')).toBe('pending');
+    expect(await logOf('new.one@example.net')).toEqual([
+      { action: 'subscribe', source: 'import', detail: 'CSV line 4; consent: agreed on the phone' },
+    ]);
+    // The confirmation is not a change of their topics: a later import still keeps what they chose.
+    const later = await runCli(
+      ['subscribers', 'import', csv('later.csv', 'email,topics\npen@example.net,editions\n')],
+      temp.env,
+    );
+    expect(later.stdout).toContain(`line 2: kept the topics pen@example.net chose on ${today}`);
+    expect(await topicsOf('pen@example.net')).toEqual(['privacy']);
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { findSubscriberByEmail } from '../../subscribers/subscriber-repository.js';
-import { signToken } from '../../subscribers/tokens.js';
+import { signToken, verifyToken } from '../../subscribers/tokens.js';
 import { Client, confirmVia, linkIn, mainOf, nextMailTo, signUp, useHarness } from './web-harness.js';
 
 const h = useHarness();
@@ -230,6 +230,46 @@ describe('sign-up with double opt-in', () => {
     expect((await findSubscriberByEmail(h.services.db, 'careful@example.org'))?.status).toBe('pending');
     expect((await confirmVia(client, good)).res.status).toBe(200);
     expect((await findSubscriberByEmail(h.services.db, 'careful@example.org'))?.status).toBe('active');
+  });
+
+  it('signing up again while pending mails a fresh link and the older one still confirms until it expires', async () => {
+    const email = 'second.thoughts@example.org';
+    let seen = h.sink.received.length;
+    await signUp(new Client(h.base), { email, name: 'First', topics: ['open-data'] });
+    const older = linkIn(await nextMailTo(h.sink, email, seen), '/confirm');
+    seen = h.sink.received.length;
+    await signUp(new Client(h.base), { email, name: 'Second', topics: ['shared-ledgers'] });
+    const newer = linkIn(await nextMailTo(h.sink, email, seen), '/confirm');
+    expect(newer).not.toBe(older);
+    expect((await findSubscriberByEmail(h.services.db, email))?.status).toBe('pending');
+
+    // Each link runs its own 7 days from when it was mailed: the newer one did not cut the older one short.
+    const secret = h.services.config.secretKey;
+    const tokenOf = (path: string) => new URL(path, h.base).searchParams.get('token') ?? '';
+    const sixDaysOn = new Date(Date.now() + 6 * 86_400_000);
+    const eightDaysOn = new Date(Date.now() + 8 * 86_400_000);
+    expect(verifyToken(secret, 'confirm', tokenOf(older), sixDaysOn)).toMatchObject({ ok: true });
+    expect(verifyToken(secret, 'confirm', tokenOf(older), eightDaysOn)).toEqual({ ok: false, reason: 'expired' });
+
+    // The older link, from a mail the person happened to open first, confirms: with the latest choice.
+    const client = new Client(h.base);
+    const confirmed = await confirmVia(client, older);
+    expect(confirmed.res.status).toBe(200);
+    expect(mainOf(confirmed.html)).toContain('You are subscribed');
+    const subscriber = await findSubscriberByEmail(h.services.db, email);
+    expect(subscriber).toMatchObject({ status: 'active', name: 'Second', topicSlugs: ['shared-ledgers'] });
+    expect((await consentActions(email)).map((l) => [l.action, l.source])).toEqual([
+      ['signup', 'form'],
+      ['signup-repeated', 'form'],
+      ['signup-changed', 'form'],
+      ['confirm', 'form'],
+    ]);
+
+    // The newer link then says what happened, without claiming it was itself the one used.
+    const after = await new Client(h.base).get(newer);
+    expect(after.res.status).toBe(410);
+    expect(mainOf(after.html)).toContain('already confirmed, with this link or another one we sent you');
+    expect((await consentActions(email)).length).toBe(4);
   });
 
   it('brings back an unsubscribed address only through a newly mailed link', async () => {

@@ -7,6 +7,7 @@ import { DEMO_DIR } from '../../src/content/demo.js';
 import { importFolder } from '../../src/content/import.js';
 import { StorageHealth } from '../../src/db/storage-health.js';
 import { createWebApp } from '../../src/web/server.js';
+import { eventually } from '../helpers/eventually.js';
 import { mountSmallDisk, smallDiskAvailable, type SmallDisk } from '../helpers/small-disk.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 
@@ -120,8 +121,10 @@ describe('StorageHealth while another process holds the write lock', () => {
       other.close();
     }
     // The probe that waited for the lock has written since.
-    const deadline = Date.now() + 10_000;
-    while ((await probed()) === firstProbe && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(await probed()).not.toBe(firstProbe);
+    await eventually('the probe that waited for the lock to write', probed, {
+      holds: (probe) => probe !== firstProbe,
+      timeoutMs: 10_000,
+      intervalMs: 10,
+    });
   });
 });

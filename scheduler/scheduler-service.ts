@@ -39,11 +39,17 @@ export function startScheduler(services: Services, options: SchedulerOptions = {
   const leadership = schedulerLeadership(services.db, holder, tickMs);
   let leading = false;
 
-  const tick = async (): Promise<string[]> => {
+  // Asked at each tick and renewed three times per tick, which is also when a leader finds out it lost
+  // the lead (its lease taken over, or its PostgreSQL session ended under it).
+  const lead = async (): Promise<boolean> => {
     const leads = await leadership.acquire();
     if (leads !== leading) logger.info({ holder }, leads ? 'this process now runs the scheduler' : 'lost the lead');
     leading = leads;
-    if (!leads) return [];
+    return leads;
+  };
+
+  const tick = async (): Promise<string[]> => {
+    if (!(await lead())) return [];
     const started: string[] = [];
     // Due by the database's clock: a leader whose own clock runs ahead starts nothing early.
     const now = new Date(await readDbNowMs(services.db)).toISOString();
@@ -87,7 +93,7 @@ export function startScheduler(services: Services, options: SchedulerOptions = {
   const timer = setInterval(runTick, tickMs);
   const renew = setInterval(
     () => {
-      if (leading) void leadership.acquire().catch(() => {});
+      if (leading) void lead().catch(() => {});
     },
     Math.max(50, Math.floor(tickMs / 3)),
   );

@@ -69,7 +69,7 @@ export function parsePostgresUrl(databaseUrl: string): PostgresTarget {
 }
 
 export function createPostgresPool(target: PostgresTarget): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: target.connectionString,
     options: target.options,
     types,
@@ -77,4 +77,11 @@ export function createPostgresPool(target: PostgresTarget): pg.Pool {
     // so an operator (or a test) can tell which process holds a connection or a lock; 63 bytes kept.
     application_name: `newsletter ${os.hostname()}:${process.pid}`.slice(0, 63),
   });
+  // A connection the server ends while a caller holds it between queries (the scheduler's lock
+  // connection, when the server restarts or an operator runs pg_terminate_backend) emits 'error'
+  // with no listener, which Node turns into an uncaught exception that ends the whole process. The
+  // holder learns of it at its next query instead (the client refuses to be queried), and the pool
+  // discards the client when it comes back.
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
 }

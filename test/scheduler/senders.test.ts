@@ -70,6 +70,13 @@ function startWorker(
 }
 
 /**
+ * PostgreSQL: `l` (pg_locks) is the scheduler's advisory lock on this test's schema (scheduler/leader.ts's
+ * key), not the lock a starting process takes to run the migrations.
+ */
+const schedulerLock = sql`l.locktype = 'advisory' and l.granted and a.datname = current_database()
+  and l.classid = 720411300 and l.objid = hashtext(current_schema())::oid and l.objsubid = 2`;
+
+/**
  * The pid of the worker running the scheduler: on SQLite the holder of its `leader_locks` row, on
  * PostgreSQL the process (named in pg_stat_activity) holding an advisory lock.
  */
@@ -80,7 +87,7 @@ async function leaderOf(services: Services, workers: Worker[]): Promise<number |
   }
   const { rows } = await sql<{ name: string }>`select a.application_name as name
     from pg_locks l join pg_stat_activity a on a.pid = l.pid
-    where l.locktype = 'advisory' and l.granted and a.datname = current_database()`.execute(services.db);
+    where ${schedulerLock}`.execute(services.db);
   const pids = new Set(workers.map((w) => w.child.pid));
   return rows.map((r) => Number(r.name.split(':').at(-1))).find((pid) => pids.has(pid));
 }
@@ -330,4 +337,39 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
     await stopAll(workers.filter((w) => w !== leader));
     expect(copiesByRecipient(server.received).size).toBe(30);
   });
+
+  it.skipIf(testDialect() !== 'postgres')(
+    "PostgreSQL: the leader's session ended under it (pg_terminate_backend): it stops leading, lives on, and the other process runs the tick",
+    async () => {
+      const server = await sink(0);
+      const { env, services, slug } = await prepare(30);
+      const options = { SCHEDULER_TICK_SECONDS: '1', LOG_LEVEL: 'info' };
+      const workers = [startWorker(env, server, options), startWorker(env, server, options)];
+      const leaderPid = await until('a leader', () => leaderOf(services, workers));
+      const [leader, other] = workers[0]?.child.pid === leaderPid ? workers : [...workers].reverse();
+      if (!leader || !other) throw new Error('two workers expected');
+      // The leader's lock connection, by the process name the pool gives its sessions.
+      const { rows } = await sql<{ done: boolean }>`select pg_terminate_backend(l.pid) as done
+        from pg_locks l join pg_stat_activity a on a.pid = l.pid
+        where ${schedulerLock} and a.application_name like ${`% %:${leaderPid}`}`.execute(services.db);
+      expect(rows.map((r) => r.done)).toEqual([true]);
+
+      await until('the other process to lead', async () => (await leaderOf(services, workers)) === other.child.pid);
+      await until(
+        'the old leader to know it lost the lead',
+        () => Promise.resolve(/lost the lead/.test(leader.output())),
+        30_000,
+      ).catch((error: unknown) => {
+        throw new Error(`${String(error)}\n${leader.output()}`);
+      });
+      // A due issue is started by the new leader alone, and sent by both senders.
+      await scheduleIssue(services, slug, new Date(Date.now() + 1000));
+      await until('the send to finish', async () => (await sendStatus(services, slug)).status === 'sent');
+      await stopAll(workers);
+      expect(other.output()).toMatch(/send started by the scheduler/);
+      expect(leader.output()).not.toMatch(/send started by the scheduler/);
+      expect(leader.output().split(/now runs the scheduler/)).toHaveLength(2);
+      expect(copiesByRecipient(server.received).size).toBe(30);
+    },
+  );
 });

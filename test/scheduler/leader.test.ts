@@ -4,6 +4,7 @@ import type { Services } from '../../src/app/services.js';
 import { schedulerLeadership, type Leadership } from '../../scheduler/leader.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { testDialect } from '../helpers/test-database.js';
+import { eventually } from '../helpers/eventually.js';
 
 // Two processes of one cluster asking for the scheduler's lead: each has its own database pool
 // (two `open()`s of one environment), so each holds its own connections, as two processes do.
@@ -31,14 +32,6 @@ function leadership(services: Services, holder: string, leaseMs = LEASE_MS): Lea
   return lead;
 }
 
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** PostgreSQL backends holding an advisory lock on this environment's schema (the scheduler's key). */
 async function advisoryHolders(services: Services): Promise<number[]> {
   const { rows } = await sql<{ pid: number }>`select pid from pg_locks
@@ -56,7 +49,7 @@ describe('the scheduler lead (one process of the cluster at a time)', () => {
     expect(await b.acquire()).toBe(false);
     expect(await a.acquire()).toBe(true);
     await a.release();
-    await until('the second process to lead', () => b.acquire());
+    await eventually('the second process to lead', () => b.acquire());
     expect(await a.acquire()).toBe(false);
   });
 
@@ -75,14 +68,13 @@ describe('the scheduler lead (one process of the cluster at a time)', () => {
       // What a server restart, a failover or an operator's pg_terminate_backend does to the session.
       const { rows } = await sql<{ done: boolean }>`select pg_terminate_backend(${backend}) as done`.execute(second.db);
       expect(rows[0]?.done).toBe(true);
-      await until('the lock to be free or taken by the other process', async () => {
-        const holders = await advisoryHolders(second);
-        return !holders.includes(backend);
+      await eventually('the ended session to let go of the lock', () => advisoryHolders(second), {
+        holds: (holders) => !holders.includes(backend),
       });
 
       // The first no longer claims the lead: its lock went with its session.
       expect(await a.acquire()).toBe(false);
-      await until('the second process to lead', () => b.acquire());
+      await eventually('the second process to lead', () => b.acquire());
       expect(await a.acquire()).toBe(false);
       expect(await b.acquire()).toBe(true);
       expect(await advisoryHolders(second)).toHaveLength(1);
@@ -90,7 +82,7 @@ describe('the scheduler lead (one process of the cluster at a time)', () => {
       // The first still works (its pool replaced the dead connection) and leads again once the lock
       // is free and it has sat out its two ticks.
       await b.release();
-      await until('the first process to lead again', () => a.acquire());
+      await eventually('the first process to lead again', () => a.acquire());
       expect(await b.acquire()).toBe(false);
     },
   );

@@ -345,7 +345,7 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
       const { env, services, slug } = await prepare(30);
       const options = { SCHEDULER_TICK_SECONDS: '1', LOG_LEVEL: 'info' };
       const workers = [startWorker(env, server, options), startWorker(env, server, options)];
-      const leaderPid = await until('a leader', () => leaderOf(services, workers));
+      const leaderPid = await eventually('a leader', () => leaderOf(services, workers), PATIENCE);
       const [leader, other] = workers[0]?.child.pid === leaderPid ? workers : [...workers].reverse();
       if (!leader || !other) throw new Error('two workers expected');
       // The leader's lock connection, by the process name the pool gives its sessions.
@@ -354,17 +354,17 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
         where ${schedulerLock} and a.application_name like ${`% %:${leaderPid}`}`.execute(services.db);
       expect(rows.map((r) => r.done)).toEqual([true]);
 
-      await until('the other process to lead', async () => (await leaderOf(services, workers)) === other.child.pid);
-      await until(
-        'the old leader to know it lost the lead',
-        () => Promise.resolve(/lost the lead/.test(leader.output())),
-        30_000,
-      ).catch((error: unknown) => {
-        throw new Error(`${String(error)}\n${leader.output()}`);
+      await eventually('the other process to lead', () => leaderOf(services, workers), {
+        ...PATIENCE,
+        holds: (pid) => pid === other.child.pid,
+      });
+      await eventually('the old leader to log that it lost the lead', () => leader.output(), {
+        ...PATIENCE,
+        holds: (output) => /lost the lead/.test(output),
       });
       // A due issue is started by the new leader alone, and sent by both senders.
       await scheduleIssue(services, slug, new Date(Date.now() + 1000));
-      await until('the send to finish', async () => (await sendStatus(services, slug)).status === 'sent');
+      await sendReaches(services, slug, 'sent', PATIENCE.timeoutMs);
       await stopAll(workers);
       expect(other.output()).toMatch(/send started by the scheduler/);
       expect(leader.output()).not.toMatch(/send started by the scheduler/);

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const DIST_DIR = path.join(PROJECT_ROOT, 'dist');
 /** What runs outside the test runner: the service and the benchmarks' workers. */
-const SOURCE_DIRS = ['src', 'editors', 'subscribers', 'scheduler', 'bench'];
+const SOURCE_DIRS = ['src', 'editors', 'subscribers', 'scheduler', 'api', 'bench'];
 const FINGERPRINT_FILE = '.fingerprint';
 
 /** @param {string} root @returns {string[]} root-relative paths of the .ts and .js sources, sorted */

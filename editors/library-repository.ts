@@ -273,3 +273,9 @@ export async function findOrCreateTopic(db: Db, name: string): Promise<number> {
     return id;
   });
 }
+
+/** The row id and last change of the article with this slug (the API names articles by slug). */
+export async function findArticleBySlug(db: Db, slug: string): Promise<{ id: number; updatedAt: string } | undefined> {
+  const row = await db.selectFrom('articles').select(['id', 'updated_at']).where('slug', '=', slug).executeTakeFirst();
+  return row && { id: row.id, updatedAt: row.updated_at };
+}

@@ -21,8 +21,14 @@ import { createSubscriberAdminRouter } from './subscribers/subscriber-routes.js'
 import { createOutboxRouter } from './outbox/outbox-routes.js';
 import { createSettingsRouter } from './settings/settings-routes.js';
 
+/**
+ * Pages that modules above the editors' app add to it (the web root passes them in): mounted
+ * behind sign-in, CSRF and, for paths under /settings, the admin role, like the app's own pages.
+ */
+export type AdminExtension = (ctx: AdminContext) => Router;
+
 /** The editors' app, mounted at /admin: sign-in first, then content, issues, sending, subscribers, settings. */
-export function createAdminRouter(services: Services): Router {
+export function createAdminRouter(services: Services, extensions: readonly AdminExtension[] = []): Router {
   const ctx: AdminContext = {
     services,
     sessions: new SessionStore(services),
@@ -51,6 +57,7 @@ export function createAdminRouter(services: Services): Router {
 
   router.use('/settings', requireRole('admin'));
   router.use(createSettingsRouter(ctx));
+  for (const extension of extensions) router.use(extension(ctx));
 
   router.use(async (req: Request, res: Response) => {
     await renderAdminPage(

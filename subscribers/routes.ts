@@ -5,7 +5,7 @@ import { createManageLinkRouter } from './manage-link.js';
 import { createDataRequestRouter } from './data-requests.js';
 import { createPreferencesRouter } from './preferences.js';
 import { createSignupRouter } from './signup.js';
-import { SubscriberMail } from './subscriber-mail.js';
+import { subscriberMailFor } from './subscriber-mail.js';
 import { createTokens } from './tokens.js';
 import { createUnsubscribeRouter } from './unsubscribe.js';
 import { renderMessage, type SubscriberWeb } from './web-context.js';
@@ -16,11 +16,7 @@ export function createSubscriberRouter(services: Services): Router {
   const web: SubscriberWeb = {
     services,
     tokens: createTokens(config.secretKey),
-    mail: new SubscriberMail({
-      templatesDir: config.templatesDir,
-      mjml: services.mjml,
-      send: (message) => services.messenger.send(message),
-    }),
+    mail: subscriberMailFor(services),
     csrf: createCsrf({
       secretKey: config.secretKey,
       secure: config.baseUrl.startsWith('https://'),

@@ -13,6 +13,7 @@ import {
   resolveTopicSlugs,
   updateSubscriberProfile,
   WITHDRAWN_STATUSES,
+  type ConsentContext,
   type Subscriber,
 } from './subscriber-repository.js';
 import { CONFIRM_TOKEN_TTL_MS, confirmUrl, subscriberLinks } from './tokens.js';
@@ -103,17 +104,23 @@ async function renderSignupForm(web: SubscriberWeb, req: Request, res: Response,
   });
 }
 
+/** What a double opt-in sign-up needs: the sign-up page, the embedded form and the API share it. */
+export type SignupDeps = Pick<SubscriberWeb, 'services' | 'mail' | 'sendInBackground'>;
+
+export interface SignupInput {
+  /** Normalised (address.ts). */
+  email: string;
+  name: string;
+  topicIds: number[];
+  topicSlugs: string[];
+}
+
 /**
  * Records the sign-up and queues the right mail. Every branch answers the same page; only the
  * owner of the address learns, by mail, whether it was already known.
  */
-async function registerSignup(
-  web: SubscriberWeb,
-  req: Request,
-  input: { email: string; name: string; topicIds: number[]; topicSlugs: string[] },
-): Promise<void> {
+export async function registerSignup(web: SignupDeps, context: ConsentContext, input: SignupInput): Promise<void> {
   const { db, config } = web.services;
-  const context = consentContext(req, 'form');
   const publication = await getPublication(db);
   const existing = await findSubscriberByEmail(db, input.email);
   const detail = JSON.stringify({ topics: input.topicSlugs.length > 0 ? input.topicSlugs : 'all' });
@@ -176,7 +183,7 @@ async function registerSignup(
   }
 }
 
-async function topicNamesOf(web: SubscriberWeb, subscriber: Subscriber): Promise<string[]> {
+async function topicNamesOf(web: SignupDeps, subscriber: Subscriber): Promise<string[]> {
   const topics = await listTopics(web.services.db);
   return topics.filter((t) => subscriber.topicSlugs.includes(t.slug)).map((t) => t.name);
 }
@@ -288,7 +295,12 @@ export function createSignupRouter(web: SubscriberWeb): Router {
         return;
       }
       const known = topics.filter((t) => !resolved.unknown.includes(t));
-      await registerSignup(web, req, { email, name, topicIds: resolved.ids, topicSlugs: known });
+      await registerSignup(web, consentContext(req, 'form'), {
+        email,
+        name,
+        topicIds: resolved.ids,
+        topicSlugs: known,
+      });
       res.set('Cache-Control', 'no-store');
       await renderPage(web, res, 200, 'subscribe-sent', { title: 'Check your inbox', confirmDays: CONFIRM_DAYS });
     },

@@ -5,6 +5,7 @@ import type { MjmlCompiler } from '../src/render/mjml-compiler.js';
 import type { OutgoingMessage, SendResult } from '../src/mail/messenger.js';
 import type { Publication } from '../src/content/types.js';
 import type { SubscriberLinks } from './tokens.js';
+import type { Services } from '../src/app/services.js';
 
 // Mail to one subscriber about their subscription (not issues): the double opt-in confirmation,
 // the "you are already subscribed" notice and the export or erase link (data-requests.ts). Templates live in templates/email/subscriber/ as
@@ -125,4 +126,13 @@ export class SubscriberMail {
     });
     return this.deps.send({ to, subject, ...parts });
   }
+}
+
+/** The subscriber mail of a running service (templates, MJML thread and messenger of `services`). */
+export function subscriberMailFor(services: Services): SubscriberMail {
+  return new SubscriberMail({
+    templatesDir: services.config.templatesDir,
+    mjml: services.mjml,
+    send: (message) => services.messenger.send(message),
+  });
 }

@@ -32,6 +32,8 @@ const SOURCES: Record<ConsentSource, string> = {
   admin: 'an editor in the app',
   system: 'the service',
   complaint: 'mail provider’s complaint report',
+  api: 'the JSON API (an API key)',
+  embed: 'the sign-up form on the publication’s website',
 };
 
 const FIELD_WORDS: Record<string, string> = {

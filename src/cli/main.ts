@@ -14,6 +14,7 @@ import { registerIssueCommands } from './issue-commands.js';
 import { describeFit } from '../render/edition-fit.js';
 import { demoHint, registerDemoCommands } from './demo-commands.js';
 import { registerDbCommands } from './db-commands.js';
+import { registerApiKeyCommands } from '../../api/cli.js';
 
 const FORMATS = ['email', 'text', 'web', 'mjml'] as const;
 type Format = (typeof FORMATS)[number];
@@ -125,6 +126,7 @@ function buildProgram(ctx: CliContext): Command {
   registerDemoCommands(program, ctx);
   registerBounceCommands(program, ctx);
   registerDbCommands(program, ctx);
+  registerApiKeyCommands(program, ctx);
   return program;
 }
 

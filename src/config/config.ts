@@ -86,6 +86,8 @@ export interface Config {
   bounces: BounceConfig;
   /** The most bytes an email's HTML part may take as sent (quoted-printable); larger editions get teasers. */
   emailHtmlBudget: number;
+  /** The JSON API (issue 15): API_RATE_LIMIT requests per key per minute. */
+  api: { rateLimitPerMinute: number };
 }
 
 const optionalText = z
@@ -183,6 +185,7 @@ const envSchema = z.object({
       'EMAIL_HTML_BUDGET must be at least 16384 (16 KiB): the frame and a teaser per article need room',
     )
     .optional(),
+  API_RATE_LIMIT: positiveInt('API_RATE_LIMIT').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   DEMO: optionalText
     .refine((v) => v === undefined || /^(true|false|1|0|yes|no)$/i.test(v), { message: 'DEMO must be true or false' })
@@ -341,6 +344,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     templatesDir: path.resolve(e.TEMPLATES_DIR ?? path.join(PROJECT_ROOT, 'templates')),
     logLevel: e.LOG_LEVEL ?? 'info',
     demo: e.DEMO,
+    api: { rateLimitPerMinute: e.API_RATE_LIMIT ?? 600 },
     bounces: {
       domain: e.BOUNCE_DOMAIN?.toLowerCase(),
       smtpPort: e.BOUNCE_SMTP_PORT,

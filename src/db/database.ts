@@ -19,6 +19,7 @@ import * as senders from './migrations/021-senders.js';
 import * as issueRecords from './migrations/030-issue-records.js';
 import * as emailFit from './migrations/040-email-fit.js';
 import * as feedbackEvents from './migrations/050-feedback-events.js';
+import * as apiKeys from './migrations/060-api-keys.js';
 import * as dropArticleImages from './migrations/070-drop-article-images.js';
 import { BOOLEAN_COLUMNS } from './schema.generated.js';
 import type { Database } from './schema.js';
@@ -47,6 +48,7 @@ const migrations: Record<string, KitMigration> = {
   '030-issue-records': issueRecords,
   '040-email-fit': emailFit,
   '050-feedback-events': feedbackEvents,
+  '060-api-keys': apiKeys,
   '070-drop-article-images': dropArticleImages,
 };
 

@@ -12,6 +12,8 @@ export const CONSENT_LOG_SOURCE_VALUES = [
   'admin',
   'system',
   'complaint',
+  'api',
+  'embed',
 ] as const;
 export const DELIVERIES_STATUS_VALUES = ['pending', 'sending', 'sent', 'skipped', 'failed'] as const;
 export const EDITORS_ROLE_VALUES = ['admin', 'editor'] as const;
@@ -30,6 +32,27 @@ export const ISSUES_BOUNCE_CHECK_VALUES = ['passed', 'tripped'] as const;
 export const ISSUES_EMAIL_FIT_VALUES = ['auto', 'full', 'teasers'] as const;
 export const SUBSCRIBERS_STATUS_VALUES = ['pending', 'active', 'unsubscribed', 'bounced', 'complained'] as const;
 export const UNSUBSCRIBE_REQUESTS_SOURCE_VALUES = ['one-click', 'unsubscribe-page'] as const;
+
+export interface ApiIdempotencyTable {
+  api_key_id: number;
+  idempotency_key: string;
+  fingerprint: string;
+  status_code: number | null;
+  response_json: string | null;
+  created_at: string;
+}
+
+export interface ApiKeysTable {
+  id: Generated<number>;
+  name: string;
+  token_prefix: string;
+  token_hash: string;
+  scopes: string;
+  created_by: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
 
 export interface ArticleTopicsTable {
   article_id: number;
@@ -261,6 +284,8 @@ export interface UnsubscribeRequestsTable {
 }
 
 export interface Database {
+  api_idempotency: ApiIdempotencyTable;
+  api_keys: ApiKeysTable;
   article_topics: ArticleTopicsTable;
   articles: ArticlesTable;
   consent_log: ConsentLogTable;

@@ -11,6 +11,8 @@ import { createAdminRouter } from '../../editors/router.js';
 import { createWebhookRouter, type WebhookOptions } from '../../scheduler/bounces/webhooks/webhook-routes.js';
 import { largeFormLimit } from '../../editors/form-limits.js';
 import { formatBytes, PUBLIC_FORM_BYTES } from '../http/form-body.js';
+import { createApiRouter } from '../../api/api-router.js';
+import { createApiKeyAdminRouter } from '../../api/admin-routes.js';
 
 export interface WebAppOptions {
   /** Webhook verification settings only tests change (see scheduler/bounces/webhooks/). */
@@ -42,6 +44,8 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): E
   );
   // Before the body parsers: webhooks read their bodies raw (signatures cover the exact bytes).
   app.use('/webhooks', createWebhookRouter(services, options.webhooks));
+  // The JSON API parses its own bodies (an import is larger than a form) and answers problem+json.
+  app.use('/api/v1', createApiRouter(services, { rateLimitPerMinute: services.config.api.rateLimitPerMinute }));
   // The editors' large forms (an about text, a glossary) are parsed by the editors' app after
   // sign-in, with limits that follow from their fields; every other form is held to 64 kB.
   const forms = express.urlencoded({ extended: false, limit: PUBLIC_FORM_BYTES });
@@ -72,7 +76,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): E
 
   app.use(createIssuesRouter(services));
   app.use(createSubscriberRouter(services));
-  app.use('/admin', createAdminRouter(services));
+  app.use('/admin', createAdminRouter(services, [createApiKeyAdminRouter]));
 
   app.use(async (_req, res) => {
     res.status(404).send(

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
 import type { Services } from '../../src/app/services.js';
 import { createWebApp } from '../../src/web/server.js';
-import { startSmtpSink, type ReceivedMail, type SmtpSink } from '../helpers/smtp-sink.js';
+import { startSmtpSink, type ReceivedMail, type SmtpSink, type SmtpSinkOptions } from '../helpers/smtp-sink.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { importLongIssue } from '../fixtures/long-issue.js';
 
@@ -18,8 +18,8 @@ export interface WebHarness {
 }
 
 /** A running server; with the project's long issue imported (as a draft) unless `longIssue` is false. */
-export async function startHarness(options: { longIssue?: boolean } = {}): Promise<WebHarness> {
-  const sink = await startSmtpSink();
+export async function startHarness(options: { longIssue?: boolean; sink?: SmtpSinkOptions } = {}): Promise<WebHarness> {
+  const sink = await startSmtpSink(options.sink);
   const temp = makeTempEnv({ SMTP_URL: sink.url });
   const services = await temp.open();
   if (options.longIssue !== false) await importLongIssue(services);

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { listTopics } from '../src/content/content-repository.js';
+import { countActiveByTopic } from '../subscribers/subscriber-listing.js';
+import { countSubscribersByStatus } from '../subscribers/subscriber-repository.js';
+import { defineRoute, type ApiRoute } from './route.js';
+
+// /api/v1/stats: counts only, never a person.
+
+const TAG = 'Stats';
+
+const subscriberStats = defineRoute({
+  method: 'get',
+  path: '/stats/subscribers',
+  operationId: 'getSubscriberStats',
+  summary: 'Subscribers by status, and active subscribers per topic',
+  tag: TAG,
+  scope: 'stats:read',
+  responses: {
+    200: {
+      description: 'Counts',
+      schema: z
+        .object({
+          byStatus: z.record(z.string(), z.int()),
+          topics: z.array(
+            z.object({
+              slug: z.string(),
+              name: z.string(),
+              receiving: z.int().meta({ description: 'Active subscribers whose edition holds the topic' }),
+              chosen: z.int().meta({ description: 'Active subscribers who chose the topic themselves' }),
+            }),
+          ),
+        })
+        .meta({ id: 'SubscriberStats' }),
+    },
+  },
+  async handler(ctx) {
+    const { db } = ctx.services;
+    const byStatus = await countSubscribersByStatus(db);
+    const [active, topics] = await Promise.all([countActiveByTopic(db, byStatus.active), listTopics(db)]);
+    return {
+      status: 200,
+      body: {
+        byStatus,
+        topics: topics.map((t) => {
+          const chosen = active.byTopic.get(t.id) ?? 0;
+          return { slug: t.slug, name: t.name, chosen, receiving: chosen + active.noTopic };
+        }),
+      },
+    };
+  },
+});
+
+export const statsRoutes: ApiRoute[] = [subscriberStats];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
-import type { Subscriber } from '../subscribers/subscriber-repository.js';
+import { publicSubscriber, type Subscriber } from '../subscribers/subscriber-repository.js';
 
 // Shapes the API answers with, shared by handlers (which build them) and the OpenAPI document.
 
@@ -24,19 +24,8 @@ export const subscriberSchema = z
 
 export type ApiSubscriber = z.infer<typeof subscriberSchema>;
 
-export function toApiSubscriber(s: Subscriber): ApiSubscriber {
-  return {
-    id: s.uid,
-    email: s.email,
-    name: s.name,
-    status: s.status,
-    topics: s.topicSlugs,
-    createdAt: s.createdAt,
-    confirmedAt: s.confirmedAt,
-    unsubscribedAt: s.unsubscribedAt,
-    updatedAt: s.updatedAt,
-  };
-}
+/** The subscriber as the API shows it: the same picture the webhooks' events carry. */
+export const toApiSubscriber = (s: Subscriber): ApiSubscriber => publicSubscriber(s);
 
 export const subscriberPageSchema = z
   .object({

@@ -11,6 +11,7 @@ import type {
 import { freezeIssueContent, listIssueSlugs, UnknownIssueError } from '../src/content/content-repository.js';
 import { FULL_EDITION_KEY } from '../src/content/editions.js';
 import { markSubscriberUndeliverable } from '../subscribers/subscriber-repository.js';
+import { issueSubject, recordEvents } from '../src/db/event-outbox.js';
 import { dbNowMs, isPostgres } from './db-clock.js';
 import type { BounceOutcome } from './send-manager.js';
 
@@ -249,26 +250,41 @@ export async function skipUnsent(db: Db, issueId: number, reason: string, status
   return Number(result.numUpdatedRows);
 }
 
-/** Marks the issue sent when nothing is pending or in flight any more; true when it did. */
+/**
+ * Marks the issue sent when nothing is pending or in flight any more; true when it did. The
+ * `issue.sent` event is recorded in the same transaction (src/db/event-outbox.ts).
+ */
 export async function finishIssueIfDone(db: Db, issueId: number, now: string): Promise<boolean> {
-  const result = await db
-    .updateTable('issues')
-    .set({ status: 'sent', sent_at: now, pause_reason: null })
-    .where('id', '=', issueId)
-    .where('status', '=', 'sending')
-    .where((eb) =>
-      eb.not(
-        eb.exists(
-          eb
-            .selectFrom('deliveries')
-            .select('id')
-            .where('issue_id', '=', issueId)
-            .where('status', 'in', ['pending', 'sending']),
+  const finish = async (trx: Db): Promise<boolean> => {
+    const result = await trx
+      .updateTable('issues')
+      .set({ status: 'sent', sent_at: now, pause_reason: null })
+      .where('id', '=', issueId)
+      .where('status', '=', 'sending')
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('deliveries')
+              .select('id')
+              .where('issue_id', '=', issueId)
+              .where('status', 'in', ['pending', 'sending']),
+          ),
         ),
-      ),
-    )
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+      )
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) return false;
+    const issue = await trx
+      .selectFrom('issues')
+      .select(['slug', 'title', 'edition', 'period'])
+      .where('id', '=', issueId)
+      .executeTakeFirstOrThrow();
+    await recordEvents(trx, [
+      { type: 'issue.sent', subject: issueSubject(issue.slug), data: { ...issue, sentAt: now } },
+    ]);
+    return true;
+  };
+  return db.isTransaction ? finish(db) : db.transaction().execute(finish);
 }
 
 export interface FailedDelivery {

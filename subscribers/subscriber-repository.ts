@@ -2,11 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../src/db/database.js';
 import { nowIso } from '../src/db/database.js';
 import type { ConsentSource, SubscriberRow, SubscriberStatus, UnsubscribeSource } from '../src/db/schema.js';
+import {
+  deleteEventsAbout,
+  recordEvents,
+  subscriberSubject,
+  type NewOutboxEvent,
+  type OutboxEventType,
+} from '../src/db/event-outbox.js';
 import { newSubscriberUid } from './tokens.js';
 
 // All SQL about subscribers, their topics, the consent log and erased addresses lives in this file.
 // The consent log is append-only: rows are only ever inserted here (and removed with the
-// subscriber on erasure, which is what erasure means).
+// subscriber on erasure, which is what erasure means). Each change also records its event in the
+// outbox (src/db/event-outbox.ts) in the same transaction, for the outgoing webhooks.
 
 export interface Subscriber {
   id: number;
@@ -118,6 +126,46 @@ async function withTopics(db: Db, row: SubscriberRow | undefined): Promise<Subsc
 }
 
 /** `email` must already be normalised (see address.ts). */
+/** What events and the JSON API say about a subscriber: the public id, never the row id. */
+export interface PublicSubscriber {
+  id: string;
+  email: string;
+  name: string;
+  status: SubscriberStatus;
+  /** Chosen topic slugs; empty = every topic. */
+  topics: string[];
+  createdAt: string;
+  confirmedAt: string | null;
+  unsubscribedAt: string | null;
+  updatedAt: string;
+}
+
+export function publicSubscriber(s: Subscriber): PublicSubscriber {
+  return {
+    id: s.uid,
+    email: s.email,
+    name: s.name,
+    status: s.status,
+    topics: s.topicSlugs,
+    createdAt: s.createdAt,
+    confirmedAt: s.confirmedAt,
+    unsubscribedAt: s.unsubscribedAt,
+    updatedAt: s.updatedAt,
+  };
+}
+
+/** Records `type` for these subscribers as they are now (inside the change's transaction). */
+async function recordSubscriberEvents(db: Db, type: OutboxEventType, subscriberIds: readonly number[]): Promise<void> {
+  const events: NewOutboxEvent[] = [];
+  for (const part of chunks(subscriberIds)) {
+    const rows = await db.selectFrom('subscribers').selectAll().where('id', 'in', part).orderBy('id').execute();
+    for (const s of await withTopicSlugs(db, rows)) {
+      events.push({ type, subject: subscriberSubject(s.uid), data: publicSubscriber(s) });
+    }
+  }
+  await recordEvents(db, events);
+}
+
 export async function findSubscriberByEmail(db: Db, email: string): Promise<Subscriber | undefined> {
   return withTopics(db, await db.selectFrom('subscribers').selectAll().where('email', '=', email).executeTakeFirst());
 }
@@ -219,6 +267,9 @@ export async function createSubscriber(db: Db, input: NewSubscriber): Promise<Su
     await logConsent(trx, row.id, input.action, input.context, input.detail ?? null);
     const created = await withTopics(trx, row);
     if (!created) throw new Error('subscriber vanished inside its own transaction');
+    await recordEvents(trx, [
+      { type: 'subscriber.created', subject: subscriberSubject(created.uid), data: publicSubscriber(created) },
+    ]);
     return created;
   });
 }
@@ -248,6 +299,11 @@ export async function createSubscribers(db: Db, inputs: readonly NewSubscriber[]
         ),
       )
       .execute();
+    await recordSubscriberEvents(
+      db,
+      'subscriber.created',
+      rows.map((r) => r.id),
+    );
   }
 }
 
@@ -314,6 +370,7 @@ export async function updateSubscriberProfile(
     const detail: Record<string, unknown> = { changed };
     if (newSlugs) detail.topics = newSlugs.length > 0 ? newSlugs : 'all';
     await logConsent(trx, subscriber.id, action, context, JSON.stringify(detail));
+    await recordSubscriberEvents(trx, 'subscriber.updated', [subscriber.id]);
     return true;
   });
 }
@@ -340,6 +397,7 @@ export async function activateSubscriber(
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) return false;
     await logConsent(trx, subscriberId, action, context, detail);
+    await recordSubscriberEvents(trx, 'subscriber.confirmed', [subscriberId]);
     return true;
   });
 }
@@ -367,6 +425,10 @@ export async function withdrawSubscriber(
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) return false;
     await logConsent(trx, subscriberId, action, context, detail);
+    // A complaint is a withdrawal too: its event says unsubscribed, its data's status says why.
+    await recordSubscriberEvents(trx, status === 'bounced' ? 'subscriber.bounced' : 'subscriber.unsubscribed', [
+      subscriberId,
+    ]);
     return true;
   });
 }
@@ -490,7 +552,14 @@ export async function markSubscriberUndeliverable(
 export async function eraseSubscriber(db: Db, subscriberId: number, emailHash: string): Promise<void> {
   await inTransaction(db, async (trx) => {
     const row = await trx.selectFrom('subscribers').select('uid').where('id', '=', subscriberId).executeTakeFirst();
-    if (row) await trx.deleteFrom('unsubscribe_requests').where('subscriber_uid', '=', row.uid).execute();
+    if (row) {
+      await trx.deleteFrom('unsubscribe_requests').where('subscriber_uid', '=', row.uid).execute();
+      // Every event that held their data goes (and any webhook delivery of it); the erasure event
+      // names only the public id other systems already know them by.
+      const subject = subscriberSubject(row.uid);
+      await deleteEventsAbout(trx, subject);
+      await recordEvents(trx, [{ type: 'subscriber.erased', subject, data: { id: row.uid, erasedAt: nowIso() } }]);
+    }
     await trx.deleteFrom('consent_log').where('subscriber_id', '=', subscriberId).execute();
     await trx.deleteFrom('subscriber_topics').where('subscriber_id', '=', subscriberId).execute();
     await trx.deleteFrom('deliveries').where('subscriber_id', '=', subscriberId).execute();

@@ -15,6 +15,7 @@ import { describeFit } from '../render/edition-fit.js';
 import { demoHint, registerDemoCommands } from './demo-commands.js';
 import { registerDbCommands } from './db-commands.js';
 import { registerApiKeyCommands } from '../../api/cli.js';
+import { registerWebhookCommands } from '../../api/webhooks/webhook-cli.js';
 
 const FORMATS = ['email', 'text', 'web', 'mjml'] as const;
 type Format = (typeof FORMATS)[number];
@@ -127,6 +128,7 @@ function buildProgram(ctx: CliContext): Command {
   registerBounceCommands(program, ctx);
   registerDbCommands(program, ctx);
   registerApiKeyCommands(program, ctx);
+  registerWebhookCommands(program, ctx);
   return program;
 }
 

@@ -88,6 +88,8 @@ export interface Config {
   emailHtmlBudget: number;
   /** The JSON API (issue 15): API_RATE_LIMIT requests per key per minute. */
   api: { rateLimitPerMinute: number };
+  /** Outgoing webhooks (issue 15): WEBHOOK_TIMEOUT, how long one delivery may wait for an answer. */
+  webhooks: { timeoutMs: number };
 }
 
 const optionalText = z
@@ -186,6 +188,7 @@ const envSchema = z.object({
     )
     .optional(),
   API_RATE_LIMIT: positiveInt('API_RATE_LIMIT').optional(),
+  WEBHOOK_TIMEOUT: positiveInt('WEBHOOK_TIMEOUT').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   DEMO: optionalText
     .refine((v) => v === undefined || /^(true|false|1|0|yes|no)$/i.test(v), { message: 'DEMO must be true or false' })
@@ -345,6 +348,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL ?? 'info',
     demo: e.DEMO,
     api: { rateLimitPerMinute: e.API_RATE_LIMIT ?? 600 },
+    webhooks: { timeoutMs: (e.WEBHOOK_TIMEOUT ?? 10) * 1000 },
     bounces: {
       domain: e.BOUNCE_DOMAIN?.toLowerCase(),
       smtpPort: e.BOUNCE_SMTP_PORT,

@@ -22,6 +22,8 @@ import * as feedbackEvents from './migrations/050-feedback-events.js';
 import * as apiKeys from './migrations/060-api-keys.js';
 import * as dropArticleImages from './migrations/070-drop-article-images.js';
 import { BOOLEAN_COLUMNS } from './schema.generated.js';
+import * as eventOutbox from './migrations/061-event-outbox.js';
+import * as webhooks from './migrations/062-webhooks.js';
 import type { Database } from './schema.js';
 import { SqliteBooleansPlugin } from './sqlite-booleans.js';
 
@@ -49,6 +51,8 @@ const migrations: Record<string, KitMigration> = {
   '040-email-fit': emailFit,
   '050-feedback-events': feedbackEvents,
   '060-api-keys': apiKeys,
+  '061-event-outbox': eventOutbox,
+  '062-webhooks': webhooks,
   '070-drop-article-images': dropArticleImages,
 };
 

@@ -30,8 +30,18 @@ export const FEEDBACK_EVENTS_OUTCOME_VALUES = [
 export const ISSUES_STATUS_VALUES = ['draft', 'scheduled', 'sending', 'paused', 'sent', 'cancelled'] as const;
 export const ISSUES_BOUNCE_CHECK_VALUES = ['passed', 'tripped'] as const;
 export const ISSUES_EMAIL_FIT_VALUES = ['auto', 'full', 'teasers'] as const;
+export const OUTBOX_EVENTS_TYPE_VALUES = [
+  'subscriber.created',
+  'subscriber.confirmed',
+  'subscriber.updated',
+  'subscriber.unsubscribed',
+  'subscriber.bounced',
+  'subscriber.erased',
+  'issue.sent',
+] as const;
 export const SUBSCRIBERS_STATUS_VALUES = ['pending', 'active', 'unsubscribed', 'bounced', 'complained'] as const;
 export const UNSUBSCRIBE_REQUESTS_SOURCE_VALUES = ['one-click', 'unsubscribe-page'] as const;
+export const WEBHOOK_DELIVERIES_STATUS_VALUES = ['pending', 'delivered', 'failed'] as const;
 
 export interface ApiIdempotencyTable {
   api_key_id: number;
@@ -205,6 +215,14 @@ export interface MediaTable {
   created_at: string;
 }
 
+export interface OutboxEventsTable {
+  id: Generated<number>;
+  type: (typeof OUTBOX_EVENTS_TYPE_VALUES)[number];
+  subject: string;
+  data: string;
+  created_at: string;
+}
+
 export interface PublicationTable {
   id: number;
   name: string;
@@ -283,6 +301,37 @@ export interface UnsubscribeRequestsTable {
   last_error: string | null;
 }
 
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  endpoint_id: number;
+  event_id: number;
+  status: (typeof WEBHOOK_DELIVERIES_STATUS_VALUES)[number];
+  attempts: number;
+  next_attempt_at: string | null;
+  last_attempt_at: string | null;
+  last_status: number | null;
+  last_response: string | null;
+  last_error: string | null;
+  delivered_at: string | null;
+  created_at: string;
+}
+
+export interface WebhookEndpointsTable {
+  id: Generated<number>;
+  url: string;
+  description: string;
+  events: string;
+  secret: string;
+  after_event_id: number;
+  created_by: string;
+  created_at: string;
+}
+
+export interface WebhookRelayTable {
+  id: number;
+  last_event_id: number;
+}
+
 export interface Database {
   api_idempotency: ApiIdempotencyTable;
   api_keys: ApiKeysTable;
@@ -302,6 +351,7 @@ export interface Database {
   issues: IssuesTable;
   leader_locks: LeaderLocksTable;
   media: MediaTable;
+  outbox_events: OutboxEventsTable;
   publication: PublicationTable;
   rate_limits: RateLimitsTable;
   send_rate: SendRateTable;
@@ -311,6 +361,9 @@ export interface Database {
   subscribers: SubscribersTable;
   topics: TopicsTable;
   unsubscribe_requests: UnsubscribeRequestsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_relay: WebhookRelayTable;
 }
 
 /** Boolean columns by name: SQLite hands them back as 0/1, the SQLite plugin turns those into booleans. */

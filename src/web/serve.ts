@@ -6,6 +6,7 @@ import { startScheduler } from '../../scheduler/scheduler-service.js';
 import { startAndAnnounce } from '../../scheduler/bounces/bounce-intake.js';
 import { UnsubscribeRetry } from '../../subscribers/unsubscribe-retry.js';
 import { createWebApp } from './server.js';
+import { startWebhookRelay } from '../../api/webhooks/webhook-relay.js';
 
 export interface ServeOptions {
   stdout: NodeJS.WritableStream;
@@ -44,10 +45,12 @@ export async function serve(services: Services, options: ServeOptions): Promise<
   // One-click unsubscribes that were recorded but not applied are applied now and every 5 s.
   const unsubscribes = new UnsubscribeRetry({ db: services.db, logger });
   unsubscribes.start();
+  const webhooks = startWebhookRelay(services);
   logger.info({ port, host: config.host, mail: services.config.smtpUrl ? 'smtp' : 'outbox' }, 'started');
 
   await stopRequested;
   logger.info('stopping');
+  await webhooks.stop();
   await bounces.stop();
   await scheduler.stop();
   await unsubscribes.stop();

@@ -13,6 +13,7 @@ import { largeFormLimit } from '../../editors/form-limits.js';
 import { formatBytes, PUBLIC_FORM_BYTES } from '../http/form-body.js';
 import { createApiRouter } from '../../api/api-router.js';
 import { createApiKeyAdminRouter } from '../../api/admin-routes.js';
+import { createWebhookAdminRouter } from '../../api/webhooks/webhook-admin-routes.js';
 
 export interface WebAppOptions {
   /** Webhook verification settings only tests change (see scheduler/bounces/webhooks/). */
@@ -76,7 +77,7 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): E
 
   app.use(createIssuesRouter(services));
   app.use(createSubscriberRouter(services));
-  app.use('/admin', createAdminRouter(services, [createApiKeyAdminRouter]));
+  app.use('/admin', createAdminRouter(services, [createApiKeyAdminRouter, createWebhookAdminRouter]));
 
   app.use(async (_req, res) => {
     res.status(404).send(

@@ -43,6 +43,12 @@ describe(`the schema's types against what the migrations build on ${testDialect(
       values ('e1', 'smtp', 'hard', 'bounced', ${now})`.execute(db);
     await sql`insert into unsubscribe_requests (id, subscriber_uid, source, requested_at)
       values ('r1', 'u1', 'one-click', ${now})`.execute(db);
+    await sql`insert into outbox_events (type, subject, data, created_at)
+      values ('issue.sent', 'issue:jan', '{}', ${now})`.execute(db);
+    await sql`insert into webhook_endpoints (url, description, events, secret, after_event_id, created_by, created_at)
+      values ('https://crm.example.org/h', '', 'issue.sent', 'whsec_x', 0, 'test', ${now})`.execute(db);
+    await sql`insert into webhook_deliveries (endpoint_id, event_id, status, attempts, created_at)
+      values (1, 1, 'pending', 0, ${now})`.execute(db);
 
     const checked = (await describeSchema(db, testDialect())).flatMap((t) =>
       t.columns.flatMap((c) => (c.oneOf ? [{ table: t.name, column: c.name, values: c.oneOf }] : [])),
@@ -57,8 +63,10 @@ describe(`the schema's types against what the migrations build on ${testDialect(
       'issues.bounce_check',
       'issues.email_fit',
       'issues.status',
+      'outbox_events.type',
       'subscribers.status',
       'unsubscribe_requests.source',
+      'webhook_deliveries.status',
     ]);
     for (const { table, column, values } of checked) {
       const rows = await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(db);

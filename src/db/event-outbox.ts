@@ -1,0 +1,121 @@
+import type { Kysely, Generated, Selectable } from 'kysely';
+import type { Db } from './database.js';
+import { nowIso } from './database.js';
+import type { Database } from './schema.js';
+
+// The event outbox (migration 061): what happened, written in the transaction of the change
+// itself by the domain that made it, read later by whoever relays events (the outgoing webhooks).
+// Portable kysely only.
+
+export const OUTBOX_EVENT_TYPES = [
+  'subscriber.created',
+  'subscriber.confirmed',
+  'subscriber.updated',
+  'subscriber.unsubscribed',
+  'subscriber.bounced',
+  'subscriber.erased',
+  'issue.sent',
+] as const;
+
+export type OutboxEventType = (typeof OUTBOX_EVENT_TYPES)[number];
+
+export interface OutboxEventTable {
+  id: Generated<number>;
+  type: OutboxEventType;
+  /** Whom the event is about: `subscriber:<uid>` or `issue:<slug>` (erasure deletes by it). */
+  subject: string;
+  /** JSON: the subject as it was right after the change. */
+  data: string;
+  created_at: string;
+}
+
+type OutboxDb = Kysely<Database & { outbox_events: OutboxEventTable }>;
+const withOutbox = (db: Db): OutboxDb => db.withTables<{ outbox_events: OutboxEventTable }>();
+
+export interface NewOutboxEvent {
+  type: OutboxEventType;
+  subject: string;
+  data: unknown;
+}
+
+export interface OutboxEvent {
+  id: number;
+  type: OutboxEventType;
+  subject: string;
+  data: unknown;
+  createdAt: string;
+}
+
+export const subscriberSubject = (uid: string): string => `subscriber:${uid}`;
+export const issueSubject = (slug: string): string => `issue:${slug}`;
+
+/** Rows per multi-row insert: well under both databases' bound-parameter limits. */
+const ROWS_PER_STATEMENT = 500;
+
+/** Records events; call it with the transaction that makes the change. */
+export async function recordEvents(db: Db, events: readonly NewOutboxEvent[], at: string = nowIso()): Promise<void> {
+  for (let i = 0; i < events.length; i += ROWS_PER_STATEMENT) {
+    await withOutbox(db)
+      .insertInto('outbox_events')
+      .values(
+        events.slice(i, i + ROWS_PER_STATEMENT).map((e) => ({
+          type: e.type,
+          subject: e.subject,
+          data: JSON.stringify(e.data),
+          created_at: at,
+        })),
+      )
+      .execute();
+  }
+}
+
+function toEvent(row: Selectable<OutboxEventTable>): OutboxEvent {
+  return {
+    id: row.id,
+    type: row.type,
+    subject: row.subject,
+    data: JSON.parse(row.data) as unknown,
+    createdAt: row.created_at,
+  };
+}
+
+/** Events after `afterId`, oldest first. */
+export async function eventsAfter(db: Db, afterId: number, limit: number): Promise<OutboxEvent[]> {
+  const rows = await withOutbox(db)
+    .selectFrom('outbox_events')
+    .selectAll()
+    .where('id', '>', afterId)
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map(toEvent);
+}
+
+export async function findEvent(db: Db, id: number): Promise<OutboxEvent | undefined> {
+  const row = await withOutbox(db).selectFrom('outbox_events').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toEvent(row);
+}
+
+/** The newest event's id (0 when there is none). */
+export async function latestEventId(db: Db): Promise<number> {
+  const row = await withOutbox(db)
+    .selectFrom('outbox_events')
+    .select((eb) => eb.fn.max('id').as('id'))
+    .executeTakeFirst();
+  return Number(row?.id ?? 0);
+}
+
+/** Erasure: every event about this subject goes (with whatever was queued to relay it). */
+export async function deleteEventsAbout(db: Db, subject: string): Promise<void> {
+  await withOutbox(db).deleteFrom('outbox_events').where('subject', '=', subject).execute();
+}
+
+/** Events older than `before` and at most `upToId` (those the relay has already handed on). */
+export async function purgeEventsBefore(db: Db, before: string, upToId: number): Promise<number> {
+  const result = await withOutbox(db)
+    .deleteFrom('outbox_events')
+    .where('created_at', '<', before)
+    .where('id', '<=', upToId)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

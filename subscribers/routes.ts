@@ -4,7 +4,8 @@ import { createCsrf } from '../src/http/csrf.js';
 import { createManageLinkRouter } from './manage-link.js';
 import { createDataRequestRouter } from './data-requests.js';
 import { createPreferencesRouter } from './preferences.js';
-import { createSignupRouter } from './signup.js';
+import { createEmbedRouter } from './embed.js';
+import { createSignupRouter, signupLimiters } from './signup.js';
 import { subscriberMailFor } from './subscriber-mail.js';
 import { createTokens } from './tokens.js';
 import { createUnsubscribeRouter } from './unsubscribe.js';
@@ -35,7 +36,9 @@ export function createSubscriberRouter(services: Services): Router {
   };
 
   const router = Router();
-  router.use(createSignupRouter(web));
+  const limiters = signupLimiters(web);
+  router.use(createSignupRouter(web, limiters));
+  router.use(createEmbedRouter(web, limiters));
   router.use(createPreferencesRouter(web));
   router.use(createManageLinkRouter(web));
   router.use(createDataRequestRouter(web));

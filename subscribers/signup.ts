@@ -41,7 +41,8 @@ export const SIGNUP_LIMITS = {
   perAddress: { limit: 5, windowMs: 60 * 60 * 1000 },
 } as const;
 
-const CONFIRM_DAYS = Math.round(CONFIRM_TOKEN_TTL_MS / 86_400_000);
+/** Days a confirmation link works (said on every "check your inbox" answer). */
+export const SIGNUP_CONFIRM_DAYS = Math.round(CONFIRM_TOKEN_TTL_MS / 86_400_000);
 
 function tooManyHandler(web: SubscriberWeb, windowMs: number): RequestHandler {
   return (_req, res, next) => {
@@ -54,7 +55,13 @@ function tooManyHandler(web: SubscriberWeb, windowMs: number): RequestHandler {
   };
 }
 
-function signupLimiters(web: SubscriberWeb): { perIp: RequestHandler; perAddress: RequestHandler } {
+export interface SignupLimiters {
+  perIp: RequestHandler;
+  perAddress: RequestHandler;
+}
+
+/** One set per server: /subscribe and /embed/subscribe count against the same limits. */
+export function signupLimiters(web: SubscriberWeb): SignupLimiters {
   const addressOf = (req: Request): string | null => {
     const email = readForm(req.body)?.email;
     return email === undefined ? null : parseEmail(email);
@@ -100,7 +107,7 @@ async function renderSignupForm(web: SubscriberWeb, req: Request, res: Response,
     errors: state.errors,
     errorFor,
     maxNameLength: MAX_NAME_LENGTH,
-    confirmDays: CONFIRM_DAYS,
+    confirmDays: SIGNUP_CONFIRM_DAYS,
   });
 }
 
@@ -140,7 +147,7 @@ export async function registerSignup(web: SignupDeps, context: ConsentContext, i
       web.mail.sendConfirmation(input.email, publication, {
         confirmUrl: url,
         returning: false,
-        expiresDays: CONFIRM_DAYS,
+        expiresDays: SIGNUP_CONFIRM_DAYS,
       }),
     );
     return;
@@ -161,7 +168,7 @@ export async function registerSignup(web: SignupDeps, context: ConsentContext, i
       web.mail.sendConfirmation(input.email, publication, {
         confirmUrl: url,
         returning: false,
-        expiresDays: CONFIRM_DAYS,
+        expiresDays: SIGNUP_CONFIRM_DAYS,
       }),
     );
   } else if (existing.status === 'active') {
@@ -177,7 +184,7 @@ export async function registerSignup(web: SignupDeps, context: ConsentContext, i
       web.mail.sendConfirmation(input.email, publication, {
         confirmUrl: url,
         returning: true,
-        expiresDays: CONFIRM_DAYS,
+        expiresDays: SIGNUP_CONFIRM_DAYS,
       }),
     );
   }
@@ -253,9 +260,8 @@ async function confirmNow(web: SubscriberWeb, req: Request, res: Response): Prom
   });
 }
 
-export function createSignupRouter(web: SubscriberWeb): Router {
+export function createSignupRouter(web: SubscriberWeb, limiters: SignupLimiters): Router {
   const router = Router();
-  const limiters = signupLimiters(web);
 
   router.get('/subscribe', web.csrf.cookies, async (req, res) => {
     const preset = typeof req.query.topics === 'string' ? req.query.topics.split(',') : [];
@@ -302,7 +308,10 @@ export function createSignupRouter(web: SubscriberWeb): Router {
         topicSlugs: known,
       });
       res.set('Cache-Control', 'no-store');
-      await renderPage(web, res, 200, 'subscribe-sent', { title: 'Check your inbox', confirmDays: CONFIRM_DAYS });
+      await renderPage(web, res, 200, 'subscribe-sent', {
+        title: 'Check your inbox',
+        confirmDays: SIGNUP_CONFIRM_DAYS,
+      });
     },
   );
 

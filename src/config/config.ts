@@ -90,6 +90,8 @@ export interface Config {
   api: { rateLimitPerMinute: number };
   /** Outgoing webhooks (issue 15): WEBHOOK_TIMEOUT, how long one delivery may wait for an answer. */
   webhooks: { timeoutMs: number };
+  /** EMBED_ORIGINS: origins (https://www.example.org) whose pages may post the embedded sign-up form. */
+  embedOrigins: string[];
 }
 
 const optionalText = z
@@ -189,6 +191,27 @@ const envSchema = z.object({
     .optional(),
   API_RATE_LIMIT: positiveInt('API_RATE_LIMIT').optional(),
   WEBHOOK_TIMEOUT: positiveInt('WEBHOOK_TIMEOUT').optional(),
+  EMBED_ORIGINS: optionalText.transform((v, ctx) => {
+    const origins = (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    for (const origin of origins) {
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(origin);
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin.replace(/\/$/, '')) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `EMBED_ORIGINS: "${origin}" is not an origin; write scheme, host and port only, e.g. https://www.example.org`,
+        });
+      }
+    }
+    return origins.map((o) => o.replace(/\/$/, ''));
+  }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   DEMO: optionalText
     .refine((v) => v === undefined || /^(true|false|1|0|yes|no)$/i.test(v), { message: 'DEMO must be true or false' })
@@ -349,6 +372,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demo: e.DEMO,
     api: { rateLimitPerMinute: e.API_RATE_LIMIT ?? 600 },
     webhooks: { timeoutMs: (e.WEBHOOK_TIMEOUT ?? 10) * 1000 },
+    embedOrigins: e.EMBED_ORIGINS,
     bounces: {
       domain: e.BOUNCE_DOMAIN?.toLowerCase(),
       smtpPort: e.BOUNCE_SMTP_PORT,

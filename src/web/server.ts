@@ -14,6 +14,7 @@ import { formatBytes, PUBLIC_FORM_BYTES } from '../http/form-body.js';
 import { createApiRouter } from '../../api/api-router.js';
 import { createApiKeyAdminRouter } from '../../api/admin-routes.js';
 import { createWebhookAdminRouter } from '../../api/webhooks/webhook-admin-routes.js';
+import { createEmbedAdminRouter } from '../../api/embed-admin-routes.js';
 
 export interface WebAppOptions {
   /** Webhook verification settings only tests change (see scheduler/bounces/webhooks/). */
@@ -77,7 +78,10 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): E
 
   app.use(createIssuesRouter(services));
   app.use(createSubscriberRouter(services));
-  app.use('/admin', createAdminRouter(services, [createApiKeyAdminRouter, createWebhookAdminRouter]));
+  app.use(
+    '/admin',
+    createAdminRouter(services, [createApiKeyAdminRouter, createWebhookAdminRouter, createEmbedAdminRouter]),
+  );
 
   app.use(async (_req, res) => {
     res.status(404).send(

@@ -18,9 +18,11 @@ export interface WebHarness {
 }
 
 /** A running server; with the project's long issue imported (as a draft) unless `longIssue` is false. */
-export async function startHarness(options: { longIssue?: boolean; sink?: SmtpSinkOptions } = {}): Promise<WebHarness> {
+export async function startHarness(
+  options: { longIssue?: boolean; sink?: SmtpSinkOptions; env?: Record<string, string> } = {},
+): Promise<WebHarness> {
   const sink = await startSmtpSink(options.sink);
-  const temp = makeTempEnv({ SMTP_URL: sink.url });
+  const temp = makeTempEnv({ SMTP_URL: sink.url, ...options.env });
   const services = await temp.open();
   if (options.longIssue !== false) await importLongIssue(services);
   const server: Server = createWebApp(services).listen(0, '127.0.0.1');

@@ -3,7 +3,8 @@ import { getPublication } from '../src/content/content-repository.js';
 import type { AdminContext } from './context.js';
 import { adminState } from './context.js';
 
-export type AdminSection = 'home' | 'articles' | 'issues' | 'subscribers' | 'outbox' | 'settings' | 'account';
+export type AdminSection =
+  'home' | 'articles' | 'issues' | 'subscribers' | 'reports' | 'outbox' | 'settings' | 'account';
 
 /** Fixed confirmations chosen by key, so a crafted link cannot put words in the app's mouth. */
 const NOTICES: Record<string, string> = {

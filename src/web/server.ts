@@ -15,6 +15,7 @@ import { createApiRouter } from '../../api/api-router.js';
 import { createApiKeyAdminRouter } from '../../api/admin-routes.js';
 import { createWebhookAdminRouter } from '../../api/webhooks/webhook-admin-routes.js';
 import { createEmbedAdminRouter } from '../../api/embed-admin-routes.js';
+import { createReportRouter } from '../../api/reports/report-routes.js';
 
 export interface WebAppOptions {
   /** Webhook verification settings only tests change (see scheduler/bounces/webhooks/). */
@@ -80,7 +81,12 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): E
   app.use(createSubscriberRouter(services));
   app.use(
     '/admin',
-    createAdminRouter(services, [createApiKeyAdminRouter, createWebhookAdminRouter, createEmbedAdminRouter]),
+    createAdminRouter(services, [
+      createApiKeyAdminRouter,
+      createWebhookAdminRouter,
+      createEmbedAdminRouter,
+      createReportRouter,
+    ]),
   );
 
   app.use(async (_req, res) => {

@@ -412,6 +412,17 @@ describe('/api/v1', () => {
     }
   });
 
+  it('reports subscribers per topic month by month', async () => {
+    const trends = await call('GET', '/stats/topics?months=2', { key: keyFor.get('stats:read') });
+    expect(trends.res.status).toBe(200);
+    const body = asRecord(trends.body) as { months: string[]; topics: { slug: string; joined: number[] }[] };
+    expect(body.months).toEqual([expect.stringMatching(/^\d{4}-\d{2}$/), new Date().toISOString().slice(0, 7)]);
+    expect(body.topics.map((t) => t.slug)).toContain('*');
+    expect(body.topics.every((t) => t.joined.length === 2)).toBe(true);
+    const tooMany = await call('GET', '/stats/topics?months=99', { key: keyFor.get('stats:read') });
+    expect(tooMany.res.status).toBe(422);
+  });
+
   it('replays a POST with the same Idempotency-Key and refuses the key with another request', async () => {
     const headers = { 'idempotency-key': 'signup-0001' };
     const first = await call('POST', '/subscribers', { headers, body: { email: 'idem@example.org' } });

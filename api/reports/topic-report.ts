@@ -46,7 +46,8 @@ async function countsBy(
   from: string,
 ): Promise<{ topicId: number | null; month: string; n: number }[]> {
   const column = kind === 'left' ? 'subscribers.unsubscribed_at' : 'subscribers.confirmed_at';
-  const month = sql<string>`substr(${sql.ref(column)}, 1, 7)`;
+  // cast: PostgreSQL keeps times as timestamptz, whose text (UTC sessions, see postgres-pool.ts) starts YYYY-MM too.
+  const month = sql<string>`substr(cast(${sql.ref(column)} as text), 1, 7)`;
   const withdrawn = [...WITHDRAWN_STATUSES];
   const base = (eb: Db) => {
     let q = eb.selectFrom('subscribers').where(column, 'is not', null);

@@ -4,6 +4,7 @@ import { nowIso } from '../src/db/database.js';
 import type { ConsentSource, SubscriberRow, SubscriberStatus, UnsubscribeSource } from '../src/db/schema.js';
 import {
   deleteEventsAbout,
+  isEventHeard,
   recordEvents,
   subscriberSubject,
   type NewOutboxEvent,
@@ -555,10 +556,13 @@ export async function eraseSubscriber(db: Db, subscriberId: number, emailHash: s
     if (row) {
       await trx.deleteFrom('unsubscribe_requests').where('subscriber_uid', '=', row.uid).execute();
       // Every event that held their data goes (and any webhook delivery of it); the erasure event
-      // names only the public id other systems already know them by.
+      // names only the public id other systems already know them by, and is recorded only when an
+      // endpoint listens for it (otherwise nothing would tell anyone, and the id would outlive them).
       const subject = subscriberSubject(row.uid);
       await deleteEventsAbout(trx, subject);
-      await recordEvents(trx, [{ type: 'subscriber.erased', subject, data: { id: row.uid, erasedAt: nowIso() } }]);
+      if (await isEventHeard(trx, 'subscriber.erased')) {
+        await recordEvents(trx, [{ type: 'subscriber.erased', subject, data: { id: row.uid, erasedAt: nowIso() } }]);
+      }
     }
     await trx.deleteFrom('consent_log').where('subscriber_id', '=', subscriberId).execute();
     await trx.deleteFrom('subscriber_topics').where('subscriber_id', '=', subscriberId).execute();

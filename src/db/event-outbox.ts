@@ -105,6 +105,16 @@ export async function latestEventId(db: Db): Promise<number> {
   return Number(row?.id ?? 0);
 }
 
+/**
+ * Whether any registered listener (a webhook endpoint) wants events of this type. Erasure asks it:
+ * its event names the erased person's public id, which is kept on disk only while someone still
+ * has to be told to forget them.
+ */
+export async function isEventHeard(db: Db, type: OutboxEventType): Promise<boolean> {
+  const rows = await db.selectFrom('webhook_endpoints').select('events').execute();
+  return rows.some((row) => row.events.split(' ').includes(type));
+}
+
 /** Erasure: every event about this subject goes (with whatever was queued to relay it). */
 export async function deleteEventsAbout(db: Db, subject: string): Promise<void> {
   await withOutbox(db).deleteFrom('outbox_events').where('subject', '=', subject).execute();

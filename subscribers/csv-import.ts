@@ -2,6 +2,7 @@ import { CsvError, parse } from 'csv-parse';
 import { finished } from 'node:stream/promises';
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '../src/db/database.js';
+import { SUBSCRIBERS_STATUS_VALUES, type SubscriberStatus } from '../src/db/schema.js';
 import { erasedAddressHash, parseEmail } from './address.js';
 import { CsvEncodingError, decodeCsvBytes } from './csv-encoding.js';
 import { restoreNeutralised } from './csv-formula.js';
@@ -32,7 +33,10 @@ import { ownChoicesAmong } from './profile-origin.js';
 // So is their confirmation: an import never confirms a pending sign-up (that would bypass the double
 // opt-in) unless the row's optional `consent` cell says where the person agreed (the editor answers
 // for it; the consent log keeps it). `overwrite` does not confirm anyone: it is about names and
-// topics, not consent. A new address in the file is added active, its consent the editor's.
+// topics, not consent. A new address in the file is added active, its consent the editor's,
+// unless the file's `status` column (another instance's export) says it withdrew or never
+// confirmed there: such a row is refused rather than subscribed (a pending one with a consent cell
+// is added). For an address already here, this database's status counts, not the file's.
 //
 // Every row is checked before anything is written. Good rows are then written in transactions that
 // hold the write lock for about WRITE_BATCH_MS each, with a pause between them, so that other
@@ -122,6 +126,8 @@ interface GoodRow {
   topicSlugs: string[] | undefined;
   /** Where and how the person agreed, as the file says; '' when it says nothing. */
   consent: string;
+  /** The `status` cell when it is one of ours (an export's); anything else in it is ignored. */
+  fileStatus: SubscriberStatus | undefined;
 }
 
 interface ParsedRecord {
@@ -307,7 +313,9 @@ async function checkRows(db: Db, records: ParsedRecord[]): Promise<{ good: GoodR
       reject(`consent is longer than ${MAX_CONSENT_LENGTH} characters (say in a few words where and how they agreed)`);
       continue;
     }
-    good.push({ line, email, name, topicSlugs, consent });
+    const rawStatus = cell(record, 'status')?.trim().toLowerCase();
+    const fileStatus = SUBSCRIBERS_STATUS_VALUES.find((status) => status === rawStatus);
+    good.push({ line, email, name, topicSlugs, consent, fileStatus });
   }
   return { good, rejected };
 }
@@ -334,6 +342,20 @@ function addUp(total: BatchOutcome, part: BatchOutcome): void {
 
 function sameTopics(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && [...a].sort().join(';') === [...b].sort().join(';');
+}
+
+/** Why a row's address, new to this database, is not added; undefined when it is. */
+function newAddressRefusal(row: GoodRow, erased: boolean): string | undefined {
+  if (erased) {
+    return `${row.email} was erased at the owner's request; an import cannot add it back (the owner can sign up again)`;
+  }
+  if (row.fileStatus !== undefined && WITHDRAWN_STATUSES.includes(row.fileStatus)) {
+    return `${row.email} is ${row.fileStatus} in the file; an import never subscribes an address that withdrew (the owner can sign up again)`;
+  }
+  if (row.fileStatus === 'pending' && row.consent === '') {
+    return `${row.email} is pending in the file: they never confirmed, and an import does not confirm anyone (add a consent cell saying where and how they agreed, or let them sign up)`;
+  }
+  return undefined;
 }
 
 /** Writes a group of checked rows inside the caller's transaction. */
@@ -364,12 +386,9 @@ async function writeBatch(
     const detail = row.consent === '' ? `CSV line ${row.line}` : `CSV line ${row.line}; consent: ${row.consent}`;
     const subscriber = existing.get(row.email);
     if (!subscriber) {
-      if (erased.has(hashOf.get(row.email) as string)) {
-        outcome.rejected.push({
-          line: row.line,
-          email: row.email,
-          reason: `${row.email} was erased at the owner's request; an import cannot add it back (the owner can sign up again)`,
-        });
+      const refused = newAddressRefusal(row, erased.has(hashOf.get(row.email) as string));
+      if (refused) {
+        outcome.rejected.push({ line: row.line, email: row.email, reason: refused });
       } else {
         created.push({
           email: row.email,

@@ -97,6 +97,56 @@ describe('CSV round trip', () => {
   });
 });
 
+describe('another instance’s export (its status column)', () => {
+  it('adds its active rows, and refuses the addresses that withdrew or never confirmed there', async () => {
+    const run = await runCli(
+      [
+        'subscribers',
+        'import',
+        file(
+          'other-instance.csv',
+          [
+            'email,name,topics,status,subscribed_at',
+            'kept.on@example.org,Kept,,active,2025-01-02T10:00:00.000Z',
+            'left@example.org,Left,,unsubscribed,2025-01-02T10:00:00.000Z',
+            'full.box@example.org,Full,,bounced,2025-01-02T10:00:00.000Z',
+            'never.clicked@example.org,Never,,pending,',
+            'spreadsheet@example.org,Sheet,,Subscribed,',
+          ].join('\n') + '\n',
+        ),
+      ],
+      temp.env,
+    );
+    expect(run.code).toBe(2);
+    expect(run.stdout).toContain('2 added, 0 updated, 0 unchanged, 3 rejected');
+    expect(run.stderr).toContain(
+      'line 3: left@example.org is unsubscribed in the file; an import never subscribes an address that withdrew',
+    );
+    expect(run.stderr).toContain('line 4: full.box@example.org is bounced in the file');
+    expect(run.stderr).toContain(
+      'line 5: never.clicked@example.org is pending in the file: they never confirmed, and an import does not confirm anyone',
+    );
+    for (const email of ['left@example.org', 'full.box@example.org', 'never.clicked@example.org']) {
+      expect(await findSubscriberByEmail(services.db, email), email).toBeUndefined();
+    }
+    // A status that is not one of ours (another tool's word) is ignored, as before.
+    expect(await findSubscriberByEmail(services.db, 'spreadsheet@example.org')).toMatchObject({ status: 'active' });
+    expect(await findSubscriberByEmail(services.db, 'kept.on@example.org')).toMatchObject({ status: 'active' });
+
+    // With a consent cell, a row pending there is added: the editor answers for where they agreed.
+    const vouched = await runCli(
+      [
+        'subscribers',
+        'import',
+        file('vouched.csv', 'email,status,consent\nnever.clicked@example.org,pending,confirmed by phone 2026-11-20\n'),
+      ],
+      temp.env,
+    );
+    expect(vouched.code).toBe(0);
+    expect(await findSubscriberByEmail(services.db, 'never.clicked@example.org')).toMatchObject({ status: 'active' });
+  });
+});
+
 describe('CSV encodings', () => {
   const rows = 'email,name,topics\nzoe@example.org,Zoë Ångström,editions\nli@example.org,李小龍,\n';
 

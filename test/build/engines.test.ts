@@ -21,7 +21,7 @@ const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8
 describe('engines', () => {
   it('the project supports the LTS lines 22 and 24 and not Node 20', () => {
     const ours = manifest.engines.node;
-    expect(semver.satisfies('22.13.0', ours)).toBe(true);
+    expect(semver.satisfies('22.14.0', ours)).toBe(true);
     expect(semver.satisfies('24.0.0', ours)).toBe(true);
     expect(semver.satisfies(process.versions.node, ours)).toBe(true);
     expect(semver.satisfies('20.19.0', ours)).toBe(false);

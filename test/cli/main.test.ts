@@ -64,7 +64,8 @@ describe('newsletter command line', () => {
     const page = readFileSync(out, 'utf8');
     expect(page).toContain('1.</span> Reliable Sending');
     expect(page).toContain('2.</span> Withdraw as Easily as You Subscribe');
-  });
+    // Eight command runs, each a fresh process that opens the database: a loaded machine needs minutes.
+  }, 180_000);
 
   it('an unknown issue or topic is a clear error listing what exists', async () => {
     await runCli(['import', DEMO_DIR], env.env);

@@ -2,10 +2,10 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import multer from 'multer';
 import { DatabaseBusyError } from '../src/db/lock-waiting-sqlite.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { UnsubscribeBatches } from './unsubscribe-batches.js';
 import {
   findSubscriberByUid,
   recordUnsubscribeRequest,
-  unsubscribeByUid,
   type UnsubscribeOutcome,
   type UnsubscribeRequest,
 } from './subscriber-repository.js';
@@ -26,7 +26,8 @@ import {
 // so there is no CSRF check here by design — the signed, purpose-scoped token is the authority —
 // and the answer is a plain 200 page, never a redirect.
 //
-// An unsubscribe is never lost. It is applied at once (one short transaction); waiting for a lock
+// An unsubscribe is never lost. It is applied at once (one short transaction, shared with the
+// unsubscribes arriving at the same time: unsubscribe-batches.ts); waiting for a lock
 // held by another process (an import) happens on timers, so the server keeps answering meanwhile
 // (src/db/lock-waiting-sqlite.ts). When applying fails, or takes longer than APPLY_BUDGET_MS (a
 // lock held long, a locked row on PostgreSQL), the request is recorded in `unsubscribe_requests`
@@ -47,9 +48,13 @@ function optionalMultipart(): RequestHandler {
 }
 
 /** Applies the unsubscribe, or says it did not within the budget (it may still complete). */
-async function applyWithinBudget(web: SubscriberWeb, request: UnsubscribeRequest): Promise<UnsubscribeOutcome | null> {
+async function applyWithinBudget(
+  web: SubscriberWeb,
+  batches: UnsubscribeBatches,
+  request: UnsubscribeRequest,
+): Promise<UnsubscribeOutcome | null> {
   const budget = new AbortController();
-  const applying = unsubscribeByUid(web.services.db, request);
+  const applying = batches.apply(request);
   try {
     return await Promise.race([applying, sleep(APPLY_BUDGET_MS, null, { signal: budget.signal })]);
   } catch (error) {
@@ -64,7 +69,12 @@ async function applyWithinBudget(web: SubscriberWeb, request: UnsubscribeRequest
   }
 }
 
-async function unsubscribeNow(web: SubscriberWeb, req: Request, res: Response): Promise<void> {
+async function unsubscribeNow(
+  web: SubscriberWeb,
+  batches: UnsubscribeBatches,
+  req: Request,
+  res: Response,
+): Promise<void> {
   const check = await requireToken(web, req, res, 'unsubscribe');
   if (!check) return;
   const body = (req.body ?? {}) as Record<string, unknown>;
@@ -75,7 +85,7 @@ async function unsubscribeNow(web: SubscriberWeb, req: Request, res: Response): 
     context: consentContext(req, rfc8058 ? 'one-click' : 'unsubscribe-page'),
     detail: rfc8058 ? 'RFC 8058 List-Unsubscribe=One-Click' : 'unsubscribe page button',
   };
-  let outcome: UnsubscribeOutcome | 'recorded' | null = await applyWithinBudget(web, request);
+  let outcome: UnsubscribeOutcome | 'recorded' | null = await applyWithinBudget(web, batches, request);
   if (outcome === null) {
     try {
       await recordUnsubscribeRequest(web.services.db, request);
@@ -107,6 +117,7 @@ async function unsubscribeNow(web: SubscriberWeb, req: Request, res: Response): 
 export function createUnsubscribeRouter(web: SubscriberWeb): Router {
   const router = Router();
   const { db } = web.services;
+  const batches = new UnsubscribeBatches(db);
 
   router.get('/unsubscribe', async (req, res) => {
     const check = await requireToken(web, req, res, 'unsubscribe');
@@ -123,7 +134,7 @@ export function createUnsubscribeRouter(web: SubscriberWeb): Router {
     });
   });
 
-  router.post('/unsubscribe', optionalMultipart(), (req, res) => unsubscribeNow(web, req, res));
+  router.post('/unsubscribe', optionalMultipart(), (req, res) => unsubscribeNow(web, batches, req, res));
 
   return router;
 }

@@ -11,13 +11,14 @@
 //   one-click     POST /unsubscribe?token=… with `List-Unsubscribe=One-Click`, a different
 //                 subscriber per request (each one a real unsubscribe: token check, update, consent log)
 // and prints requests/second, latency p50/p99, the ratio to the baseline, and the server's peak RSS.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import express from 'express';
 import { PROJECT_ROOT } from '../src/config/config.js';
+import { waitFor } from './child-messages.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
@@ -162,19 +163,6 @@ async function measure(name: string, options: autocannon.Options): Promise<Row> 
     errors: result.errors + result.timeouts,
     total: result.requests.total,
   };
-}
-
-function waitFor<T extends { type: string }>(child: ChildProcess, type: T['type']): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: T) => {
-      if (m.type === type) {
-        child.off('message', onMessage);
-        resolve(m);
-      }
-    };
-    child.on('message', onMessage);
-    child.once('exit', (code) => reject(new Error(`bench server exited with ${code} before "${type}"`)));
-  });
 }
 
 async function runBench(): Promise<void> {

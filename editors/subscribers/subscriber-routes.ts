@@ -13,13 +13,8 @@ import {
   type PageCursor,
   type SubscriberFilter,
 } from '../../subscribers/subscriber-listing.js';
-import {
-  CsvImportError,
-  importSubscribersCsv,
-  keptRowHints,
-  keptRowText,
-  type CsvImportReport,
-} from '../../subscribers/csv-import.js';
+import { CsvImportError, keptRowHints, keptRowText, type CsvImportReport } from '../../subscribers/csv-import.js';
+import { importSubscribersCsvInThread } from '../../subscribers/csv-import-thread.js';
 import { exportSubscribersCsv } from '../../subscribers/csv-export.js';
 import type { AdminContext } from '../context.js';
 import { adminState, field, notFound } from '../context.js';
@@ -135,7 +130,10 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
     res.type('text/csv; charset=utf-8').send(csv);
   });
 
-  /** CSV import with the CLI's rules (the subscribers module's importer) and its per-row report. */
+  /**
+   * CSV import with the CLI's rules (the subscribers module's importer) and its per-row report, in a
+   * thread of its own so the server keeps answering (csv-import-thread.ts).
+   */
   router.post('/subscribers/import', async (req, res) => {
     const state = adminState(req);
     if (state.uploadError) return showList(req, res, { importError: state.uploadError, status: 400 });
@@ -150,9 +148,11 @@ export function createSubscriberAdminRouter(ctx: AdminContext): Router {
       });
     }
     try {
-      const report = await importSubscribersCsv(services.db, services.config.secretKey, file ? file.buffer : pasted, {
-        encoding: encoding || undefined,
-        overwrite: field(req.body, 'overwrite') === 'yes',
+      const report = await importSubscribersCsvInThread({
+        databaseUrl: services.config.databaseUrl,
+        secretKey: services.config.secretKey,
+        input: file ? file.buffer : pasted,
+        options: { encoding: encoding || undefined, overwrite: field(req.body, 'overwrite') === 'yes' },
       });
       services.logger.info(
         {

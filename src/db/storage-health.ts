@@ -20,7 +20,7 @@ const STORAGE_ERROR =
   /^(SQLITE_(FULL|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB)|ENOSPC|EROFS|EIO|EDQUOT|53100$|58030$|25006$)/;
 const RECENT_MS = 60_000;
 const PROBE_EVERY_MS = 1_000;
-const PROBE_WAIT_MS = 50;
+const PROBE_WAIT_MS = 20;
 const LAST_PROBE_MS = 10_000;
 
 export type StorageState = { writable: true } | { writable: false; reason: string };

@@ -11,6 +11,7 @@ import { nowIso } from '../../src/db/database.js';
 import { insertIssue } from '../../editors/issue-repository.js';
 import { listConsentLog, findSubscriberByUid } from '../../subscribers/subscriber-repository.js';
 import { LONG_ISSUE, writeLongIssue } from '../fixtures/long-issue.js';
+import { eventually } from '../helpers/eventually.js';
 import { smtpError } from '../helpers/smtp-sink.js';
 import { linkIn, nextMailTo, startHarness, type WebHarness } from '../subscribers/web-harness.js';
 import { OpenApiChecker } from './openapi-check.js';
@@ -355,13 +356,11 @@ describe('/api/v1', () => {
     });
     const started = await call('POST', `/issues/${LONG_ISSUE.slug}/send`, { key: sender });
     expect(started.res.status).toBe(202);
-    const deadline = Date.now() + 30_000;
-    let status = asRecord(started.body);
-    while (status.status !== 'sent' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      status = asRecord((await call('GET', `/issues/${LONG_ISSUE.slug}`, { key: reader })).body);
-    }
-    expect(status.status).toBe('sent');
+    const status = await eventually(
+      'the send to finish (GET /issues/:slug)',
+      async () => asRecord((await call('GET', `/issues/${LONG_ISSUE.slug}`, { key: reader })).body),
+      { holds: (issue) => issue.status === 'sent', timeoutMs: 30_000, intervalMs: 100 },
+    );
     expect(asRecord(status.counts).sent).toBeGreaterThan(0);
     const cancelled = await call('POST', `/issues/${LONG_ISSUE.slug}/cancel`, { key: sender });
     expect(cancelled.res.status).toBe(409);

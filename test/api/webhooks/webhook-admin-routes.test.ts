@@ -4,6 +4,7 @@ import { recentDeliveries } from '../../../api/webhooks/webhook-repository.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { createSubscriber } from '../../../subscribers/subscriber-repository.js';
 import { signedInEditor, type SignedIn } from '../../editors/admin-helpers.js';
+import { eventually } from '../../helpers/eventually.js';
 import { startWebhookReceiver, verifiedByRecipe, type WebhookReceiver } from './webhook-receiver.js';
 
 // Settings → Webhooks: an admin adds an endpoint (secret shown once), sees its deliveries with the
@@ -52,10 +53,12 @@ describe('webhooks in the app', () => {
     await receiver.waitFor((r) => r.length === 1);
     const [hook] = receiver.received;
     expect(verifiedByRecipe(secret ?? '', hook as never)).toBe(true);
-    const deadline = Date.now() + 10_000;
-    while ((await recentDeliveries(s.services.db, 1, 1))[0]?.lastStatus !== 503 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    const { db } = s.services;
+    await eventually('the refused delivery to be recorded', () => recentDeliveries(db, 1, 1), {
+      holds: ([last]) => last?.lastStatus === 503,
+      timeoutMs: 10_000,
+      intervalMs: 5,
+    });
 
     const page = await (await s.client.get('/admin/settings/webhooks')).text();
     expect(page).not.toContain(secret);

@@ -14,6 +14,7 @@ import {
   withdrawSubscriber,
   type Subscriber,
 } from '../../../subscribers/subscriber-repository.js';
+import { eventually } from '../../helpers/eventually.js';
 import { makeTempEnv } from '../../helpers/temp-env.js';
 import { importLongIssue, LONG_ISSUE } from '../../fixtures/long-issue.js';
 import { sendIssue } from '../../../scheduler/send-control.js';
@@ -59,18 +60,16 @@ function startRelay(services: Services, retryDelaysMs: number[] = [20, 20, 20]):
 }
 
 /** The endpoint's deliveries once `done` holds for them (the relay writes each answer after it arrives). */
-async function deliveriesWhen(
+function deliveriesWhen(
   db: Services['db'],
   endpointId: number,
   done: (deliveries: DeliveryRecord[]) => boolean,
 ): Promise<DeliveryRecord[]> {
-  const deadline = Date.now() + 10_000;
-  let deliveries = await recentDeliveries(db, endpointId, 20);
-  while (!done(deliveries) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    deliveries = await recentDeliveries(db, endpointId, 20);
-  }
-  return deliveries;
+  return eventually(`the deliveries to endpoint ${endpointId} to be done`, () => recentDeliveries(db, endpointId, 20), {
+    holds: done,
+    timeoutMs: 10_000,
+    intervalMs: 5,
+  });
 }
 
 const eventNumber = (id: string) => Number(id.replace(/^evt_/, ''));

@@ -20,6 +20,17 @@ export function dbNowMs<DB>(db: Kysely<DB>): RawBuilder<number> {
     : sql<number>`cast((julianday('now') - 2440587.5) * 86400000.0 as integer)`;
 }
 
+/**
+ * The database's time `afterMs` from now (negative: before), as a time column holds it: ISO-8601
+ * UTC text with milliseconds on SQLite (the form `toISOString()` writes, so text order is time
+ * order), timestamptz on PostgreSQL. One value for the whole statement, as with `dbNowMs`.
+ */
+export function dbTimeAfter<DB>(db: Kysely<DB>, afterMs: number): RawBuilder<string> {
+  return isPostgres(db)
+    ? sql<string>`(statement_timestamp() + cast(${afterMs} as double precision) * interval '1 millisecond')`
+    : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ${`${afterMs / 1000} seconds`})`;
+}
+
 /** Reads the database's clock (epoch ms). */
 export async function readDbNowMs<DB>(db: Kysely<DB>): Promise<number> {
   const { rows } = await sql<{ now: number | string }>`select ${dbNowMs(db)} as now`.execute(db);

@@ -12,7 +12,7 @@ import { freezeIssueContent, listIssueSlugs, UnknownIssueError } from '../src/co
 import { FULL_EDITION_KEY } from '../src/content/editions.js';
 import { markSubscriberUndeliverable } from '../subscribers/subscriber-repository.js';
 import { issueSubject, recordEvents } from '../src/db/event-outbox.js';
-import { dbNowMs, isPostgres } from './db-clock.js';
+import { dbNowMs, dbTimeAfter, isPostgres } from './db-clock.js';
 import type { BounceOutcome } from './send-manager.js';
 
 // All SQL of the sending domain: deliveries and their claims, the send-related columns of `issues`.
@@ -341,9 +341,10 @@ export class SqlDeliveryStore {
    * by this sender in one statement, so two claimers can never take the same row: on PostgreSQL
    * the rows are locked with SKIP LOCKED (concurrent senders take the next rows instead of
    * waiting); SQLite has one writer at a time. A sender whose lease ran out claims nothing.
+   * Retries are due by the database's clock, never the sender's own.
    */
-  async claim(limit: number, now: Date): Promise<ClaimedDelivery[]> {
-    const at = now.toISOString();
+  async claim(limit: number): Promise<ClaimedDelivery[]> {
+    const at = dbTimeAfter(this.db, 0);
     const candidates = this.db
       .selectFrom('deliveries')
       .select('id')
@@ -429,12 +430,13 @@ export class SqlDeliveryStore {
       .execute();
   }
 
-  async markRetry(id: number, attempts: number, nextAttemptAt: Date, error: string): Promise<boolean> {
+  /** The next attempt is due `retryInMs` from now by the database's clock, whatever the sender's own says. */
+  async markRetry(id: number, attempts: number, retryInMs: number, error: string): Promise<boolean> {
     const result = await this.held(id)
       .set({
         status: 'pending',
         attempts,
-        next_attempt_at: nextAttemptAt.toISOString(),
+        next_attempt_at: dbTimeAfter(this.db, retryInMs),
         last_error: error,
         claimed_at: null,
         claimed_by: null,
@@ -628,14 +630,14 @@ export class SqlDeliveryStore {
       .execute();
   }
 
-  async nextRetryAt(): Promise<Date | null> {
+  async retryDueInMs(): Promise<number | null> {
     const row = await this.db
       .selectFrom('deliveries')
-      .select((eb) => eb.fn.min('next_attempt_at').as('next'))
+      .select((eb) => [eb.fn.min('next_attempt_at').as('next'), dbNowMs(this.db).as('now')])
       .where('issue_id', '=', this.issueId)
       .where('status', '=', 'pending')
       .executeTakeFirst();
-    return row?.next ? new Date(row.next) : null;
+    return row?.next ? Date.parse(row.next) - Number(row.now) : null;
   }
 
   async counts(): Promise<DeliveryCounts> {

@@ -20,12 +20,16 @@ import { wakeableWait } from './wake-up.js';
 
 /** Everything the manager needs from the database, for one issue. */
 export interface DeliveryStore {
-  /** Marks up to `limit` due pending deliveries `sending`, in (edition_key, id) order. */
-  claim(limit: number, now: Date): Promise<ClaimedDelivery[]>;
+  /**
+   * Marks up to `limit` due pending deliveries `sending`, in (edition_key, id) order. Retry times
+   * are the store's (the database's clock), so senders whose clocks disagree agree on what is due.
+   */
+  claim(limit: number): Promise<ClaimedDelivery[]>;
   /** Each result is written only where this sender still holds the claim: false when it does not. */
   markSent(id: number, attempts: number, at: Date): Promise<boolean>;
   markSkipped(ids: number[], reason: string): Promise<void>;
-  markRetry(id: number, attempts: number, nextAttemptAt: Date, error: string): Promise<boolean>;
+  /** Pending again, due `retryInMs` from now by the store's clock. */
+  markRetry(id: number, attempts: number, retryInMs: number, error: string): Promise<boolean>;
   markFailed(id: number, attempts: number, error: string): Promise<boolean>;
   /**
    * A final recipient status: the delivery fails and the subscriber is marked bounced, unless the
@@ -37,7 +41,8 @@ export interface DeliveryStore {
   release(ids: number[]): Promise<void>;
   /** Failed or deferred because the server was broken: pending again, due now. */
   requeue(ids: number[]): Promise<void>;
-  nextRetryAt(): Promise<Date | null>;
+  /** How long until the earliest deferred retry is due by the store's clock (≤ 0: due); null when none. */
+  retryDueInMs(): Promise<number | null>;
   counts(): Promise<DeliveryCounts>;
   /** The issue's status as editors set it (pause and cancel come from other processes too). */
   control(): Promise<{ status: IssueStatus; pauseReason: string | null }>;
@@ -136,7 +141,7 @@ export interface SendRunResult {
   startedAt: Date;
   firstSentAt: Date | null;
   finishedAt: Date;
-  /** With `idle`: when the earliest deferred retry is due, if any. */
+  /** With `idle`: when the earliest deferred retry is due, if any, by this process's clock. */
   nextRetryAt: Date | null;
 }
 
@@ -278,8 +283,10 @@ export class SendManager {
         await Promise.all(workers);
         await this.settle();
         if (this.stopRequest) break;
-        nextRetryAt = await this.store.nextRetryAt();
-        if (nextRetryAt === null || this.options.waitForRetries === false) break;
+        const dueInMs = await this.store.retryDueInMs();
+        if (dueInMs === null) break;
+        nextRetryAt = new Date(this.now().getTime() + Math.max(0, dueInMs));
+        if (this.options.waitForRetries === false) break;
         await this.sleepUntil(nextRetryAt);
         nextRetryAt = null;
       }
@@ -356,7 +363,7 @@ export class SendManager {
     if (this.stopRequest || this.exhausted) return;
     let claimed: ClaimedDelivery[] = [];
     try {
-      claimed = await this.store.claim(this.tuning.batchSize, this.now());
+      claimed = await this.store.claim(this.tuning.batchSize);
       if (claimed.length === 0) {
         this.exhausted = true;
         return;
@@ -501,10 +508,9 @@ export class SendManager {
     if (verdict.action === 'retry' && attempts < this.tuning.maxAttempts) {
       const delay = Math.min(this.tuning.retryMaxMs, this.tuning.retryBaseMs * 2 ** (attempts - 1));
       const jittered = Math.round(delay * (0.9 + Math.random() * 0.2));
-      const next = new Date(this.now().getTime() + jittered);
-      if (!(await this.store.markRetry(job.id, attempts, next, verdict.reason))) return this.claimLost(job);
+      if (!(await this.store.markRetry(job.id, attempts, jittered, verdict.reason))) return this.claimLost(job);
       this.counts.pending++;
-      this.logger.warn({ ...fields, retryAt: next.toISOString() }, 'delivery deferred, will retry');
+      this.logger.warn({ ...fields, retryInMs: jittered }, 'delivery deferred, will retry');
     } else if (verdict.action === 'bounce') {
       const bounced = await this.store.bounce(job.id, attempts, verdict.reason, job.subscriber.id);
       if (bounced.outcome === 'lost') return this.claimLost(job);

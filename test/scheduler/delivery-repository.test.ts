@@ -8,7 +8,9 @@ import {
   requireIssue,
   SqlDeliveryStore,
 } from '../../scheduler/delivery-repository.js';
+import { readDbNowMs } from '../../scheduler/db-clock.js';
 import { registerSender } from '../../scheduler/sender-repository.js';
+import { eventually } from '../helpers/eventually.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { deliveriesOf, insertSubscribers, insertUnusedTopic } from './fixtures.js';
 import { importLongIssue } from '../fixtures/long-issue.js';
@@ -70,25 +72,51 @@ describe('planning deliveries', () => {
 
   it('claims in (edition key, id) order and marks the claimed rows sending', async () => {
     const store = new SqlDeliveryStore(services.db, issueId, 'test-sender');
-    const first = await store.claim(2, new Date());
+    const first = await store.claim(2);
     expect(first.map((d) => d.editionKey)).toEqual(['*', '*']);
-    const rest = await store.claim(10, new Date());
+    const rest = await store.claim(10);
     expect(rest.map((d) => d.editionKey)).toEqual(['city-services,shared-ledgers', 'open-data']);
-    expect(await store.claim(10, new Date())).toEqual([]);
+    expect(await store.claim(10)).toEqual([]);
     expect((await countDeliveries(services.db, issueId)).sending).toBe(4);
     await store.release([...first, ...rest].map((d) => d.id));
     expect((await countDeliveries(services.db, issueId)).pending).toBe(4);
   });
 
-  it('does not claim a delivery before its next attempt time', async () => {
+  it("does not claim a delivery before its next attempt time, due by the database's clock", async () => {
     const store = new SqlDeliveryStore(services.db, issueId, 'test-sender');
-    const [one] = await store.claim(1, new Date());
+    const [one] = await store.claim(1);
     if (!one) throw new Error('nothing claimed');
-    const later = new Date(Date.now() + 60_000);
-    await store.markRetry(one.id, 1, later, '451 try later');
-    const claimed = await store.claim(10, new Date());
-    expect(claimed.map((d) => d.id)).not.toContain(one.id);
-    expect((await store.nextRetryAt())?.toISOString()).toBe(later.toISOString());
-    expect((await store.claim(10, new Date(later.getTime() + 1))).map((d) => d.id)).toEqual([one.id]);
+    const before = await readDbNowMs(services.db);
+    await store.markRetry(one.id, 1, 60_000, '451 try later');
+    const after = await readDbNowMs(services.db);
+    const others = await store.claim(10);
+    expect(others.map((d) => d.id)).not.toContain(one.id);
+    await store.release(others.map((d) => d.id));
+    const row = await services.db
+      .selectFrom('deliveries')
+      .select(['status', 'attempts', 'next_attempt_at'])
+      .where('id', '=', one.id)
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: 'pending', attempts: 1 });
+    const due = Date.parse(row.next_attempt_at ?? '');
+    // ± 1 ms: SQLite's clock read as epoch milliseconds and as text round differently.
+    expect(due).toBeGreaterThanOrEqual(before + 60_000 - 1);
+    expect(due).toBeLessThanOrEqual(after + 60_000 + 1);
+    const dueInMs = await store.retryDueInMs();
+    expect(dueInMs).toBeGreaterThan(0);
+    expect(dueInMs).toBeLessThanOrEqual(60_000);
+
+    // Due in a second: not claimed at once, claimed once the database's clock passed it.
+    const [again] = await store.claim(1);
+    if (!again) throw new Error('nothing claimed');
+    await store.markRetry(again.id, 1, 1000, '451 try later');
+    const rest = await store.claim(10);
+    expect(rest.map((d) => d.id)).not.toContain(again.id);
+    await eventually('the retry to come due', () => store.claim(10), {
+      holds: (claimed) => claimed.some((d) => d.id === again.id),
+    });
+    // What is pending now is the first retry, a minute away.
+    expect(await store.retryDueInMs()).toBeGreaterThan(1000);
+    await store.release([...rest, again].map((d) => d.id));
   });
 });

@@ -74,7 +74,8 @@ export class MemoryDeliveryStore implements DeliveryStore {
     return found;
   }
 
-  claim(limit: number, now: Date): Promise<ClaimedDelivery[]> {
+  claim(limit: number): Promise<ClaimedDelivery[]> {
+    const now = this.now();
     const due = this.deliveries
       .filter((d) => d.status === 'pending' && (d.nextAttemptAt === null || d.nextAttemptAt <= now))
       .sort((a, b) => (a.editionKey < b.editionKey ? -1 : a.editionKey > b.editionKey ? 1 : a.id - b.id))
@@ -105,8 +106,9 @@ export class MemoryDeliveryStore implements DeliveryStore {
     return Promise.resolve();
   }
 
-  markRetry(id: number, attempts: number, nextAttemptAt: Date, error: string): Promise<boolean> {
-    this.retries.push({ id, attempts, delayMs: nextAttemptAt.getTime() - this.now().getTime() });
+  markRetry(id: number, attempts: number, retryInMs: number, error: string): Promise<boolean> {
+    this.retries.push({ id, attempts, delayMs: retryInMs });
+    const nextAttemptAt = new Date(this.now().getTime() + retryInMs);
     return this.settle(id, { status: 'pending', attempts, nextAttemptAt, lastError: error });
   }
 
@@ -141,11 +143,11 @@ export class MemoryDeliveryStore implements DeliveryStore {
     return Promise.resolve();
   }
 
-  nextRetryAt(): Promise<Date | null> {
+  retryDueInMs(): Promise<number | null> {
     const times = this.deliveries
       .filter((d) => d.status === 'pending' && d.nextAttemptAt !== null)
       .map((d) => (d.nextAttemptAt as Date).getTime());
-    return Promise.resolve(times.length > 0 ? new Date(Math.min(...times)) : null);
+    return Promise.resolve(times.length > 0 ? Math.min(...times) - this.now().getTime() : null);
   }
 
   counts(): Promise<DeliveryCounts> {

@@ -44,12 +44,12 @@ describe('senders, leases and claims', () => {
     await registerSender(db, 'b', 10_000, nowIso());
     const a = new SqlDeliveryStore(db, issueId, 'a');
     const b = new SqlDeliveryStore(db, issueId, 'b');
-    const [first] = await a.claim(1, new Date());
+    const [first] = await a.claim(1);
     if (!first) throw new Error('nothing claimed');
     // a stalls: its lease runs out by more than the margin, and b takes its claim over.
     await ageLease(db, 'a', 30_000);
     expect(await takeOverExpiredClaims(db, issueId, 5_000)).toBe(1);
-    const retaken = await b.claim(10, new Date());
+    const retaken = await b.claim(10);
     expect(retaken.map((d) => d.id)).toContain(first.id);
     // a wakes up with its result: not written; b's is.
     expect(await a.markSent(first.id, 1, new Date())).toBe(false);
@@ -60,7 +60,7 @@ describe('senders, leases and claims', () => {
   it('takes claims over only once the lease ran out by the margin', async () => {
     const { db, issueId } = await planned();
     await registerSender(db, 'slow', 10_000, nowIso());
-    await new SqlDeliveryStore(db, issueId, 'slow').claim(3, new Date());
+    await new SqlDeliveryStore(db, issueId, 'slow').claim(3);
     await ageLease(db, 'slow', 12_000); // expired 2 s ago
     expect(await takeOverExpiredClaims(db, issueId, 5_000)).toBe(0);
     await ageLease(db, 'slow', 4_000); // expired 6 s ago
@@ -73,7 +73,7 @@ describe('senders, leases and claims', () => {
     expect(await renewSender(db, 'x', 10_000, { sent: 5, rate: 1.5 })).toBe(true);
     await ageLease(db, 'x', 11_000);
     expect(await renewSender(db, 'x', 10_000, { sent: 6, rate: 1.5 })).toBe(false);
-    expect(await new SqlDeliveryStore(db, issueId, 'x').claim(5, new Date())).toEqual([]);
+    expect(await new SqlDeliveryStore(db, issueId, 'x').claim(5)).toEqual([]);
     const [row] = await listSenders(db, { recentMs: 60_000 });
     expect(row).toMatchObject({ id: 'x', alive: false, sent: 5, claims: 0 });
   });

@@ -307,6 +307,62 @@ describe('senders sharing one send (issue 13)', { timeout: 300_000 }, () => {
     for (const w of workers) expect(bySender.get(w.child.pid ?? -1), w.output()).toBeGreaterThan(0);
   });
 
+  it("a deferred message is due a minute after its refusal by the database's clock, whichever sender's clock deferred it", async () => {
+    // Retry times came from the sender's own clock: one 2 minutes behind stored "a minute from now"
+    // as a minute ago (every sender retried at once), one 2 minutes ahead as three minutes out.
+    // One reader in 19 is refused once: spread over the editions (deliveries are claimed in edition
+    // order), so no run of failures trips the automatic pause.
+    const refusedAt = new Map<string, number>();
+    const server = await startFaultSink({
+      rcptTo: (address) => {
+        if (refusedAt.has(address) || Number(/\d+/.exec(address)?.[0]) % 19 !== 0) return undefined;
+        refusedAt.set(address, Date.now());
+        return { code: 451, message: '451 4.3.0 Try again later' };
+      },
+    });
+    cleanups.push(() => server.close());
+    const readers = 148;
+    const { env, services, slug } = await prepare(readers);
+    const workers = [
+      startWorker(env, server, { CLOCK_SKEW_MS: '120000' }, SKEWED_CLOCK),
+      startWorker(env, server, { CLOCK_SKEW_MS: '-120000' }, SKEWED_CLOCK),
+    ];
+    await eventually('both senders', () => services.db.selectFrom('senders').select('id').execute(), {
+      ...PATIENCE,
+      holds: (senders) => senders.length === 2,
+    });
+    await startSend(services, slug);
+    const deliveries = () =>
+      services.db
+        .selectFrom('deliveries')
+        .innerJoin('subscribers', 'subscribers.id', 'deliveries.subscriber_id')
+        .select(['subscribers.email', 'deliveries.status', 'deliveries.attempts', 'deliveries.next_attempt_at'])
+        .where('deliveries.status', '!=', 'sent')
+        .execute();
+    // Every refused reader deferred, everyone else sent.
+    const deferred = await eventually('every delivery sent, or refused once and deferred', deliveries, {
+      ...PATIENCE,
+      holds: (unsent) =>
+        refusedAt.size === Math.ceil(readers / 19) &&
+        unsent.every((r) => r.status === 'pending' && r.next_attempt_at !== null),
+    });
+    await stopAll(workers);
+
+    // Nobody was retried early (a retry would have been accepted) ...
+    expect(deferred.map((r) => r.email).sort()).toEqual([...refusedAt.keys()].sort());
+    expect(server.accepted.filter((m) => refusedAt.has(m.to))).toEqual([]);
+    expect(server.accepted).toHaveLength(readers - refusedAt.size);
+    // ... and each retry is due a minute (± 10 % jitter) after the refusal by the machine's clock,
+    // plus what a loaded machine takes between the refusal and its write.
+    for (const row of deferred) {
+      const refused = refusedAt.get(row.email) ?? Number.NaN;
+      const dueAfterMs = Date.parse(row.next_attempt_at ?? '') - refused;
+      expect(dueAfterMs, row.email).toBeGreaterThanOrEqual(54_000);
+      expect(dueAfterMs, row.email).toBeLessThanOrEqual(66_000 + 10_000);
+    }
+    for (const w of workers) expect(w.output()).toMatch(/delivery deferred, will retry/);
+  });
+
   it('the scheduler leader killed: another process starts the due issue within two ticks', async () => {
     const server = await sink(0);
     const { env, services, slug } = await prepare(30);

@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import { listTopics } from '../src/content/content-repository.js';
+import { listTopics, UnknownIssueError } from '../src/content/content-repository.js';
+import { getTrackingSettings, trackedIssues } from '../src/tracking/tracking-repository.js';
+import { notFound } from './problem.js';
+import { slugParams } from './schemas.js';
+import { issueClickReport } from './reports/click-report.js';
 import { countActiveByTopic } from '../subscribers/subscriber-listing.js';
 import { countSubscribersByStatus } from '../subscribers/subscriber-repository.js';
 import { defineRoute, type ApiRoute } from './route.js';
@@ -86,4 +90,99 @@ const topicTrends = defineRoute({
   },
 });
 
-export const statsRoutes: ApiRoute[] = [subscriberStats, topicTrends];
+const clickIssues = defineRoute({
+  method: 'get',
+  path: '/stats/clicks',
+  operationId: 'listClickStats',
+  summary: 'Issues sent with click tracking, with their readers’ and machines’ clicks',
+  tag: TAG,
+  scope: 'stats:read',
+  responses: {
+    200: {
+      description: 'Totals per issue, newest first',
+      schema: z
+        .object({
+          level: z.enum(['off', 'aggregate', 'individual']).meta({ description: 'The tracking level now' }),
+          issues: z.array(
+            z.object({
+              slug: z.string(),
+              title: z.string(),
+              sentAt: z.string().nullable(),
+              clicks: z.int().meta({ description: 'Readers’ clicks' }),
+              machineClicks: z.int().meta({ description: 'Scanners, prefetchers, link previews' }),
+            }),
+          ),
+        })
+        .meta({ id: 'ClickIssues' }),
+    },
+  },
+  async handler(ctx) {
+    const { db } = ctx.services;
+    return { status: 200, body: { level: (await getTrackingSettings(db)).level, issues: await trackedIssues(db) } };
+  },
+});
+
+const issueClicks = defineRoute({
+  method: 'get',
+  path: '/stats/clicks/{slug}',
+  operationId: 'getIssueClickStats',
+  summary: 'Clicks of one issue: per article, per topic, edition by edition, and per 100 readers of each topic',
+  description:
+    'The numbers of the issue’s click report. Counts only: never a reader. `clicks` are readers’ clicks; ' +
+    'machines (security scanners, link previews, image proxies) are counted apart.',
+  tag: TAG,
+  scope: 'stats:read',
+  params: slugParams,
+  responses: {
+    200: {
+      description: 'Counts',
+      schema: z
+        .object({
+          issue: z.object({ slug: z.string(), title: z.string(), sentAt: z.string().nullable() }),
+          editions: z.array(
+            z.object({
+              key: z.string().meta({ description: '`*` = the whole issue, else the topics joined by commas' }),
+              topics: z.array(z.string()),
+              sent: z.int(),
+              clicks: z.int(),
+              machineClicks: z.int(),
+              opens: z.int(),
+              machineOpens: z.int(),
+            }),
+          ),
+          articles: z.array(
+            z.object({
+              id: z.int(),
+              title: z.string(),
+              topics: z.array(z.string()),
+              clicks: z.int(),
+              byEdition: z.record(z.string(), z.int()),
+            }),
+          ),
+          topics: z.array(
+            z.object({
+              slug: z.string(),
+              name: z.string(),
+              articleClicks: z.int(),
+              readers: z.int(),
+              readerClicks: z.int(),
+              clicksPer100Readers: z.number(),
+            }),
+          ),
+          otherClicks: z.int(),
+        })
+        .meta({ id: 'IssueClicks' }),
+    },
+    404: { description: 'No such issue' },
+  },
+  async handler(ctx, { params }) {
+    try {
+      return { status: 200, body: await issueClickReport(ctx.services.db, params.slug) };
+    } catch (error) {
+      if (error instanceof UnknownIssueError) throw notFound(`Issue "${params.slug}"`);
+      throw error;
+    }
+  },
+});
+
+export const statsRoutes: ApiRoute[] = [subscriberStats, topicTrends, clickIssues, issueClicks];

@@ -41,7 +41,15 @@ export interface ClaimedDelivery {
   editionKey: string;
   /** Attempts made before this one. */
   attempts: number;
-  subscriber: { id: number; uid: string; email: string; name: string; status: SubscriberStatus };
+  subscriber: {
+    id: number;
+    uid: string;
+    email: string;
+    name: string;
+    status: SubscriberStatus;
+    /** Agreed to individual click tracking (src/tracking; used only at the `individual` level). */
+    trackingOptIn?: boolean;
+  };
 }
 
 export async function requireIssue(db: Db, slug: string): Promise<IssueRow> {
@@ -384,14 +392,16 @@ export class SqlDeliveryStore {
     if (claimed.length === 0) return [];
     const subscribers = await this.db
       .selectFrom('subscribers')
-      .select(['id', 'uid', 'email', 'name', 'status'])
+      .select(['id', 'uid', 'email', 'name', 'status', 'tracking_opt_in'])
       .where(
         'id',
         'in',
         claimed.map((c) => c.subscriber_id),
       )
       .execute();
-    const byId = new Map(subscribers.map((s) => [s.id, s]));
+    const byId = new Map(
+      subscribers.map(({ tracking_opt_in, ...s }) => [s.id, { ...s, trackingOptIn: tracking_opt_in }]),
+    );
     const out: ClaimedDelivery[] = [];
     for (const c of claimed) {
       const subscriber = byId.get(c.subscriber_id);

@@ -105,6 +105,7 @@ const PROBES: PersonalFields[] = [
     webUrl: 'https://news.example.org/issues/x?topics=a,b&c=d',
     manageUrl: 'https://news.example.org/preferences?token=m.abc.0.def',
     unsubscribeUrl: 'https://news.example.org/unsubscribe?token=u.abc.0.def',
+    trackingTag: '.AQDcmL4B0Ud7_-xY',
   },
   { name: '', email: 'a@b.c', webUrl: 'w', manageUrl: 'm', unsubscribeUrl: 'u' },
 ];

@@ -7,6 +7,7 @@ import { subscriberLinks } from '../subscribers/tokens.js';
 import { encodeEdition, type EncodedEdition } from './encoded-edition.js';
 import type { BounceAddresses } from './bounces/bounce-address.js';
 import type { OutgoingMessage } from '../src/mail/messenger.js';
+import type { EditionTracker } from '../src/tracking/edition-tracker.js';
 
 export interface Recipient {
   /** The subscriber's row id: named by the VERP return path. */
@@ -14,6 +15,8 @@ export interface Recipient {
   uid: string;
   email: string;
   name: string;
+  /** Agreed to individual tracking on their preferences page (used only at the `individual` level). */
+  trackingOptIn?: boolean;
 }
 
 export interface MessageBuilderOptions {
@@ -22,6 +25,8 @@ export interface MessageBuilderOptions {
   publicationName: string;
   /** With BOUNCE_DOMAIN: every message's envelope sender names its delivery (issue and subscriber). */
   returnPath?: { addresses: BounceAddresses; issueId: number };
+  /** Click tracking of this send: each message's tag for the links the tracker rewrote. */
+  tracker?: EditionTracker;
 }
 
 /** The domain of MAIL_FROM's address: Message-IDs and List-Id live under it. */
@@ -80,6 +85,7 @@ export class MessageBuilder {
       webUrl: edition.webUrl,
       manageUrl: links.manageUrl,
       unsubscribeUrl: links.unsubscribeUrl,
+      trackingTag: this.options.tracker?.tagFor(recipient) ?? '',
     };
     const body = this.encoded(edition)?.fill(fields) ?? edition.fill(fields);
     return {
@@ -121,6 +127,8 @@ export class MessageBuilder {
       webUrl: edition.webUrl,
       manageUrl: fields.manageUrl,
       unsubscribeUrl: fields.unsubscribeUrl,
+      // A test copy's clicks are followed but not counted.
+      trackingTag: this.options.tracker?.tagFor(null, true) ?? '',
     });
     return {
       to,

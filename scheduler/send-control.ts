@@ -17,6 +17,8 @@ import {
   type DeliveryCounts,
 } from './delivery-repository.js';
 import { MessageBuilder } from './message-builder.js';
+import { EditionTracker } from '../src/tracking/edition-tracker.js';
+import { getTrackingSettings } from '../src/tracking/tracking-repository.js';
 import { assertScheduleYear, formatScheduleTime, parseScheduleTime } from './schedule.js';
 import { listSenders, takeOverExpiredClaims, type SenderRow } from './sender-repository.js';
 import type { SendOutcome, SendProgress, SendTuning } from './send-manager.js';
@@ -403,7 +405,7 @@ export async function sendTest(
 ): Promise<TestSendResult> {
   const to = parseEmail(email) ?? (LOCAL_ADDRESS.test(email.trim()) ? email.trim().toLowerCase() : null);
   if (!to) throw new SendControlError(`"${email}" is not an email address`);
-  await requireIssue(services.db, slug);
+  const issue = await requireIssue(services.db, slug);
   const edition = await services.renderer.edition(slug, topicSlugs);
   if (edition.empty) {
     throw new SendControlError(
@@ -411,13 +413,22 @@ export async function sendTest(
     );
   }
   const publication = await getPublication(services.db);
-  const builder = new MessageBuilder({ config: services.config, publicationName: publication.name });
+  const tracker = new EditionTracker(
+    {
+      db: services.db,
+      baseUrl: services.config.baseUrl,
+      secretKey: services.config.secretKey,
+      settings: await getTrackingSettings(services.db),
+    },
+    issue.id,
+  );
+  const builder = new MessageBuilder({ config: services.config, publicationName: publication.name, tracker });
   // A subscriber's own address gets their real links; any other address gets stand-in links.
   const subscriber = await findSubscriberByEmail(services.db, to);
   const fields = subscriber
     ? { name: subscriber.name, ...subscriberLinks(services.config, subscriber.uid) }
     : { ...services.renderer.previewFields(slug, topicSlugs), name: '' };
-  const message = builder.buildTest(edition, to, fields);
+  const message = builder.buildTest(await tracker.track(edition), to, fields);
   try {
     const result = await services.messenger.send(message);
     services.logger.info({ issue: slug, edition: edition.key, messageId: result.messageId }, 'test copy sent');

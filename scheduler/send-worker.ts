@@ -5,6 +5,8 @@ import type { IssueRow } from '../src/db/schema.js';
 import { BounceAddresses } from './bounces/bounce-address.js';
 import { getIssueById, listIssuesWithStatus, SqlDeliveryStore } from './delivery-repository.js';
 import { MessageBuilder } from './message-builder.js';
+import { EditionTracker } from '../src/tracking/edition-tracker.js';
+import { getTrackingSettings } from '../src/tracking/tracking-repository.js';
 import { ClusterRateLimiter } from './rate-limiter.js';
 import { expireDeadLocalSenders, SenderLease } from './sender-lease.js';
 import { purgeSenders, takeOverExpiredClaims } from './sender-repository.js';
@@ -143,9 +145,14 @@ export class SendWorker {
     if (takenOver > 0) logger.warn({ takenOver }, 'took over the deliveries of a sender whose lease ran out');
     totals.takenOver += takenOver;
     const publication = await getPublication(db);
+    const tracker = new EditionTracker(
+      { db, baseUrl: config.baseUrl, secretKey: config.secretKey, settings: await getTrackingSettings(db) },
+      issue.id,
+    );
     const builder = new MessageBuilder({
       config,
       publicationName: publication.name,
+      tracker,
       returnPath: config.bounces.domain
         ? { addresses: new BounceAddresses(config.secretKey, config.bounces.domain), issueId: issue.id }
         : undefined,
@@ -165,7 +172,8 @@ export class SendWorker {
             // The issue's MJML frame is compiled now; the rest of the send only fills editions into
             // it, so the compiler's thread goes at once instead of idling beside the send's traffic.
             services.mjml.release();
-            return edition;
+            // Links rewritten for click tracking once per edition (README: Engagement analytics).
+            return tracker.track(edition);
           },
         },
         messages: builder,

@@ -1,5 +1,6 @@
 import type { Db } from '../src/db/database.js';
 import { getPublication, listTopics } from '../src/content/content-repository.js';
+import { listClickEventsOf, type PersonalClick } from '../src/tracking/tracking-repository.js';
 import {
   listConsentLog,
   listDeliveriesOf,
@@ -26,6 +27,11 @@ export interface SubscriberDataExport {
   };
   consentLog: ConsentEntry[];
   deliveries: DeliveryRecord[];
+  /**
+   * Links they clicked (and emails opened, when opens are counted), recorded only while they had
+   * agreed to individual tracking and the publication's level was `individual`.
+   */
+  clicks: PersonalClick[];
 }
 
 export async function buildDataExport(db: Db, subscriber: Subscriber): Promise<SubscriberDataExport> {
@@ -49,5 +55,6 @@ export async function buildDataExport(db: Db, subscriber: Subscriber): Promise<S
     },
     consentLog: await listConsentLog(db, subscriber.id),
     deliveries: await listDeliveriesOf(db, subscriber.id),
+    clicks: await listClickEventsOf(db, subscriber.id),
   };
 }

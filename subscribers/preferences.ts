@@ -1,12 +1,15 @@
 import { Router, type Request, type Response } from 'express';
 import { listTopics } from '../src/content/content-repository.js';
 import type { SubscriberStatus } from '../src/db/schema.js';
+import { getTrackingSettings } from '../src/tracking/tracking-repository.js';
 import { dataRequestLimiter, mailDataLink } from './data-requests.js';
 import { cleanName, MAX_NAME_LENGTH, readForm, topicChoices, topicList, type FieldError } from './form-input.js';
 import {
   activateSubscriber,
   findSubscriberByUid,
+  hasTrackingOptIn,
   resolveTopicSlugs,
+  setTrackingOptIn,
   updateSubscriberProfile,
   withdrawSubscriber,
   type Subscriber,
@@ -51,6 +54,11 @@ async function renderPreferences(
 ): Promise<void> {
   const topics = await listTopics(web.services.db);
   const errors = state.errors ?? [];
+  // The choice is offered only when the publication tracks individually (README: Engagement analytics).
+  const tracking =
+    (await getTrackingSettings(web.services.db)).level === 'individual'
+      ? { optedIn: await hasTrackingOptIn(web.services.db, subscriber.id) }
+      : null;
   await renderPage(web, res, status, 'preferences', {
     title: errors.length > 0 ? 'Error: Your subscription' : 'Your subscription',
     noindex: true,
@@ -65,6 +73,7 @@ async function renderPreferences(
     errors,
     errorFor: Object.fromEntries(errors.map((e) => [e.field, e.message])),
     maxNameLength: MAX_NAME_LENGTH,
+    tracking,
   });
 }
 
@@ -131,6 +140,16 @@ export function createPreferencesRouter(web: SubscriberWeb): Router {
           notice: done
             ? 'Welcome back: you receive the newsletter again.'
             : 'Only an unsubscribed address can subscribe again here.',
+        });
+      }
+      case 'tracking-on':
+      case 'tracking-off': {
+        const optIn = form.action === 'tracking-on';
+        await setTrackingOptIn(db, subscriber.id, optIn, context);
+        return renderPreferences(web, req, res, 200, subscriber, {
+          notice: optIn
+            ? 'We now record which links you click.'
+            : 'We no longer record which links you click; clicks are only counted.',
         });
       }
       case 'export':

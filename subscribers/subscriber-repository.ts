@@ -11,6 +11,7 @@ import {
   type OutboxEventType,
 } from '../src/db/event-outbox.js';
 import { newSubscriberUid } from './tokens.js';
+import { deleteClickEventsOf } from '../src/tracking/tracking-repository.js';
 
 // All SQL about subscribers, their topics, the consent log and erased addresses lives in this file.
 // The consent log is append-only: rows are only ever inserted here (and removed with the
@@ -220,6 +221,43 @@ export async function logConsent(
     .insertInto('consent_log')
     .values(consentRow(subscriberId, action, context, detail, nowIso()))
     .execute();
+}
+
+/** Whether the subscriber agreed to individual click tracking (their preferences page). */
+export async function hasTrackingOptIn(db: Db, subscriberId: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('subscribers')
+    .select('tracking_opt_in')
+    .where('id', '=', subscriberId)
+    .executeTakeFirst();
+  return row?.tracking_opt_in === true;
+}
+
+/**
+ * The reader's own choice about individual click tracking, with its consent-log entry
+ * (`tracking-opt-in` / `tracking-opt-out`); false when it was already so (nothing logged).
+ */
+export async function setTrackingOptIn(
+  db: Db,
+  subscriberId: number,
+  optIn: boolean,
+  context: ConsentContext,
+): Promise<boolean> {
+  return inTransaction(db, async (trx) => {
+    const now = nowIso();
+    const result = await trx
+      .updateTable('subscribers')
+      .set({ tracking_opt_in: optIn, updated_at: now })
+      .where('id', '=', subscriberId)
+      .where('tracking_opt_in', '=', !optIn)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return false;
+    await trx
+      .insertInto('consent_log')
+      .values(consentRow(subscriberId, optIn ? 'tracking-opt-in' : 'tracking-opt-out', context, null, now))
+      .execute();
+    return true;
+  });
 }
 
 async function replaceTopics(db: Db, subscriberId: number, topicIds: readonly number[]): Promise<void> {
@@ -565,6 +603,8 @@ export async function eraseSubscriber(db: Db, subscriberId: number, emailHash: s
       }
     }
     await trx.deleteFrom('consent_log').where('subscriber_id', '=', subscriberId).execute();
+    // Their click events go; the counts of the links they clicked stay (they name nobody).
+    await deleteClickEventsOf(trx, subscriberId);
     await trx.deleteFrom('subscriber_topics').where('subscriber_id', '=', subscriberId).execute();
     await trx.deleteFrom('deliveries').where('subscriber_id', '=', subscriberId).execute();
     await trx.deleteFrom('subscribers').where('id', '=', subscriberId).execute();

@@ -4,9 +4,11 @@ import { handle, type AdminContext } from '../../editors/context.js';
 import { renderAdminPage } from '../../editors/page.js';
 import { topicReport, type TopicReport } from './topic-report.js';
 import { trendChart } from './trend-chart.js';
+import { addClickReportRoutes, clickReportList } from './click-report-routes.js';
 
 // Reports (every signed-in editor): subscribers per topic over the last twelve months, as small
-// charts with their numbers, and the same data as CSV.
+// charts with their numbers, and the same data as CSV; the issues sent with click tracking, each
+// with its own click report (click-report-routes.ts).
 
 export const REPORT_MONTHS = 12;
 
@@ -44,6 +46,7 @@ async function showReports(ctx: AdminContext, req: Request, res: Response): Prom
           down: t.left,
         }),
       })),
+      clicks: await clickReportList(ctx),
     },
     { title: 'Reports', section: 'reports' },
   );
@@ -62,5 +65,6 @@ export function createReportRouter(ctx: AdminContext): Router {
   const router = Router();
   router.get('/reports', handle(ctx, showReports));
   router.get('/reports/topics.csv', handle(ctx, downloadCsv));
+  addClickReportRoutes(ctx, router);
   return router;
 }

@@ -4,6 +4,7 @@ import { createDemoSettingsRouter } from './demo-routes.js';
 import { createEditorSettingsRouter } from './editor-routes.js';
 import { createPublicationSettingsRouter } from './publication-routes.js';
 import { createTopicSettingsRouter } from './topic-routes.js';
+import { createTrackingSettingsRouter } from './tracking-routes.js';
 
 /** Admin-only (the app checks the role before any of these): publication and glossary, topics, editors, the demo. */
 export function createSettingsRouter(ctx: AdminContext): Router {
@@ -12,5 +13,6 @@ export function createSettingsRouter(ctx: AdminContext): Router {
   router.use(createTopicSettingsRouter(ctx));
   router.use(createEditorSettingsRouter(ctx));
   router.use(createDemoSettingsRouter(ctx));
+  router.use(createTrackingSettingsRouter(ctx));
   return router;
 }

@@ -6,6 +6,8 @@ import { MjmlCompiler } from '../render/mjml-compiler.js';
 import { Views } from '../render/views.js';
 import { createMessenger, type Messenger } from '../mail/messenger.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import { ClickRecorder } from '../tracking/click-recorder.js';
+import { addCounts } from '../tracking/tracking-repository.js';
 
 /** Everything a command or the server needs, built once and passed in as one object. */
 export interface Services {
@@ -23,6 +25,8 @@ export interface Services {
   renderer: IssueRenderer;
   views: Views;
   messenger: Messenger;
+  /** Clicks and opens of tracked links, written in batches off the request path (src/tracking). */
+  clicks: ClickRecorder;
   close(): Promise<void>;
 }
 
@@ -37,6 +41,10 @@ export async function openServices(
   const views = new Views(config.templatesDir);
   const mjml = options.mjml ?? new MjmlCompiler();
   let messenger: Messenger | undefined;
+  const clicks = new ClickRecorder(
+    { addCounts: (batch) => addCounts(db, batch) },
+    { onError: (error) => logger.error({ err: error }, 'clicks could not be written; kept for the next try') },
+  );
   const services: Services = {
     config,
     db,
@@ -52,7 +60,9 @@ export async function openServices(
       messenger ??= createMessenger(config);
       return messenger;
     },
+    clicks,
     async close() {
+      await clicks.stop();
       messenger?.close();
       await mjml.close();
       await db.destroy();

@@ -92,6 +92,11 @@ export interface Config {
   webhooks: { timeoutMs: number };
   /** EMBED_ORIGINS: origins (https://www.example.org) whose pages may post the embedded sign-up form. */
   embedOrigins: string[];
+  /**
+   * Click tracking (issue 15): CLICK_SCANNER_SECONDS, how soon after a message was sent a click or
+   * open counts as a security scanner's, not a reader's (0: the rule is off).
+   */
+  tracking: { scannerSeconds: number };
 }
 
 const optionalText = z
@@ -191,6 +196,11 @@ const envSchema = z.object({
     .optional(),
   API_RATE_LIMIT: positiveInt('API_RATE_LIMIT').optional(),
   WEBHOOK_TIMEOUT: positiveInt('WEBHOOK_TIMEOUT').optional(),
+  CLICK_SCANNER_SECONDS: z
+    .string()
+    .regex(/^\d{1,6}$/, 'CLICK_SCANNER_SECONDS must be a whole number of seconds (0 turns the rule off)')
+    .transform(Number)
+    .optional(),
   EMBED_ORIGINS: optionalText.transform((v, ctx) => {
     const origins = (v ?? '')
       .split(',')
@@ -373,6 +383,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     api: { rateLimitPerMinute: e.API_RATE_LIMIT ?? 600 },
     webhooks: { timeoutMs: (e.WEBHOOK_TIMEOUT ?? 10) * 1000 },
     embedOrigins: e.EMBED_ORIGINS,
+    tracking: { scannerSeconds: e.CLICK_SCANNER_SECONDS ?? 30 },
     bounces: {
       domain: e.BOUNCE_DOMAIN?.toLowerCase(),
       smtpPort: e.BOUNCE_SMTP_PORT,

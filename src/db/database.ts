@@ -24,6 +24,7 @@ import * as dropArticleImages from './migrations/070-drop-article-images.js';
 import { BOOLEAN_COLUMNS } from './schema.generated.js';
 import * as eventOutbox from './migrations/061-event-outbox.js';
 import * as webhooks from './migrations/062-webhooks.js';
+import * as clickTracking from './migrations/063-click-tracking.js';
 import type { Database } from './schema.js';
 import { SqliteBooleansPlugin } from './sqlite-booleans.js';
 
@@ -53,6 +54,7 @@ const migrations: Record<string, KitMigration> = {
   '060-api-keys': apiKeys,
   '061-event-outbox': eventOutbox,
   '062-webhooks': webhooks,
+  '063-click-tracking': clickTracking,
   '070-drop-article-images': dropArticleImages,
 };
 

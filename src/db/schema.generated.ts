@@ -40,6 +40,8 @@ export const OUTBOX_EVENTS_TYPE_VALUES = [
   'issue.sent',
 ] as const;
 export const SUBSCRIBERS_STATUS_VALUES = ['pending', 'active', 'unsubscribed', 'bounced', 'complained'] as const;
+export const TRACKED_LINKS_KIND_VALUES = ['link', 'open'] as const;
+export const TRACKING_SETTINGS_LEVEL_VALUES = ['off', 'aggregate', 'individual'] as const;
 export const UNSUBSCRIBE_REQUESTS_SOURCE_VALUES = ['one-click', 'unsubscribe-page'] as const;
 export const WEBHOOK_DELIVERIES_STATUS_VALUES = ['pending', 'delivered', 'failed'] as const;
 
@@ -80,6 +82,13 @@ export interface ArticlesTable {
   sources_json: Generated<string>;
   created_at: string;
   updated_at: string;
+}
+
+export interface ClickEventsTable {
+  id: Generated<number>;
+  subscriber_id: number;
+  link_id: number;
+  at: string;
 }
 
 export interface ConsentLogTable {
@@ -279,6 +288,7 @@ export interface SubscribersTable {
   confirmed_at: string | null;
   unsubscribed_at: string | null;
   updated_at: string;
+  tracking_opt_in: Generated<boolean>;
 }
 
 export interface TopicsTable {
@@ -287,6 +297,26 @@ export interface TopicsTable {
   name: string;
   description: Generated<string>;
   position: number;
+}
+
+export interface TrackedLinksTable {
+  id: Generated<number>;
+  issue_id: number;
+  edition_key: string;
+  kind: (typeof TRACKED_LINKS_KIND_VALUES)[number];
+  position: number;
+  url: string;
+  article_id: number | null;
+  clicks: Generated<number>;
+  machine_clicks: Generated<number>;
+  created_at: string;
+}
+
+export interface TrackingSettingsTable {
+  id: number;
+  level: (typeof TRACKING_SETTINGS_LEVEL_VALUES)[number];
+  track_opens: boolean;
+  updated_at: string | null;
 }
 
 export interface UnsubscribeRequestsTable {
@@ -337,6 +367,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   article_topics: ArticleTopicsTable;
   articles: ArticlesTable;
+  click_events: ClickEventsTable;
   consent_log: ConsentLogTable;
   deliveries: DeliveriesTable;
   editors: EditorsTable;
@@ -360,6 +391,8 @@ export interface Database {
   subscriber_topics: SubscriberTopicsTable;
   subscribers: SubscribersTable;
   topics: TopicsTable;
+  tracked_links: TrackedLinksTable;
+  tracking_settings: TrackingSettingsTable;
   unsubscribe_requests: UnsubscribeRequestsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_endpoints: WebhookEndpointsTable;
@@ -367,4 +400,4 @@ export interface Database {
 }
 
 /** Boolean columns by name: SQLite hands them back as 0/1, the SQLite plugin turns those into booleans. */
-export const BOOLEAN_COLUMNS: readonly string[] = [];
+export const BOOLEAN_COLUMNS: readonly string[] = ['tracking_opt_in', 'track_opens'];

@@ -30,6 +30,8 @@ import { quotedPrintableLength } from '../mail/quoted-printable.js';
 import { chooseTeasers, type EditionFit, type TeaserCandidate } from './edition-fit.js';
 import { compileFile, createEngine } from './template-engine.js';
 import { compactHtml } from './compact-html.js';
+import { MAX_TRACKING_TOKEN_LENGTH } from '../tracking/click-token.js';
+import { trackingPixelHtml } from '../tracking/link-rewriter.js';
 
 export type { PersonalFields } from './personal-fields.js';
 export type { EditionFit } from './edition-fit.js';
@@ -47,6 +49,12 @@ export interface CompiledEdition {
   fit: EditionFit;
   /** The cheap per-subscriber step: fills name and links (escaped for HTML) into compiled output. */
   fill(fields: PersonalFields): { html: string; text: string };
+  /**
+   * The article (id) a link belongs to, for per-article click counts: the one whose content holds
+   * `offset` of `fill(TOKEN_FIELDS).html`, or the one a link to `url` opens on the web (index,
+   * takeaways, teasers); null for the rest (editor's note, footer).
+   */
+  articleOf(offset: number, url: string): number | null;
 }
 
 export class TemplateError extends Error {}
@@ -136,6 +144,46 @@ const PIECE_JOIN_ALLOWANCE = 8;
 const ANNEX_SECTION = /^(annex|appendi)/i;
 /** Teaser summaries made from a first paragraph stop near this many characters. */
 const SUMMARY_MAX = 300;
+
+/**
+ * What click tracking may add to an edition (src/tracking/link-rewriter.ts): LINK_TRACKING_ALLOWANCE
+ * per link, more for a link whose tracked form outgrows its own href by more than that (a short URL
+ * under a long BASE_URL; 4 bytes for a soft line break it may cause), and the open pixel.
+ */
+function trackingAllowance(html: string, baseUrl: string): number {
+  const tracked = baseUrl.length + '/r/'.length + MAX_TRACKING_TOKEN_LENGTH;
+  let bytes = trackingPixelHtml(baseUrl, 'T'.repeat(MAX_TRACKING_TOKEN_LENGTH)).length;
+  for (const match of html.matchAll(/<a\s[^>]*?href="([^"]*)"/g)) {
+    bytes += LINK_TRACKING_ALLOWANCE + Math.max(0, tracked + 4 - (match[1] as string).length - LINK_TRACKING_ALLOWANCE);
+  }
+  return bytes;
+}
+
+/** The `articleOf` of a compiled edition: article regions start at each `<h3>N.` heading of the sections slot. */
+function articleLocator(
+  html: string,
+  sections: { start: number; end: number },
+  edition: Edition,
+  webUrl: string,
+): (offset: number, url: string) => number | null {
+  const byNumber = new Map(edition.articles.map((a) => [a.number, a.article.id]));
+  const byWebUrl = new Map(edition.articles.map((a) => [`${webUrl}#${a.anchor}`, a.article.id]));
+  const starts: { at: number; id: number }[] = [];
+  const heading = /<h3[^>]*>\s*(\d+)\./g;
+  heading.lastIndex = sections.start;
+  for (let m = heading.exec(html); m !== null && m.index < sections.end; m = heading.exec(html)) {
+    const id = byNumber.get(Number(m[1]));
+    if (id !== undefined) starts.push({ at: m.index, id });
+  }
+  return (offset, url) => {
+    const linked = byWebUrl.get(url);
+    if (linked !== undefined) return linked;
+    if (offset < sections.start || offset >= sections.end) return null;
+    let found: number | null = null;
+    for (const start of starts) if (start.at <= offset) found = start.id;
+    return found;
+  };
+}
 
 const slotToken = (slot: string) => `NLSLOT${slot.replace(/-/g, '')}NLSLOT`;
 
@@ -523,18 +571,29 @@ export class IssueRenderer {
     const frame = await this.frame(version);
     const webUrl = this.webUrl(doc.slug, topicSlugs);
     // Each teaser set the fitting tries is rendered once; the chosen one is kept for the edition.
-    const rendered = new Map<string, { data: ReturnType<IssueRenderer['emailData']>; template: FillTemplate }>();
+    const rendered = new Map<
+      string,
+      {
+        data: ReturnType<IssueRenderer['emailData']>;
+        template: FillTemplate;
+        html: string;
+        sections: { start: number; end: number };
+      }
+    >();
     const render = (teasers: ReadonlySet<number>) => {
       const setKey = [...teasers].join(',');
       let out = rendered.get(setKey);
       if (!out) {
         const data = this.emailData(version, edition, TOKEN_FIELDS, teasers);
         let html = frame[0] as string;
+        let sections = { start: 0, end: 0 };
         this.slotTemplates.forEach((slot, i) => {
           // MJML trims the content of an <mj-text>; trim likewise so the result equals a direct compile.
-          html += compactHtml(slot(data).trim()) + (frame[i + 1] as string);
+          const filled = compactHtml(slot(data).trim());
+          if (SLOTS[i] === 'email-sections') sections = { start: html.length, end: html.length + filled.length };
+          html += filled + (frame[i + 1] as string);
         });
-        out = { data, template: new FillTemplate(html, true) };
+        out = { data, template: new FillTemplate(html, true), html, sections };
         rendered.set(setKey, out);
       }
       return out;
@@ -546,7 +605,7 @@ export class IssueRenderer {
       return (
         quotedPrintableLength(html, version.lineLengths) +
         PIECE_JOIN_ALLOWANCE * template.fieldCount +
-        LINK_TRACKING_ALLOWANCE * (html.match(/<a\s/g)?.length ?? 0)
+        trackingAllowance(html, this.deps.config.baseUrl)
       );
     };
     const candidates: TeaserCandidate[] = edition.articles.map((a) => ({
@@ -569,7 +628,8 @@ export class IssueRenderer {
         .map((a) => ({ number: a.number, title: a.article.title })),
       overBudget: chosen.bytes > budget,
     };
-    const { data, template: htmlTemplate } = render(chosen.teasers);
+    const { data, template: htmlTemplate, html: source, sections } = render(chosen.teasers);
+    const articleOf = articleLocator(source, sections, edition, webUrl);
     // Template conditionals leave runs of blank lines; a reader needs at most two.
     const text = wrapText(
       this.textTemplate(data)
@@ -587,6 +647,7 @@ export class IssueRenderer {
       webUrl,
       fit,
       fill: (fields) => ({ html: htmlTemplate.fill(fields), text: textTemplate.fill(fields) }),
+      articleOf,
     };
   }
 }

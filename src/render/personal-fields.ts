@@ -7,9 +7,14 @@ export interface PersonalFields {
   webUrl: string;
   manageUrl: string;
   unsubscribeUrl: string;
+  /**
+   * The message's part of its tracked links (`.` and the signed tag of src/tracking/click-token.ts),
+   * written only into links that click tracking rewrote; empty or absent elsewhere.
+   */
+  trackingTag?: string;
 }
 
-export const PERSONAL_FIELD_NAMES = ['name', 'email', 'webUrl', 'manageUrl', 'unsubscribeUrl'] as const;
+export const PERSONAL_FIELD_NAMES = ['name', 'email', 'webUrl', 'manageUrl', 'unsubscribeUrl', 'trackingTag'] as const;
 type FieldName = (typeof PERSONAL_FIELD_NAMES)[number];
 
 /**
@@ -52,6 +57,7 @@ export function largestFields(baseUrl: string, webUrl: string): PersonalFields {
     webUrl,
     manageUrl: `${baseUrl}/preferences?token=${token}`,
     unsubscribeUrl: `${baseUrl}/unsubscribe?token=${token}`,
+    trackingTag: '',
   };
 }
 
@@ -85,6 +91,7 @@ export class FillTemplate {
       webUrl: values.webUrl,
       manageUrl: values.manageUrl,
       unsubscribeUrl: values.unsubscribeUrl,
+      trackingTag: values.trackingTag ?? '',
     };
     if (this.escape) {
       // The same escaping Handlebars applies, so a filled frame equals a direct render.

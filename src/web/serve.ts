@@ -56,4 +56,6 @@ export async function serve(services: Services, options: ServeOptions): Promise<
   await unsubscribes.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections();
+  // Every click the server answered is written before the process ends (a graceful stop loses none).
+  await services.clicks.stop();
 }

@@ -16,6 +16,7 @@ import { createApiKeyAdminRouter } from '../../api/admin-routes.js';
 import { createWebhookAdminRouter } from '../../api/webhooks/webhook-admin-routes.js';
 import { createEmbedAdminRouter } from '../../api/embed-admin-routes.js';
 import { createReportRouter } from '../../api/reports/report-routes.js';
+import { createRedirectRouter } from '../tracking/redirect-routes.js';
 
 export interface WebAppOptions {
   /** Webhook verification settings only tests change (see scheduler/bounces/webhooks/). */
@@ -43,6 +44,16 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): E
       },
       // Email previews are shown in same-origin iframes of the editors' app.
       frameguard: { action: 'sameorigin' },
+    }),
+  );
+  // Tracked links and the open pixel: first, as they are the busiest and read no body or cookie.
+  app.use(
+    createRedirectRouter({
+      db: services.db,
+      views: services.views,
+      secretKey: services.config.secretKey,
+      scannerSeconds: services.config.tracking.scannerSeconds,
+      recorder: services.clicks,
     }),
   );
   // Before the body parsers: webhooks read their bodies raw (signatures cover the exact bytes).

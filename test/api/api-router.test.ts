@@ -422,6 +422,22 @@ describe('/api/v1', () => {
     expect(tooMany.res.status).toBe(422);
   });
 
+  it('reports clicks per issue (counts only; nobody clicked here)', async () => {
+    const key = keyFor.get('stats:read');
+    const list = await call('GET', '/stats/clicks', { key });
+    expect(list.res.status).toBe(200);
+    const issues = (asRecord(list.body) as { issues: { clicks: number; machineClicks: number }[] }).issues;
+    expect(asRecord(list.body).level).toBe('aggregate');
+    expect(issues.every((i) => i.clicks === 0 && i.machineClicks === 0)).toBe(true);
+    const one = await call('GET', `/stats/clicks/${LONG_ISSUE.slug}`, { key });
+    expect(one.res.status).toBe(200);
+    const body = asRecord(one.body) as { articles: { clicks: number }[]; editions: unknown[]; otherClicks: number };
+    expect(body.articles.length).toBeGreaterThan(5);
+    expect(body.articles.every((a) => a.clicks === 0)).toBe(true);
+    expect(body.otherClicks).toBe(0);
+    expect((await call('GET', '/stats/clicks/no-such-issue', { key })).res.status).toBe(404);
+  });
+
   it('replays a POST with the same Idempotency-Key and refuses the key with another request', async () => {
     const headers = { 'idempotency-key': 'signup-0001' };
     const first = await call('POST', '/subscribers', { headers, body: { email: 'idem@example.org' } });

@@ -22,6 +22,7 @@ const LAYERS: { name: string; folders: string[] }[] = [
       'src/http',
       'src/command',
       'src/app',
+      'src/tracking',
     ],
   },
   { name: 'subscribers', folders: ['subscribers'] },

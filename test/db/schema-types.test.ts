@@ -49,6 +49,8 @@ describe(`the schema's types against what the migrations build on ${testDialect(
       values ('https://crm.example.org/h', '', 'issue.sent', 'whsec_x', 0, 'test', ${now})`.execute(db);
     await sql`insert into webhook_deliveries (endpoint_id, event_id, status, attempts, created_at)
       values (1, 1, 'pending', 0, ${now})`.execute(db);
+    await sql`insert into tracked_links (issue_id, edition_key, kind, position, url, created_at)
+      values (1, '*', 'link', 0, 'https://example.org/', ${now})`.execute(db);
 
     const checked = (await describeSchema(db, testDialect())).flatMap((t) =>
       t.columns.flatMap((c) => (c.oneOf ? [{ table: t.name, column: c.name, values: c.oneOf }] : [])),
@@ -65,6 +67,8 @@ describe(`the schema's types against what the migrations build on ${testDialect(
       'issues.status',
       'outbox_events.type',
       'subscribers.status',
+      'tracked_links.kind',
+      'tracking_settings.level',
       'unsubscribe_requests.source',
       'webhook_deliveries.status',
     ]);

@@ -7,6 +7,7 @@ import { articleAnchor, buildEdition } from '../../src/content/editions.js';
 import { quotedPrintableLength } from '../../src/mail/quoted-printable.js';
 import { largestFields } from '../../src/render/personal-fields.js';
 import { MessageBuilder } from '../../scheduler/message-builder.js';
+import { EditionTracker } from '../../src/tracking/edition-tracker.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
 import { writeLongIssueImages } from '../fixtures/long-issue.js';
 
@@ -117,6 +118,44 @@ export function describeEveryEditionWithinBudget(
           name: '😀'.repeat(200),
         });
         const html = message.html as { quotedPrintable: Buffer[] };
+        const bytes = html.quotedPrintable.reduce((n, b) => n + b.length, 0);
+        expect(bytes).toBeLessThanOrEqual(BUDGET);
+        expect(bytes).toBeLessThanOrEqual(edition.fit.bytes);
+      }
+    });
+
+    it('is under the budget with click tracking at its largest (individual, opens counted)', async () => {
+      const issue = await services.db
+        .selectFrom('issues')
+        .select('id')
+        .where('slug', '=', slug)
+        .executeTakeFirstOrThrow();
+      const tracker = new EditionTracker(
+        {
+          db: services.db,
+          baseUrl: services.config.baseUrl,
+          secretKey: services.config.secretKey,
+          settings: { level: 'individual', trackOpens: true },
+        },
+        issue.id,
+      );
+      const builder = new MessageBuilder({ config: services.config, publicationName: 'Newsletter', tracker });
+      const doc = await services.renderer.document(slug);
+      for (const topics of [null, [doc.sections[0]?.slug ?? ''], doc.sections.slice(0, 3).map((s) => s.slug)]) {
+        const edition = await services.renderer.edition(slug, topics);
+        const tracked = await tracker.track(edition);
+        const message = builder.build(tracked, {
+          // The largest ids a token is measured for (below 2^28).
+          id: 2 ** 28 - 1,
+          uid: 'U'.repeat(64),
+          email: 'reader@example.org',
+          name: '😀'.repeat(200),
+          trackingOptIn: true,
+        });
+        const html = message.html as { quotedPrintable: Buffer[] };
+        const decoded = Buffer.concat(html.quotedPrintable).toString('latin1');
+        expect(decoded).toContain('/r/');
+        expect(decoded).toContain('/o/');
         const bytes = html.quotedPrintable.reduce((n, b) => n + b.length, 0);
         expect(bytes).toBeLessThanOrEqual(BUDGET);
         expect(bytes).toBeLessThanOrEqual(edition.fit.bytes);

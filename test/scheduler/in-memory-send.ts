@@ -265,6 +265,7 @@ export class MemoryEditions implements EditionSource {
       subject: `Edition ${key}`,
       webUrl: `https://news.example.org/issues/memory?topics=${key}`,
       fill: () => ({ html: `<p>${key}</p>`, text: key }),
+      articleOf: () => null,
     });
   }
 }

@@ -1,0 +1,106 @@
+import { Router, type Request, type Response } from 'express';
+import { LRUCache } from 'lru-cache';
+import type { Db } from '../db/database.js';
+import { getPublication } from '../content/content-repository.js';
+import type { Views } from '../render/views.js';
+import type { ClickRecorder } from './click-recorder.js';
+import { trackingTokens, type TrackedKind } from './click-token.js';
+import { machineReason } from './machine-clicks.js';
+import { findTrackedLink, type TrackedLinkTarget } from './tracking-repository.js';
+
+// GET /r/<token>: the tracked link of an email. A valid token is answered at once with a 302 to the
+// address the email's author wrote; the click goes to the recorder (counted later, in a batch). A
+// token whose signature fails, or that names no link, gets a page and never a redirect: the
+// service cannot be used to send people to an address it did not write (no open redirect).
+// GET /o/<token>: the open pixel (a 1×1 GIF), counted the same way.
+
+export interface RedirectDeps {
+  db: Db;
+  views: Views;
+  secretKey: string;
+  scannerSeconds: number;
+  recorder: ClickRecorder;
+}
+
+/** The smallest transparent GIF (43 bytes). */
+const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+/** Links are few and never change once sent: a miss costs one indexed read. */
+const LINK_CACHE_ENTRIES = 20_000;
+
+export function createRedirectRouter(deps: RedirectDeps): Router {
+  const tokens = trackingTokens(deps.secretKey);
+  const links = new LRUCache<number, TrackedLinkTarget>({ max: LINK_CACHE_ENTRIES });
+
+  const invalid = async (res: Response, status: 400 | 404): Promise<void> => {
+    res
+      .status(status)
+      .set('Cache-Control', 'no-store')
+      .set('X-Robots-Tag', 'noindex')
+      .type('html')
+      .send(
+        deps.views.render('message', {
+          title: 'Link not valid',
+          heading: 'This link is not valid',
+          message:
+            status === 400
+              ? 'This link was changed after we sent it, or is incomplete. Use the link exactly as it came in the email, or find the article in the archive.'
+              : 'This link points to nothing we sent. Find the article in the archive.',
+          link: { href: '/issues', label: 'Go to the archive' },
+          noindex: true,
+          publication: await getPublication(deps.db),
+        }),
+      );
+  };
+
+  const handle = (kind: TrackedKind) => async (req: Request, res: Response) => {
+    const check = tokens.verifyLink(String(req.params.token));
+    if (!check.ok || check.tag === null) return invalid(res, 400);
+    if (check.link.kind !== kind) return invalid(res, 404);
+    let link = links.get(check.link.linkId);
+    if (!link) {
+      link = await findTrackedLink(deps.db, check.link.linkId);
+      if (!link) return invalid(res, 404);
+      links.set(link.id, link);
+    }
+    const tag = tokens.verifyTag(link.issueId, check.tag);
+    if (!tag) return invalid(res, 400);
+    if (kind === 'link')
+      res.set('Cache-Control', 'no-store').set('Referrer-Policy', 'no-referrer').redirect(302, link.url);
+    else res.status(200).set('Cache-Control', 'no-store, private').type('image/gif').send(PIXEL);
+    if (tag.test) return;
+    const at = new Date();
+    const userAgent = req.get('user-agent') ?? '';
+    const ip = req.ip ?? '';
+    deps.recorder.record({
+      linkId: link.id,
+      kind,
+      at: at.getTime(),
+      machine: machineReason(
+        {
+          kind,
+          method: req.method,
+          userAgent,
+          purpose: (
+            req.get('sec-purpose') ??
+            req.get('purpose') ??
+            req.get('x-purpose') ??
+            req.get('x-moz') ??
+            ''
+          ).toLowerCase(),
+          ip,
+          sentAt: tag.sentAt,
+          at,
+        },
+        deps.scannerSeconds,
+      ),
+      subscriberId: tag.subscriberId,
+      messageKey: `${check.tagText ?? ''}|${ip}`,
+    });
+  };
+
+  const router = Router();
+  // Express answers HEAD with the GET route (without a body): a HEAD is still a redirect, not counted.
+  router.get('/r/:token', handle('link'));
+  router.get('/o/:token', handle('open'));
+  return router;
+}

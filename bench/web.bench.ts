@@ -10,6 +10,8 @@
 //   edition       GET /issues/:slug?topics=… — one edition, from the cache
 //   one-click     POST /unsubscribe?token=… with `List-Unsubscribe=One-Click`, a different
 //                 subscriber per request (each one a real unsubscribe: token check, update, consent log)
+//   redirect      GET /r/<token>: a tracked link of the whole issue's email (issue 15), a different
+//                 link and message per request; each a 302 and a click counted in the background
 // and prints requests/second, latency p50/p99, the ratio to the baseline, and the server's peak RSS.
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -31,6 +33,7 @@ interface Ready {
   slug: string;
   topic: string;
   tokens: string[];
+  clickPaths: string[];
   rssAtReadyKb: number;
 }
 interface Stopped {
@@ -38,6 +41,8 @@ interface Stopped {
   maxRssKb: number;
   unsubscribed: number;
   consentEntries: number;
+  clicks: number;
+  machineClicks: number;
 }
 
 // ---------------------------------------------------------------- server (child process)
@@ -50,6 +55,7 @@ async function runServer(): Promise<void> {
   const { createWebApp } = await import('../src/web/server.js');
   const { newSubscriberUid, createTokens } = await import('../subscribers/tokens.js');
   const { listTopics } = await import('../src/content/content-repository.js');
+  const { EditionTracker } = await import('../src/tracking/edition-tracker.js');
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'newsletter-bench-'));
   const config = loadConfig({
@@ -92,6 +98,28 @@ async function runServer(): Promise<void> {
     }
   });
 
+  // The whole issue's email as a send makes it at the default level: every link tracked; the
+  // messages "sent" an hour ago (so no click is a scanner's by time alone), one tag per reader.
+  const issueId = (
+    await services.db.selectFrom('issues').select('id').where('slug', '=', slug).executeTakeFirstOrThrow()
+  ).id;
+  const tracker = new EditionTracker(
+    {
+      db: services.db,
+      baseUrl: config.baseUrl,
+      secretKey: config.secretKey,
+      settings: { level: 'aggregate', trackOpens: false },
+    },
+    issueId,
+  );
+  const tracked = await tracker.track(await services.renderer.edition(slug, null));
+  const clickPaths: string[] = [];
+  for (let reader = 0; reader < 200; reader++) {
+    const trackingTag = tracker.tagFor({ id: reader }, false, new Date(Date.now() - 3_600_000 - reader * 1000));
+    const { html } = tracked.fill({ ...services.renderer.previewFields(slug, null), trackingTag });
+    for (const m of html.matchAll(/href="[^"]*?(\/r\/[A-Za-z0-9_.-]+)"/g)) clickPaths.push(m[1] as string);
+  }
+
   // The baseline route sits in front of the real app, outside its middleware.
   const outer = express();
   outer.get('/bench-baseline', (_req, res) => {
@@ -115,6 +143,9 @@ async function runServer(): Promise<void> {
       .selectFrom('consent_log')
       .select(({ fn }) => fn.countAll<number>().as('n'))
       .executeTakeFirstOrThrow();
+    // What the redirects queued is written at stop, as `serve` does on SIGTERM.
+    await services.clicks.stop();
+    const links = await services.db.selectFrom('tracked_links').select(['clicks', 'machine_clicks']).execute();
     await services.close();
     rmSync(dir, { recursive: true, force: true });
     const stopped: Stopped = {
@@ -122,6 +153,8 @@ async function runServer(): Promise<void> {
       maxRssKb: process.resourceUsage().maxRSS,
       unsubscribed: Number(unsubscribed.n),
       consentEntries: Number(consent.n),
+      clicks: links.reduce((n, l) => n + l.clicks, 0),
+      machineClicks: links.reduce((n, l) => n + l.machine_clicks, 0),
     };
     process.send?.(stopped, () => process.exit(0));
   };
@@ -135,6 +168,7 @@ async function runServer(): Promise<void> {
     slug,
     topic,
     tokens,
+    clickPaths,
     rssAtReadyKb: Math.round(process.memoryUsage().rss / 1024),
   };
   process.send?.(ready);
@@ -216,6 +250,20 @@ async function runBench(): Promise<void> {
     }),
   );
 
+  let nextClick = 0;
+  rows.push(
+    await measure('GET /r/<token> (tracked link, 302)', {
+      url: base,
+      requests: [
+        {
+          method: 'GET',
+          headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' },
+          setupRequest: (request) => ({ ...request, path: ready.clickPaths[nextClick++ % ready.clickPaths.length] }),
+        },
+      ],
+    }),
+  );
+
   child.send({ type: 'stop' });
   const stopped = await waitFor<Stopped>(child, 'stopped');
 
@@ -239,6 +287,16 @@ async function runBench(): Promise<void> {
   console.log(
     `server RSS when ready: ${(ready.rssAtReadyKb / 1024).toFixed(0)} MiB; server peak RSS: ${(stopped.maxRssKb / 1024).toFixed(0)} MiB; load generator peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
   );
+  const redirect = rows[6];
+  if (redirect) {
+    console.log(
+      `redirect: ${redirect.total} requests (${redirect.non2xx} answered 302, as they should), ${stopped.clicks + stopped.machineClicks} clicks written (${stopped.clicks} as readers', ${stopped.machineClicks} as machines': one address following many links of a message at once)`,
+    );
+    const ok = redirect.rps >= 5000 && redirect.p99 < 20;
+    console.log(
+      `target for /r/<token> (≥ 5,000 req/s, p99 < 20 ms): ${ok ? 'met' : 'NOT met'} (${redirect.rps.toFixed(0)} req/s, p99 ${redirect.p99} ms; ${(redirect.rps / (rows[1]?.rps ?? 1)).toFixed(2)} × /healthz)`,
+    );
+  }
   if (issue) {
     const ok = issue.rps >= 1500 && issue.p99 < 50;
     console.log(

@@ -9,7 +9,8 @@
 // process after its start and one request per issue, before the rounds. Memory has levelled off
 // when each round's heap after GC is within 10 % of the round before it.
 //
-//   BENCH_ISSUES (30), BENCH_ROUNDS (5), BENCH_CONCURRENCY (4)
+//   BENCH_ISSUES (30), BENCH_ROUNDS (5), BENCH_CONCURRENCY (4); BENCH_V8_DEFAULTS=1 starts the server
+//   with Node's own V8 settings instead of the service's (bin/node-flags.js), for comparison
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,6 +27,7 @@ const LEVEL_TOLERANCE = 0.1;
 interface Memory {
   type: 'memory';
   heapUsed: number;
+  heapTotal: number;
   external: number;
   arrayBuffers: number;
   rss: number;
@@ -54,6 +56,7 @@ async function runServer(): Promise<void> {
       const reply: Memory = {
         type: 'memory',
         heapUsed: m.heapUsed,
+        heapTotal: m.heapTotal,
         external: m.external,
         arrayBuffers: m.arrayBuffers,
         rss: m.rss,
@@ -140,7 +143,7 @@ async function runBench(): Promise<void> {
     const { NODE_FLAGS } = await import('../bin/node-flags.js');
     const { dir } = await ensureBuilt();
     const server = fork(path.join(dir, 'bench', 'memory.bench.js'), ['--server'], {
-      execArgv: [...NODE_FLAGS, '--expose-gc'],
+      execArgv: [...(process.env.BENCH_V8_DEFAULTS === '1' ? [] : NODE_FLAGS), '--expose-gc'],
       env: { ...process.env, DATA_DIR: dataDir },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -157,28 +160,29 @@ async function runBench(): Promise<void> {
       slugs.map((s) => `/issues/${s}`),
     );
     const baseline = await measure();
-    const rows: { label: string; m: Memory; seconds: number }[] = [{ label: 'baseline', m: baseline, seconds: 0 }];
+    const rows: Memory[] = [baseline];
+    console.log(
+      '\n| after | heapUsed after GC | × baseline | × round before | V8 heap reserved | external (of it buffers) | RSS | renderer: versions, pages, page MiB | round took |',
+    );
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    // A row as soon as it is measured: a long run shows its trend while it goes.
+    const printRow = (label: string, m: Memory, before: Memory | undefined, seconds: number) =>
+      console.log(
+        `| ${label} | ${mb(m.heapUsed)} MB | ${(m.heapUsed / baseline.heapUsed).toFixed(2)} | ${before ? (m.heapUsed / before.heapUsed).toFixed(2) : '–'} | ${mb(m.heapTotal)} MB | ${mb(m.external)} (${mb(m.arrayBuffers)}) MB | ${mb(m.rss)} MB | ${m.pageCache.versions}, ${m.pageCache.pages}, ${mb(m.pageCache.pageBytes)} | ${seconds ? `${seconds.toFixed(1)} s` : '–'} |`,
+      );
+    printRow('baseline', baseline, undefined, 0);
     // Issue by issue, every combination of one issue before the next: how readers of an archive
     // page through it, and the renderer keeps only 8 issue versions.
     const paths = slugs.flatMap((s) => combos.map((c) => `/issues/${s}?topics=${c}`));
     for (let round = 1; round <= ROUNDS; round++) {
       const started = performance.now();
       await getAll(base, paths);
-      rows.push({ label: `round ${round}`, m: await measure(), seconds: (performance.now() - started) / 1000 });
+      const m = await measure();
+      printRow(`round ${round}`, m, rows.at(-1), (performance.now() - started) / 1000);
+      rows.push(m);
     }
-
-    console.log(
-      '\n| after | heapUsed after GC | × baseline | × round before | external (of it buffers) | RSS | renderer: versions, pages, page MiB | round took |',
-    );
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    rows.forEach(({ label, m, seconds }, i) => {
-      const before = rows[i - 1]?.m;
-      console.log(
-        `| ${label} | ${mb(m.heapUsed)} MB | ${(m.heapUsed / baseline.heapUsed).toFixed(2)} | ${before ? (m.heapUsed / before.heapUsed).toFixed(2) : '–'} | ${mb(m.external)} (${mb(m.arrayBuffers)}) MB | ${mb(m.rss)} MB | ${m.pageCache.versions}, ${m.pageCache.pages}, ${mb(m.pageCache.pageBytes)} | ${seconds ? `${seconds.toFixed(1)} s` : '–'} |`,
-      );
-    });
-    const last = rows.at(-1)?.m ?? baseline;
-    const secondLast = rows.at(-2)?.m ?? baseline;
+    const last = rows.at(-1) ?? baseline;
+    const secondLast = rows.at(-2) ?? baseline;
     const level = Math.abs(last.heapUsed / secondLast.heapUsed - 1) <= LEVEL_TOLERANCE;
     console.log(
       `\nPeak RSS ${mb(last.maxRssKb * 1024)} MB. Heap after GC in the last round ${level ? 'within' : 'NOT within'} ${LEVEL_TOLERANCE * 100} % of the round before: ${level ? 'levelled off' : 'still growing'}.`,

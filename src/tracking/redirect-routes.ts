@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/database.js';
 import { getPublication } from '../content/content-repository.js';
@@ -20,6 +20,8 @@ export interface RedirectDeps {
   secretKey: string;
   scannerSeconds: number;
   recorder: ClickRecorder;
+  /** The app's security headers (helmet), for the error page: the redirect itself skips them. */
+  pageHeaders: RequestHandler;
 }
 
 /** The smallest transparent GIF (43 bytes). */
@@ -31,7 +33,12 @@ export function createRedirectRouter(deps: RedirectDeps): Router {
   const tokens = trackingTokens(deps.secretKey);
   const links = new LRUCache<number, TrackedLinkTarget>({ max: LINK_CACHE_ENTRIES });
 
-  const invalid = async (res: Response, status: 400 | 404): Promise<void> => {
+  const invalid = async (req: Request, res: Response, status: 400 | 404): Promise<void> => {
+    await new Promise<void>((resolve, reject) =>
+      deps.pageHeaders(req, res, (error?: unknown) =>
+        error ? reject(error instanceof Error ? error : new Error('security headers failed')) : resolve(),
+      ),
+    );
     res
       .status(status)
       .set('Cache-Control', 'no-store')
@@ -54,19 +61,25 @@ export function createRedirectRouter(deps: RedirectDeps): Router {
 
   const handle = (kind: TrackedKind) => async (req: Request, res: Response) => {
     const check = tokens.verifyLink(String(req.params.token));
-    if (!check.ok || check.tag === null) return invalid(res, 400);
-    if (check.link.kind !== kind) return invalid(res, 404);
+    if (!check.ok || check.tag === null) return invalid(req, res, 400);
+    if (check.link.kind !== kind) return invalid(req, res, 404);
     let link = links.get(check.link.linkId);
     if (!link) {
       link = await findTrackedLink(deps.db, check.link.linkId);
-      if (!link) return invalid(res, 404);
+      if (!link) return invalid(req, res, 404);
       links.set(link.id, link);
     }
     const tag = tokens.verifyTag(link.issueId, check.tag);
-    if (!tag) return invalid(res, 400);
-    if (kind === 'link')
-      res.set('Cache-Control', 'no-store').set('Referrer-Policy', 'no-referrer').redirect(302, link.url);
-    else res.status(200).set('Cache-Control', 'no-store, private').type('image/gif').send(PIXEL);
+    if (!tag) return invalid(req, res, 400);
+    // A bare 302 (res.redirect would negotiate and write a body nobody reads).
+    if (kind === 'link') {
+      res.location(link.url).set('Cache-Control', 'no-store').set('Referrer-Policy', 'no-referrer').status(302).end();
+    } else {
+      res
+        .status(200)
+        .set({ 'Cache-Control': 'no-store, private', 'X-Content-Type-Options': 'nosniff', 'Content-Type': 'image/gif' })
+        .end(PIXEL);
+    }
     if (tag.test) return;
     const at = new Date();
     const userAgent = req.get('user-agent') ?? '';

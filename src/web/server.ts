@@ -28,25 +28,24 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): E
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  app.use(
-    helmet({
-      contentSecurityPolicy: {
-        useDefaults: true,
-        directives: {
-          'default-src': ["'self'"],
-          'script-src': ["'self'"],
-          'style-src': ["'self'"],
-          'img-src': ["'self'", 'https:', 'data:'],
-          'form-action': ["'self'"],
-          'frame-ancestors': ["'self'"],
-          'upgrade-insecure-requests': null,
-        },
+  const securityHeaders = helmet({
+    contentSecurityPolicy: {
+      useDefaults: true,
+      directives: {
+        'default-src': ["'self'"],
+        'script-src': ["'self'"],
+        'style-src': ["'self'"],
+        'img-src': ["'self'", 'https:', 'data:'],
+        'form-action': ["'self'"],
+        'frame-ancestors': ["'self'"],
+        'upgrade-insecure-requests': null,
       },
-      // Email previews are shown in same-origin iframes of the editors' app.
-      frameguard: { action: 'sameorigin' },
-    }),
-  );
-  // Tracked links and the open pixel: first, as they are the busiest and read no body or cookie.
+    },
+    // Email previews are shown in same-origin iframes of the editors' app.
+    frameguard: { action: 'sameorigin' },
+  });
+  // Tracked links and the open pixel first, before the security headers: the busiest routes, they
+  // answer a 302 or an image with no body a browser renders (their error page gets the headers).
   app.use(
     createRedirectRouter({
       db: services.db,
@@ -54,8 +53,10 @@ export function createWebApp(services: Services, options: WebAppOptions = {}): E
       secretKey: services.config.secretKey,
       scannerSeconds: services.config.tracking.scannerSeconds,
       recorder: services.clicks,
+      pageHeaders: securityHeaders,
     }),
   );
+  app.use(securityHeaders);
   // Before the body parsers: webhooks read their bodies raw (signatures cover the exact bytes).
   app.use('/webhooks', createWebhookRouter(services, options.webhooks));
   // The JSON API parses its own bodies (an import is larger than a form) and answers problem+json.

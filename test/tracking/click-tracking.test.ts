@@ -253,6 +253,8 @@ describe('click tracking at the aggregate level (the default)', () => {
       expect([400, 404], bad).toContain(res.status);
       expect(res.headers.get('location')).toBeNull();
       if (res.status === 400) expect(await res.text()).toContain('This link is not valid');
+      // The page gets the app's security headers (the redirect itself has no body to protect).
+      expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
     }
     const unknown = trackingTokens(h.services.config.secretKey).linkToken({ kind: 'link', linkId: 999_999 });
     const res = await click(h.base, `/r/${unknown}.${token.split('.')[1]}`);

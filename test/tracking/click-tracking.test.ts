@@ -79,12 +79,14 @@ describe('click tracking at the individual level, with one reader who opted in',
   let slug: string;
   let annPaths: string[];
   let bobPaths: string[];
+  let annPage: { client: Client; managePath: string };
 
   beforeAll(async () => {
     h = await startHarness({ env: { CLICK_SCANNER_SECONDS: '0' } });
     slug = await slugOf(h.services);
     await setTrackingSettings(h.services.db, { level: 'individual', trackOpens: true });
     const ann = await confirmedSubscriber(h, 'ann@example.org', []);
+    annPage = ann;
     const { csrf, html } = await formFields(ann.client, ann.managePath);
     expect(html).toContain('Record which links I click');
     const optIn = await ann.client.post(ann.managePath, { _csrf: csrf, action: 'tracking-on' });
@@ -172,6 +174,25 @@ describe('click tracking at the individual level, with one reader who opted in',
       .execute();
     expect(opens.reduce((n, r) => n + r.machine_clicks, 0)).toBe(1);
     expect(opens.reduce((n, r) => n + r.clicks, 0)).toBe(0);
+  });
+
+  it('records nothing more about a reader who withdraws, and logs the withdrawal', async () => {
+    const { csrf, html } = await formFields(annPage.client, annPage.managePath);
+    expect(html).toContain('Stop recording my clicks');
+    const off = await annPage.client.post(annPage.managePath, { _csrf: csrf, action: 'tracking-off' });
+    expect(off.html).toContain('We no longer record which links you click');
+    const before = await counts(h.services);
+    expect((await click(h.base, annPaths[5] as string)).status).toBe(302);
+    await h.services.clicks.flush(true);
+    expect(await counts(h.services)).toEqual({ clicks: before.clicks + 1, machine: before.machine });
+    expect(await eventsOf(h.services, 'ann@example.org')).toBe(1);
+    const ann = await findSubscriberByEmail(h.services.db, 'ann@example.org');
+    const log = await h.services.db
+      .selectFrom('consent_log')
+      .select('action')
+      .where('subscriber_id', '=', ann?.id ?? 0)
+      .execute();
+    expect(log.map((l) => l.action)).toContain('tracking-opt-out');
   });
 
   it('erasure removes every personal event and keeps the counts', async () => {

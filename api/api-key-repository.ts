@@ -1,39 +1,13 @@
-import type { Generated, Kysely, Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { Db } from '../src/db/database.js';
-import type { Database } from '../src/db/schema.js';
+import type { ApiKeysTable } from '../src/db/schema.generated.js';
 import { API_SCOPES, type ApiScope } from './scopes.js';
 
 // All SQL about API keys and idempotency records (migration 060). Portable kysely only.
-
-export interface ApiKeyTable {
-  id: Generated<number>;
-  name: string;
-  /** The first characters of the key's text, shown so people can tell keys apart. */
-  token_prefix: string;
-  /** SHA-256 (hex) of the whole key text; the text itself is never stored. */
-  token_hash: string;
-  /** Space-separated scopes. */
-  scopes: string;
-  /** `cli` or the editor's email address. */
-  created_by: string;
-  created_at: string;
-  last_used_at: string | null;
-  revoked_at: string | null;
-}
-
-export interface ApiIdempotencyTable {
-  api_key_id: number;
-  idempotency_key: string;
-  /** SHA-256 of method, path and body: the same key with another request is refused. */
-  fingerprint: string;
-  /** Null while the first request with this key is being answered. */
-  status_code: number | null;
-  response_json: string | null;
-  created_at: string;
-}
-
-type ApiDb = Kysely<Database & { api_keys: ApiKeyTable; api_idempotency: ApiIdempotencyTable }>;
-const withApi = (db: Db): ApiDb => db.withTables<{ api_keys: ApiKeyTable; api_idempotency: ApiIdempotencyTable }>();
+// api_keys: token_prefix = the key text's first characters (to tell keys apart), token_hash = SHA-256
+// (hex) of the whole text (never stored), scopes space-separated, created_by `cli` or the editor's
+// address. api_idempotency: fingerprint = SHA-256 of method, path and body (the same key with another
+// request is refused); status_code and response_json are null while the first request is answered.
 
 export interface ApiKey {
   id: number;
@@ -46,7 +20,7 @@ export interface ApiKey {
   revokedAt: string | null;
 }
 
-function toApiKey(row: Selectable<ApiKeyTable>): ApiKey {
+function toApiKey(row: Selectable<ApiKeysTable>): ApiKey {
   const names = row.scopes.split(' ');
   return {
     id: row.id,
@@ -70,7 +44,7 @@ export interface NewApiKey {
 }
 
 export async function insertApiKey(db: Db, key: NewApiKey): Promise<ApiKey> {
-  const row = await withApi(db)
+  const row = await db
     .insertInto('api_keys')
     .values({
       name: key.name,
@@ -89,12 +63,12 @@ export async function insertApiKey(db: Db, key: NewApiKey): Promise<ApiKey> {
 
 /** Every key, newest first, revoked ones included (they say when they were revoked). */
 export async function listApiKeys(db: Db): Promise<ApiKey[]> {
-  const rows = await withApi(db).selectFrom('api_keys').selectAll().orderBy('id', 'desc').execute();
+  const rows = await db.selectFrom('api_keys').selectAll().orderBy('id', 'desc').execute();
   return rows.map(toApiKey);
 }
 
 export async function findApiKeyByHash(db: Db, hash: string): Promise<ApiKey | undefined> {
-  const row = await withApi(db).selectFrom('api_keys').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+  const row = await db.selectFrom('api_keys').selectAll().where('token_hash', '=', hash).executeTakeFirst();
   return row && toApiKey(row);
 }
 
@@ -102,19 +76,19 @@ export type RevokeResult = 'revoked' | 'already-revoked' | 'missing';
 
 /** Revokes a key for good (one guarded statement: a second revocation keeps the first time). */
 export async function revokeApiKey(db: Db, id: number, now: string): Promise<RevokeResult> {
-  const result = await withApi(db)
+  const result = await db
     .updateTable('api_keys')
     .set({ revoked_at: now })
     .where('id', '=', id)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
   if (Number(result.numUpdatedRows) === 1) return 'revoked';
-  const exists = await withApi(db).selectFrom('api_keys').select('id').where('id', '=', id).executeTakeFirst();
+  const exists = await db.selectFrom('api_keys').select('id').where('id', '=', id).executeTakeFirst();
   return exists ? 'already-revoked' : 'missing';
 }
 
 export async function recordApiKeyUse(db: Db, id: number, now: string): Promise<void> {
-  await withApi(db).updateTable('api_keys').set({ last_used_at: now }).where('id', '=', id).execute();
+  await db.updateTable('api_keys').set({ last_used_at: now }).where('id', '=', id).execute();
 }
 
 export interface StoredAnswer {
@@ -131,7 +105,7 @@ export async function claimIdempotencyKey(
   db: Db,
   claim: { apiKeyId: number; key: string; fingerprint: string; now: string },
 ): Promise<StoredAnswer | null> {
-  const adb = withApi(db);
+  const adb = db;
   const inserted = await adb
     .insertInto('api_idempotency')
     .values({
@@ -160,7 +134,7 @@ export async function storeIdempotentAnswer(
   db: Db,
   answer: { apiKeyId: number; key: string; statusCode: number; responseJson: string },
 ): Promise<void> {
-  await withApi(db)
+  await db
     .updateTable('api_idempotency')
     .set({ status_code: answer.statusCode, response_json: answer.responseJson })
     .where('api_key_id', '=', answer.apiKeyId)
@@ -170,7 +144,7 @@ export async function storeIdempotentAnswer(
 
 /** Lets a request that failed on our side be tried again with the same key. */
 export async function releaseIdempotencyKey(db: Db, apiKeyId: number, key: string): Promise<void> {
-  await withApi(db)
+  await db
     .deleteFrom('api_idempotency')
     .where('api_key_id', '=', apiKeyId)
     .where('idempotency_key', '=', key)
@@ -179,5 +153,5 @@ export async function releaseIdempotencyKey(db: Db, apiKeyId: number, key: strin
 }
 
 export async function purgeIdempotencyBefore(db: Db, before: string): Promise<void> {
-  await withApi(db).deleteFrom('api_idempotency').where('created_at', '<', before).execute();
+  await db.deleteFrom('api_idempotency').where('created_at', '<', before).execute();
 }

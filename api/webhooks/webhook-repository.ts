@@ -1,63 +1,20 @@
-import type { Generated, Kysely, Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { Db } from '../../src/db/database.js';
 import {
   latestEventId,
   OUTBOX_EVENT_TYPES,
   type OutboxEvent,
-  type OutboxEventTable,
   type OutboxEventType,
 } from '../../src/db/event-outbox.js';
-import type { Database } from '../../src/db/schema.js';
+import type { WEBHOOK_DELIVERIES_STATUS_VALUES, WebhookEndpointsTable } from '../../src/db/schema.generated.js';
 
 // All SQL about webhook endpoints and their deliveries (migration 062). Portable kysely only.
+// webhook_endpoints: events space-separated; secret `whsec_` + base64 (Standard Webhooks: signing needs
+// the text, so it is not hashed); after_event_id = only events after this outbox id reach the endpoint.
+// webhook_deliveries: next_attempt_at = when a pending delivery is due, or until when a sender holds
+// it; last_response = the start of the last answer's body, shown in the app.
 
-export interface WebhookEndpointTable {
-  id: Generated<number>;
-  url: string;
-  description: string;
-  /** Space-separated event types. */
-  events: string;
-  /** `whsec_` + base64 (Standard Webhooks); signing needs the text, so it is not hashed. */
-  secret: string;
-  /** Only events after this outbox id reach the endpoint (none from before it was made). */
-  after_event_id: number;
-  created_by: string;
-  created_at: string;
-}
-
-export type DeliveryState = 'pending' | 'delivered' | 'failed';
-
-export interface WebhookDeliveryTable {
-  id: Generated<number>;
-  endpoint_id: number;
-  event_id: number;
-  status: DeliveryState;
-  attempts: number;
-  /** When the next attempt is due (pending), or until when a sender holds it (claimed). */
-  next_attempt_at: string | null;
-  last_attempt_at: string | null;
-  last_status: number | null;
-  /** The start of the last answer's body, to show in the app. */
-  last_response: string | null;
-  last_error: string | null;
-  delivered_at: string | null;
-  created_at: string;
-}
-
-interface WebhookRelayTable {
-  id: number;
-  last_event_id: number;
-}
-
-type WebhookTables = {
-  webhook_endpoints: WebhookEndpointTable;
-  webhook_deliveries: WebhookDeliveryTable;
-  webhook_relay: WebhookRelayTable;
-  outbox_events: OutboxEventTable;
-};
-
-type WebhookDb = Kysely<Database & WebhookTables>;
-const withWebhooks = (db: Db): WebhookDb => db.withTables<WebhookTables>();
+export type DeliveryState = (typeof WEBHOOK_DELIVERIES_STATUS_VALUES)[number];
 
 export interface WebhookEndpoint {
   id: number;
@@ -70,7 +27,7 @@ export interface WebhookEndpoint {
   createdAt: string;
 }
 
-function toEndpoint(row: Selectable<WebhookEndpointTable>): WebhookEndpoint {
+function toEndpoint(row: Selectable<WebhookEndpointsTable>): WebhookEndpoint {
   const names = row.events.split(' ');
   return {
     id: row.id,
@@ -96,7 +53,7 @@ export interface NewEndpoint {
 /** Registers an endpoint; it hears of events recorded from now on. */
 export async function insertEndpoint(db: Db, endpoint: NewEndpoint): Promise<WebhookEndpoint> {
   const afterEventId = await latestEventId(db);
-  const row = await withWebhooks(db)
+  const row = await db
     .insertInto('webhook_endpoints')
     .values({
       url: endpoint.url,
@@ -113,28 +70,24 @@ export async function insertEndpoint(db: Db, endpoint: NewEndpoint): Promise<Web
 }
 
 export async function listEndpoints(db: Db): Promise<WebhookEndpoint[]> {
-  const rows = await withWebhooks(db).selectFrom('webhook_endpoints').selectAll().orderBy('id').execute();
+  const rows = await db.selectFrom('webhook_endpoints').selectAll().orderBy('id').execute();
   return rows.map(toEndpoint);
 }
 
 export async function findEndpoint(db: Db, id: number): Promise<WebhookEndpoint | undefined> {
-  const row = await withWebhooks(db)
-    .selectFrom('webhook_endpoints')
-    .selectAll()
-    .where('id', '=', id)
-    .executeTakeFirst();
+  const row = await db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst();
   return row && toEndpoint(row);
 }
 
 /** Removes an endpoint and its deliveries; false when there was none. */
 export async function deleteEndpoint(db: Db, id: number): Promise<boolean> {
-  const result = await withWebhooks(db).deleteFrom('webhook_endpoints').where('id', '=', id).executeTakeFirst();
+  const result = await db.deleteFrom('webhook_endpoints').where('id', '=', id).executeTakeFirst();
   return Number(result.numDeletedRows) === 1;
 }
 
 /** The last outbox event handed to the endpoints. */
 export async function relayPosition(db: Db): Promise<number> {
-  const row = await withWebhooks(db)
+  const row = await db
     .selectFrom('webhook_relay')
     .select('last_event_id')
     .where('id', '=', 1)
@@ -156,7 +109,7 @@ export async function queueDeliveries(
   const last = events.at(-1);
   if (!last) return true;
   return db.transaction().execute(async (trx) => {
-    const wdb = withWebhooks(trx);
+    const wdb = trx;
     const moved = await wdb
       .updateTable('webhook_relay')
       .set({ last_event_id: last.id })
@@ -201,7 +154,7 @@ export interface DueDelivery {
 
 /** Pending deliveries whose attempt is due, soonest first. */
 export async function dueDeliveries(db: Db, now: string, limit: number): Promise<DueDelivery[]> {
-  const rows = await withWebhooks(db)
+  const rows = await db
     .selectFrom('webhook_deliveries')
     .select(['id', 'endpoint_id', 'event_id', 'attempts', 'next_attempt_at'])
     .where('status', '=', 'pending')
@@ -224,7 +177,7 @@ export async function dueDeliveries(db: Db, now: string, limit: number): Promise
  * sender that dies mid-request leaves it to be tried again then). False when another took it.
  */
 export async function claimDelivery(db: Db, due: DueDelivery, now: string, leaseUntil: string): Promise<boolean> {
-  const result = await withWebhooks(db)
+  const result = await db
     .updateTable('webhook_deliveries')
     .set({ attempts: due.attempts + 1, next_attempt_at: leaseUntil, last_attempt_at: now })
     .where('id', '=', due.id)
@@ -247,7 +200,7 @@ export async function recordAttempt(
   outcome: AttemptOutcome & { delivered: boolean; retryAt: string | null; now: string },
 ): Promise<void> {
   const state: DeliveryState = outcome.delivered ? 'delivered' : outcome.retryAt ? 'pending' : 'failed';
-  await withWebhooks(db)
+  await db
     .updateTable('webhook_deliveries')
     .set({
       status: state,
@@ -278,7 +231,7 @@ export interface DeliveryRecord {
 
 /** An endpoint's latest deliveries, newest first (what the app shows). */
 export async function recentDeliveries(db: Db, endpointId: number, limit: number): Promise<DeliveryRecord[]> {
-  const rows = await withWebhooks(db)
+  const rows = await db
     .selectFrom('webhook_deliveries')
     .innerJoin('outbox_events', 'outbox_events.id', 'webhook_deliveries.event_id')
     .selectAll('webhook_deliveries')
@@ -305,7 +258,7 @@ export async function recentDeliveries(db: Db, endpointId: number, limit: number
 
 /** Counts per delivery state for an endpoint. */
 export async function deliveryCounts(db: Db, endpointId: number): Promise<Record<DeliveryState, number>> {
-  const rows = await withWebhooks(db)
+  const rows = await db
     .selectFrom('webhook_deliveries')
     .select(['status', (eb) => eb.fn.countAll<number | bigint>().as('n')])
     .where('endpoint_id', '=', endpointId)

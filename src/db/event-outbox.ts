@@ -1,11 +1,12 @@
-import type { Kysely, Generated, Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { Db } from './database.js';
 import { nowIso } from './database.js';
-import type { Database } from './schema.js';
+import type { OutboxEventsTable } from './schema.generated.js';
 
 // The event outbox (migration 061): what happened, written in the transaction of the change
 // itself by the domain that made it, read later by whoever relays events (the outgoing webhooks).
-// Portable kysely only.
+// Portable kysely only. A row's subject says whom it is about (`subscriber:<uid>` or `issue:<slug>`;
+// erasure deletes by it); its data is JSON, the subject as it was right after the change.
 
 export const OUTBOX_EVENT_TYPES = [
   'subscriber.created',
@@ -18,19 +19,6 @@ export const OUTBOX_EVENT_TYPES = [
 ] as const;
 
 export type OutboxEventType = (typeof OUTBOX_EVENT_TYPES)[number];
-
-export interface OutboxEventTable {
-  id: Generated<number>;
-  type: OutboxEventType;
-  /** Whom the event is about: `subscriber:<uid>` or `issue:<slug>` (erasure deletes by it). */
-  subject: string;
-  /** JSON: the subject as it was right after the change. */
-  data: string;
-  created_at: string;
-}
-
-type OutboxDb = Kysely<Database & { outbox_events: OutboxEventTable }>;
-const withOutbox = (db: Db): OutboxDb => db.withTables<{ outbox_events: OutboxEventTable }>();
 
 export interface NewOutboxEvent {
   type: OutboxEventType;
@@ -55,7 +43,7 @@ const ROWS_PER_STATEMENT = 500;
 /** Records events; call it with the transaction that makes the change. */
 export async function recordEvents(db: Db, events: readonly NewOutboxEvent[], at: string = nowIso()): Promise<void> {
   for (let i = 0; i < events.length; i += ROWS_PER_STATEMENT) {
-    await withOutbox(db)
+    await db
       .insertInto('outbox_events')
       .values(
         events.slice(i, i + ROWS_PER_STATEMENT).map((e) => ({
@@ -69,7 +57,7 @@ export async function recordEvents(db: Db, events: readonly NewOutboxEvent[], at
   }
 }
 
-function toEvent(row: Selectable<OutboxEventTable>): OutboxEvent {
+function toEvent(row: Selectable<OutboxEventsTable>): OutboxEvent {
   return {
     id: row.id,
     type: row.type,
@@ -81,7 +69,7 @@ function toEvent(row: Selectable<OutboxEventTable>): OutboxEvent {
 
 /** Events after `afterId`, oldest first. */
 export async function eventsAfter(db: Db, afterId: number, limit: number): Promise<OutboxEvent[]> {
-  const rows = await withOutbox(db)
+  const rows = await db
     .selectFrom('outbox_events')
     .selectAll()
     .where('id', '>', afterId)
@@ -92,13 +80,13 @@ export async function eventsAfter(db: Db, afterId: number, limit: number): Promi
 }
 
 export async function findEvent(db: Db, id: number): Promise<OutboxEvent | undefined> {
-  const row = await withOutbox(db).selectFrom('outbox_events').selectAll().where('id', '=', id).executeTakeFirst();
+  const row = await db.selectFrom('outbox_events').selectAll().where('id', '=', id).executeTakeFirst();
   return row && toEvent(row);
 }
 
 /** The newest event's id (0 when there is none). */
 export async function latestEventId(db: Db): Promise<number> {
-  const row = await withOutbox(db)
+  const row = await db
     .selectFrom('outbox_events')
     .select((eb) => eb.fn.max('id').as('id'))
     .executeTakeFirst();
@@ -117,12 +105,12 @@ export async function isEventHeard(db: Db, type: OutboxEventType): Promise<boole
 
 /** Erasure: every event about this subject goes (with whatever was queued to relay it). */
 export async function deleteEventsAbout(db: Db, subject: string): Promise<void> {
-  await withOutbox(db).deleteFrom('outbox_events').where('subject', '=', subject).execute();
+  await db.deleteFrom('outbox_events').where('subject', '=', subject).execute();
 }
 
 /** Events older than `before` and at most `upToId` (those the relay has already handed on). */
 export async function purgeEventsBefore(db: Db, before: string, upToId: number): Promise<number> {
-  const result = await withOutbox(db)
+  const result = await db
     .deleteFrom('outbox_events')
     .where('created_at', '<', before)
     .where('id', '<=', upToId)

@@ -35,13 +35,21 @@ function random(seed: number): () => number {
   };
 }
 
-/** Imports the issue and `n` active subscribers with random topic sets into `dataDir`'s database. */
+/**
+ * Imports the issue and `n` active subscribers with random topic sets into `dataDir`'s database,
+ * or into the PostgreSQL database `databaseUrl` names.
+ */
 export async function prepareSubscribers(
   dataDir: string,
   n: number,
   issueDir: string,
+  databaseUrl?: string,
 ): Promise<{ slug: string; topics: number }> {
-  const config = loadConfig({ DATA_DIR: dataDir, SECRET_KEY: BENCH_SECRET_KEY });
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    SECRET_KEY: BENCH_SECRET_KEY,
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  });
   const services = await openServices(config, { logger: createLogger('silent') });
   const { slug } = await importFolder(services.db, issueDir);
   const topicIds = (await services.db.selectFrom('topics').select('id').execute()).map((t) => t.id);
@@ -70,10 +78,10 @@ export async function prepareSubscribers(
         while (chosen.size < want) chosen.add(topicIds[Math.floor(rand() * topicIds.length)] as number);
         for (const topic_id of chosen) links.push({ subscriber_id: id, topic_id });
       }
-      for (let i = 0; i < links.length; i += 300)
+      for (let i = 0; i < links.length; i += 3000)
         await trx
           .insertInto('subscriber_topics')
-          .values(links.slice(i, i + 300))
+          .values(links.slice(i, i + 3000))
           .execute();
     });
   }
@@ -151,10 +159,19 @@ export interface WorkerResult {
   planned?: number;
 }
 
-/** Runs bench/send-worker.ts (built) in its own process and returns its figures. */
-export async function runWorker(args: string[], nodeFlags: readonly string[] = []): Promise<WorkerResult> {
+/**
+ * Runs bench/send-worker.ts (built) in its own process and returns its figures; on the PostgreSQL
+ * database `databaseUrl` when given, else on SQLite in the data folder of `args`.
+ */
+export async function runWorker(
+  args: string[],
+  nodeFlags: readonly string[] = [],
+  databaseUrl?: string,
+): Promise<WorkerResult> {
+  const env = { ...process.env, BENCH_WORKER_DATABASE_URL: databaseUrl ?? '' };
   const child = spawn(process.execPath, builtArgs('send-worker.js', args, nodeFlags), {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env,
   });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));

@@ -1,16 +1,19 @@
 // One side of the send benchmark, run in its own process so its peak RSS is its own:
 //
-//   node --import tsx bench/send-worker.ts newsletter <dataDir> <smtpPort> <slug>
+//   node --import tsx bench/send-worker.ts newsletter <dataDir> <smtpPort> <slug> [stopAfter]
 //   node --import tsx bench/send-worker.ts plan       <dataDir> <smtpPort> <slug>
 //   node --import tsx bench/send-worker.ts baseline   <dataDir> <smtpPort> <slug> <count> [nodelay]
 //
 // `newsletter` runs the real pipeline (`sendIssue`: plan, claim, build editions, fill, send, record);
-// several of them at once share the send, as `newsletter send` does beside other senders.
+// several of them at once share the send, as `newsletter send` does beside other senders; with
+// `stopAfter`, it stops (as on SIGTERM) once it sent that many (a sender's memory on a long list
+// without sending the whole list).
 // `plan` only starts the send (`startSend`: plans every delivery and marks the issue sending), timed.
 // `baseline` is plain pooled nodemailer sending prebuilt messages of the same size (taken from the
 // same editions) with the same pool size, encoding and number of messages kept in flight;
 // with `nodelay`, on the same TCP_NODELAY connections our messenger opens (a like-for-like check).
-// Prints one JSON line with the figures.
+// Prints one JSON line with the figures. BENCH_WORKER_DATABASE_URL (set by the benchmark, never
+// the user's DATABASE_URL) puts the database on PostgreSQL; else it is SQLite in <dataDir>.
 import { sql } from 'kysely';
 import nodemailer from 'nodemailer';
 import { createLogger } from '../src/log/logger.js';
@@ -36,6 +39,7 @@ const config = loadConfig({
   MAIL_FROM: 'Newsletter <news@example.org>',
   SCHEDULE_TZ: 'UTC',
   ...(process.env.SEND_CONCURRENCY ? { SEND_CONCURRENCY: process.env.SEND_CONCURRENCY } : {}),
+  ...(process.env.BENCH_WORKER_DATABASE_URL ? { DATABASE_URL: process.env.BENCH_WORKER_DATABASE_URL } : {}),
 });
 const services = await openServices(config, { logger: createLogger('silent') });
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
@@ -63,7 +67,14 @@ if (mode === 'newsletter') {
   const started = performance.now();
   const startedAt = new Date();
   const cpu = process.cpuUsage();
-  const report = await sendIssue(services, slug);
+  const stopAfter = Number(countText ?? Infinity);
+  const stop = new AbortController();
+  const report = await sendIssue(services, slug, {
+    signal: stop.signal,
+    onProgress: (progress) => {
+      if (progress.sentThisRun >= stopAfter) stop.abort();
+    },
+  });
   const cpuSeconds = cpuSince(cpu);
   const seconds = (performance.now() - started) / 1000;
   const result = {

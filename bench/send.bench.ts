@@ -1,7 +1,12 @@
 // npm run bench:send [N]                          (N subscribers, 20000 by default; try 100000)
-// npm run bench:send -- [N] --workers 1,2,4 [--delay 20]   (several senders share one send: bench/send-cluster.ts)
-// npm run bench:send -- N --plan-only                       (only the time to plan a send to N)
+// npm run bench:send -- [N] --workers 1,2,4 [--delay 20] [--db postgres]
+//                                                  (several senders share one send: bench/send-cluster.ts)
+// npm run bench:send -- N[,N…] --plan-only [--db postgres] [--send-first 20000]
+//                                                  (time to plan a send to N, and a sender's peak RSS)
 //
+// --db postgres runs on BENCH_DATABASE_URL (or DATABASE_URL) when set, else on a throwaway
+// PostgreSQL that pg_virtualenv starts and removes (bench/bench-postgres.ts); with --workers it runs
+// SQLite with one sender first, in the same run, as the comparison.
 // Without --workers: sends the issue to N subscribers with random topic sets, over SMTP on loopback
 // to a discard sink running in its own process, and in the same run a baseline: plain pooled
 // nodemailer sending prebuilt messages of the same size to the same kind of sink. Each sender
@@ -14,24 +19,42 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { NODE_FLAGS } from '../bin/node-flags.js';
-import { runCluster } from './send-cluster.js';
+import { postgresForBench } from './bench-postgres.js';
+import { runCluster, runPlanOnly } from './send-cluster.js';
 import { issueSource, prepareSubscribers, runWorker, startSink } from './send-setup.js';
 
-const usage = 'usage: npm run bench:send -- [N] [--workers 1,2,4] [--delay <ms the sink waits before answering>]';
+const usage =
+  'usage: npm run bench:send -- [N[,N…]] [--workers 1,2,4] [--delay <ms the sink waits before answering>] [--db sqlite|postgres] [--plan-only [--send-first <messages>]]';
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { workers: { type: 'string' }, delay: { type: 'string' }, 'plan-only': { type: 'boolean' } },
+  options: {
+    workers: { type: 'string' },
+    delay: { type: 'string' },
+    'plan-only': { type: 'boolean' },
+    db: { type: 'string', default: 'sqlite' },
+    'send-first': { type: 'string', default: '20000' },
+  },
 });
-const N = Number(positionals[0] ?? 20_000);
-if (!Number.isInteger(N) || N <= 0) throw new Error(`${usage}   (N = number of subscribers)`);
+const sizes = (positionals[0] ?? '20000').split(',').map(Number);
+const N = sizes[0] ?? 0;
+if (sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`${usage}   (N = number of subscribers)`);
+if (sizes.length > 1 && !values['plan-only']) throw new Error(`${usage}   (several sizes go with --plan-only only)`);
+const db = values.db;
+if (db !== 'sqlite' && db !== 'postgres') throw new Error(`${usage}   (--db: sqlite or postgres)`);
+const sendFirst = Number(values['send-first']);
+if (!Number.isInteger(sendFirst) || sendFirst <= 0) throw new Error(`${usage}   (--send-first: messages, > 0)`);
 const workerCounts = values.workers?.split(',').map(Number);
 if (workerCounts?.some((w) => !Number.isInteger(w) || w <= 0))
   throw new Error(`${usage}   (--workers: sender counts separated by commas)`);
 const replyDelayMs = Number(values.delay ?? (workerCounts ? 20 : 0));
 if (!Number.isFinite(replyDelayMs) || replyDelayMs < 0) throw new Error(`${usage}   (--delay: milliseconds, >= 0)`);
 
-if (workerCounts || values['plan-only']) {
-  await runCluster({ subscribers: N, workers: workerCounts ?? [1], replyDelayMs, planOnly: values['plan-only'] });
+if (workerCounts || values['plan-only'] || db === 'postgres') {
+  const postgresUrl = db === 'postgres' ? postgresForBench() : undefined;
+  // Without a URL, the benchmark ran again under pg_virtualenv and is over.
+  if (db === 'postgres' && postgresUrl === undefined) process.exit();
+  if (values['plan-only']) await runPlanOnly({ sizes, db, postgresUrl, sendFirst });
+  else await runCluster({ subscribers: N, workers: workerCounts ?? [1], replyDelayMs, db, postgresUrl });
   process.exit(0);
 }
 

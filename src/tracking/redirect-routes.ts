@@ -26,12 +26,18 @@ export interface RedirectDeps {
 
 /** The smallest transparent GIF (43 bytes). */
 const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
-/** Links are few and never change once sent: a miss costs one indexed read. */
+/**
+ * Links are few and keep their address once their issue's send has started, so only those are
+ * cached; a test copy's link is read each time (an edit before the send changes its address). The
+ * time limit bounds how long a process keeps an address that a later registration (a test copy of a
+ * corrected issue) changed. A miss costs one indexed read.
+ */
 const LINK_CACHE_ENTRIES = 20_000;
+const LINK_CACHE_MS = 5 * 60_000;
 
 export function createRedirectRouter(deps: RedirectDeps): Router {
   const tokens = trackingTokens(deps.secretKey);
-  const links = new LRUCache<number, TrackedLinkTarget>({ max: LINK_CACHE_ENTRIES });
+  const links = new LRUCache<number, TrackedLinkTarget>({ max: LINK_CACHE_ENTRIES, ttl: LINK_CACHE_MS });
 
   const invalid = async (req: Request, res: Response, status: 400 | 404): Promise<void> => {
     await new Promise<void>((resolve, reject) =>
@@ -67,7 +73,7 @@ export function createRedirectRouter(deps: RedirectDeps): Router {
     if (!link) {
       link = await findTrackedLink(deps.db, check.link.linkId);
       if (!link) return invalid(req, res, 404);
-      links.set(link.id, link);
+      if (link.sent) links.set(link.id, link);
     }
     const tag = tokens.verifyTag(link.issueId, check.tag);
     if (!tag) return invalid(req, res, 400);

@@ -105,15 +105,28 @@ export interface TrackedLinkTarget {
   issueId: number;
   kind: TrackedKind;
   url: string;
+  /**
+   * Whether the issue's send has started. Until then a link's address follows edits (a test copy's
+   * link, then an edit, then the send, updates the row: see registerEditionLinks); after, it is what
+   * was sent.
+   */
+  sent: boolean;
 }
 
 export async function findTrackedLink(db: Db, id: number): Promise<TrackedLinkTarget | undefined> {
   const row = await db
     .selectFrom('tracked_links')
-    .select(['id', 'issue_id', 'kind', 'url'])
-    .where('id', '=', id)
+    .innerJoin('issues', 'issues.id', 'tracked_links.issue_id')
+    .select([
+      'tracked_links.id',
+      'tracked_links.issue_id',
+      'tracked_links.kind',
+      'tracked_links.url',
+      'issues.started_at',
+    ])
+    .where('tracked_links.id', '=', id)
     .executeTakeFirst();
-  return row && { id: row.id, issueId: row.issue_id, kind: row.kind, url: row.url };
+  return row && { id: row.id, issueId: row.issue_id, kind: row.kind, url: row.url, sent: row.started_at !== null };
 }
 
 export interface CountBatch {

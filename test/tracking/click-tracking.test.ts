@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { decodeHTML } from 'entities';
+import { sql } from 'kysely';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
@@ -11,6 +12,7 @@ import { findSubscriberByEmail } from '../../subscribers/subscriber-repository.j
 import { findLinks } from '../../src/tracking/link-rewriter.js';
 import { trackingTokens } from '../../src/tracking/click-token.js';
 import { setTrackingSettings } from '../../src/tracking/tracking-repository.js';
+import { touchIssuesHolding } from '../../src/content/content-repository.js';
 import { LONG_ISSUE } from '../fixtures/long-issue.js';
 import { rawHeader } from '../scheduler/mail.js';
 import type { ReceivedMail } from '../helpers/smtp-sink.js';
@@ -332,6 +334,57 @@ describe('click tracking at the aggregate level (the default)', () => {
     }
     const after = await counts(h.services);
     expect(after.clicks + after.machine - before.clicks - before.machine).toBe(12);
+  }, 60_000);
+});
+
+describe('a link clicked in a test copy, then edited before the send', () => {
+  let h: WebHarness;
+
+  beforeAll(async () => {
+    h = await startHarness({ env: { CLICK_SCANNER_SECONDS: '0' } });
+    await confirmedSubscriber(h, 'eve@example.org', []);
+  }, 120_000);
+
+  afterAll(async () => h?.close());
+
+  it('leads to the edited address, in the test copy and in the email sent after the edit', async () => {
+    const slug = await slugOf(h.services);
+    const base = h.services.config.baseUrl;
+    const before = (await originalUrls(h.services, slug)).find((url) => !url.startsWith(base));
+    if (!before) throw new Error('the issue links nowhere outside the site');
+    const seen = h.sink.received.length;
+    await sendTest(h.services, slug, 'editor@example.org', null);
+    const [copy] = await h.sink.waitFor(seen + 1).then((all) => all.slice(seen));
+    let testLink: string | undefined;
+    for (const path of trackedPaths(copy as ReceivedMail))
+      if ((await click(h.base, path)).headers.get('location') === before) testLink ??= path;
+    if (!testLink) throw new Error(`no tracked link of the test copy leads to ${before}`);
+
+    // The editor corrects that address in the library before sending.
+    const after = 'https://example.org/the-corrected-address';
+    const edited = await h.services.db
+      .updateTable('articles')
+      .set({
+        body_markdown: sql<string>`replace(body_markdown, ${before}, ${after})`,
+        sources_json: sql<string>`replace(sources_json, ${before}, ${after})`,
+      })
+      .where((eb) => eb.or([eb('body_markdown', 'like', `%${before}%`), eb('sources_json', 'like', `%${before}%`)]))
+      .returning('id')
+      .execute();
+    await touchIssuesHolding(
+      h.services.db,
+      edited.map((r) => r.id),
+    );
+    expect(await originalUrls(h.services, slug)).toContain(after);
+    expect(await originalUrls(h.services, slug)).not.toContain(before);
+
+    expect((await sendIssue(h.services, slug)).outcome).toBe('finished');
+    // The same link (same place in the same edition) in the sent email, now holding the edited address.
+    const linkId = testLink.split('.')[0] as string;
+    const sentLink = trackedPaths(issueMailTo(h, 'eve@example.org')).find((p) => p.startsWith(`${linkId}.`));
+    if (!sentLink) throw new Error('the sent email lacks the link of the test copy');
+    expect((await click(h.base, sentLink)).headers.get('location')).toBe(after);
+    expect((await click(h.base, testLink)).headers.get('location')).toBe(after);
   }, 60_000);
 });
 

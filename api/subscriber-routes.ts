@@ -174,7 +174,9 @@ const createSubscriberRoute = defineRoute({
   responses: {
     201: { description: 'Created (pending, or active with vouched consent)', schema: subscriberSchema },
     200: {
-      description: 'A pending sign-up: the choice is updated and the confirmation mail sent again',
+      description:
+        'A pending sign-up: the choice is updated and the confirmation mail sent again; with `confirmed: true`, ' +
+        'confirmed (its name and topics kept unless given)',
       schema: subscriberSchema,
     },
     202: { description: 'A withdrawn address: a confirmation mail was sent to its owner', schema: subscriberSchema },
@@ -232,9 +234,13 @@ const createSubscriberRoute = defineRoute({
         { subscriber: existing.uid },
       );
     }
+    // A pending sign-up confirmed on its owner's behalf: logged as a confirmation (as a CSV row
+    // with consent is); the name and topics they chose stay unless the caller gives new ones.
     await db.transaction().execute(async (trx) => {
-      await activateSubscriber(trx, existing.id, ['pending'], 'subscribe', context, detail);
-      await updateSubscriberProfile(trx, existing, { name, topicIds: ids }, 'profile-changed', context);
+      await activateSubscriber(trx, existing.id, ['pending'], 'confirm', context, detail);
+      const change = { name: body.name === undefined ? undefined : name, topicIds: body.topics && ids };
+      if (change.name !== undefined || change.topicIds !== undefined)
+        await updateSubscriberProfile(trx, existing, change, 'profile-changed', context);
     });
     const updated = await requireSubscriber(ctx, existing.uid);
     return { status: 200, body: toApiSubscriber(updated), headers: location(updated) };

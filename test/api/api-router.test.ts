@@ -255,6 +255,29 @@ describe('/api/v1', () => {
     expect(asRecord(erasedBack.body).detail).toMatch(/erased/);
   });
 
+  it('confirms a pending sign-up with vouched consent: logged as a confirmation, the person’s own choice kept', async () => {
+    const email = 'pat.pending@example.org';
+    const signup = await call('POST', '/subscribers', { body: { email, name: 'Pat', topics: ['open-data'] } });
+    expect(asRecord(signup.body).status).toBe('pending');
+    const vouched = await call('POST', '/subscribers', {
+      body: { email, confirmed: true, consent: { source: 'confirmed by phone with our helpdesk' } },
+    });
+    expect(vouched.res.status).toBe(200);
+    expect(asRecord(vouched.body)).toMatchObject({ status: 'active', name: 'Pat', topics: ['open-data'] });
+    const stored = await findSubscriberByUid(h.services.db, String(asRecord(signup.body).id));
+    const log = await listConsentLog(h.services.db, stored?.id ?? -1);
+    expect(log.map((entry) => entry.action)).toEqual(['signup', 'confirm']);
+    expect(log[1]).toMatchObject({ source: 'api', detail: expect.stringContaining('confirmed by phone') });
+
+    // Name or topics given with the consent are what the person agreed to: they apply.
+    const other = 'sam.pending@example.org';
+    await call('POST', '/subscribers', { body: { email: other, name: 'Sam', topics: ['open-data'] } });
+    const withChoice = await call('POST', '/subscribers', {
+      body: { email: other, topics: ['annex'], confirmed: true, consent: { source: 'paper form, signed' } },
+    });
+    expect(asRecord(withChoice.body)).toMatchObject({ status: 'active', name: 'Sam', topics: ['annex'] });
+  });
+
   it('imports an issue folder as JSON or multipart with the same checks as newsletter import', async () => {
     const files = readFolder(writeLongIssue());
     const writer = keyFor.get('content:write');

@@ -178,16 +178,40 @@ describe('click tracking at the individual level, with one reader who opted in',
     expect(opens.reduce((n, r) => n + r.clicks, 0)).toBe(0);
   });
 
+  it('counts a reader’s open, and records it as the reader’s only for the one who opted in', async () => {
+    const opensOf = async () =>
+      (await h.services.db.selectFrom('tracked_links').select('clicks').where('kind', '=', 'open').execute()).reduce(
+        (n, r) => n + r.clicks,
+        0,
+      );
+    const before = { opens: await opensOf(), ann: await eventsOf(h.services, 'ann@example.org') };
+    for (const to of ['ann@example.org', 'bob@example.org']) {
+      const [pixel] = trackedPaths(issueMailTo(h, to), '/o/');
+      const open = await click(h.base, pixel as string);
+      expect(open.status).toBe(200);
+      expect(open.headers.get('content-type')).toBe('image/gif');
+      expect(open.headers.get('cache-control')).toBe('no-store, private');
+    }
+    await h.services.clicks.flush(true);
+    expect(await opensOf()).toBe(before.opens + 2);
+    expect(await eventsOf(h.services, 'ann@example.org')).toBe(before.ann + 1);
+    expect(await eventsOf(h.services, 'bob@example.org')).toBe(0);
+    const ann = await findSubscriberByEmail(h.services.db, 'ann@example.org');
+    const exported = await buildDataExport(h.services.db, ann ?? (undefined as never));
+    expect(exported.clicks).toContainEqual({ at: expect.any(String), kind: 'open', issue: slug, url: '' });
+  });
+
   it('records nothing more about a reader who withdraws, and logs the withdrawal', async () => {
     const { csrf, html } = await formFields(annPage.client, annPage.managePath);
     expect(html).toContain('Stop recording my clicks');
     const off = await annPage.client.post(annPage.managePath, { _csrf: csrf, action: 'tracking-off' });
     expect(off.html).toContain('We no longer record which links you click');
     const before = await counts(h.services);
+    const annEvents = await eventsOf(h.services, 'ann@example.org');
     expect((await click(h.base, annPaths[5] as string)).status).toBe(302);
     await h.services.clicks.flush(true);
     expect(await counts(h.services)).toEqual({ clicks: before.clicks + 1, machine: before.machine });
-    expect(await eventsOf(h.services, 'ann@example.org')).toBe(1);
+    expect(await eventsOf(h.services, 'ann@example.org')).toBe(annEvents);
     const ann = await findSubscriberByEmail(h.services.db, 'ann@example.org');
     const log = await h.services.db
       .selectFrom('consent_log')

@@ -80,7 +80,10 @@ async function addEndpoint(ctx: AdminContext, req: Request, res: Response): Prom
   };
   try {
     const editor = adminState(req).session.editor;
-    const endpoint = await createEndpoint(ctx.services.db, { ...values, createdBy: editor.email });
+    const endpoint = await createEndpoint(ctx.services.db, ctx.services.config.secretKey, {
+      ...values,
+      createdBy: editor.email,
+    });
     ctx.services.logger.info(
       { by: editor.id, webhook: endpoint.id, events: endpoint.events },
       'webhook endpoint added',

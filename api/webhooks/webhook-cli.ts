@@ -26,7 +26,11 @@ export const registerWebhookCommands: RegisterCommands = (program, ctx) => {
       try {
         const events = parseEventList(options.events);
         const services = await ctx.services();
-        const endpoint = await createEndpoint(services.db, { ...options, events, createdBy: 'cli' });
+        const endpoint = await createEndpoint(services.db, services.config.secretKey, {
+          ...options,
+          events,
+          createdBy: 'cli',
+        });
         ctx.stdout.write(`${endpoint.secret}\n`);
         ctx.stderr.write(
           `Added webhook ${endpoint.id} for ${endpoint.events.join(', ')} to ${endpoint.url}. ` +

@@ -4,9 +4,10 @@ import type { Db } from '../../src/db/database.js';
 import { nowIso } from '../../src/db/database.js';
 import { OUTBOX_EVENT_TYPES, type OutboxEventType } from '../../src/db/event-outbox.js';
 import { insertEndpoint, type WebhookEndpoint } from './webhook-repository.js';
+import { sealWebhookSecret } from './webhook-secret.js';
 
 // Registering an endpoint (the app and `newsletter webhooks add` share this): the URL checked, the
-// events named, a fresh signing secret made.
+// events named, a fresh signing secret made (stored sealed; its text is handed back once, to show).
 
 export const MAX_DESCRIPTION_LENGTH = 200;
 
@@ -51,8 +52,9 @@ export function newWebhookSecret(): string {
 
 export async function createEndpoint(
   db: Db,
+  secretKey: string,
   input: { url: string; description: string; events: readonly OutboxEventType[]; createdBy: string },
-): Promise<WebhookEndpoint> {
+): Promise<WebhookEndpoint & { secret: string }> {
   const url = input.url.trim();
   if (!urlSchema.safeParse(url).success) {
     throw new EndpointInputError(
@@ -74,12 +76,14 @@ export async function createEndpoint(
       `A description can be at most ${MAX_DESCRIPTION_LENGTH} characters long`,
     );
   }
-  return insertEndpoint(db, {
+  const secret = newWebhookSecret();
+  const endpoint = await insertEndpoint(db, {
     url,
     description,
     events: input.events,
-    secret: newWebhookSecret(),
+    storedSecret: sealWebhookSecret(secretKey, secret),
     createdBy: input.createdBy,
     now: nowIso(),
   });
+  return { ...endpoint, secret };
 }

@@ -2,6 +2,7 @@ import { Webhook } from 'standardwebhooks';
 import type { Db } from '../../src/db/database.js';
 import { eventsAfter, findEvent, purgeEventsBefore, type OutboxEvent } from '../../src/db/event-outbox.js';
 import type { Logger } from '../../src/log/logger.js';
+import { openWebhookSecret, sealWebhookSecret } from './webhook-secret.js';
 import {
   claimDelivery,
   dueDeliveries,
@@ -10,6 +11,7 @@ import {
   queueDeliveries,
   recordAttempt,
   relayPosition,
+  sealPlainSecrets,
   type AttemptOutcome,
   type DueDelivery,
 } from './webhook-repository.js';
@@ -39,6 +41,8 @@ export interface WebhookRelayDeps {
   logger: Logger;
   /** BASE_URL: issue events carry the issue's address. */
   baseUrl: string;
+  /** SECRET_KEY: opens the endpoints' sealed signing secrets. */
+  secretKey: string;
   /** A request's deadline (WEBHOOK_TIMEOUT); a claim lasts twice as long. */
   timeoutMs: number;
   /** Requests in flight at once. */
@@ -87,6 +91,7 @@ export class WebhookRelay {
   private running: Promise<void> | undefined;
   private stopping = new AbortController();
   private lastPurge = 0;
+  private plainSecretsSealed = false;
 
   constructor(private readonly deps: WebhookRelayDeps) {}
 
@@ -96,6 +101,12 @@ export class WebhookRelay {
 
   /** One pass: hand new events on, send what is due. Safe to run from several processes. */
   async tick(): Promise<void> {
+    if (!this.plainSecretsSealed) {
+      const { db, secretKey, logger } = this.deps;
+      const sealed = await sealPlainSecrets(db, (plain) => sealWebhookSecret(secretKey, plain));
+      if (sealed > 0) logger.info({ endpoints: sealed }, 'sealed webhook signing secrets stored as plain text');
+      this.plainSecretsSealed = true;
+    }
     await this.queueNewEvents();
     await this.sendDue();
     await this.purge();
@@ -142,9 +153,14 @@ export class WebhookRelay {
     const body = JSON.stringify(webhookPayload(event, this.deps.baseUrl));
     const id = webhookMessageId(event.id);
     const sentAt = new Date(now);
-    const signature = new Webhook(endpoint.secret).sign(id, sentAt, body);
     let outcome: AttemptOutcome;
     try {
+      // Inside the try: a secret this SECRET_KEY cannot open is a failed attempt that says why.
+      const signature = new Webhook(openWebhookSecret(this.deps.secretKey, endpoint.storedSecret)).sign(
+        id,
+        sentAt,
+        body,
+      );
       const res = await fetch(endpoint.url, {
         method: 'POST',
         headers: {
@@ -223,12 +239,13 @@ export class WebhookRelay {
 export function startWebhookRelay(services: {
   db: Db;
   logger: Logger;
-  config: { baseUrl: string; webhooks: { timeoutMs: number } };
+  config: { baseUrl: string; secretKey: string; webhooks: { timeoutMs: number } };
 }): WebhookRelay {
   const relay = new WebhookRelay({
     db: services.db,
     logger: services.logger,
     baseUrl: services.config.baseUrl,
+    secretKey: services.config.secretKey,
     timeoutMs: services.config.webhooks.timeoutMs,
   });
   relay.start();

@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Db } from '../../src/db/database.js';
 import {
   latestEventId,
@@ -9,8 +9,8 @@ import {
 import type { WEBHOOK_DELIVERIES_STATUS_VALUES, WebhookEndpointsTable } from '../../src/db/schema.generated.js';
 
 // All SQL about webhook endpoints and their deliveries (migration 062). Portable kysely only.
-// webhook_endpoints: events space-separated; secret `whsec_` + base64 (Standard Webhooks: signing needs
-// the text, so it is not hashed); after_event_id = only events after this outbox id reach the endpoint.
+// webhook_endpoints: events space-separated; secret = the signing secret sealed under SECRET_KEY
+// (webhook-secret.ts: signing needs the text, so it is not hashed); after_event_id = only events after this outbox id reach the endpoint.
 // webhook_deliveries: next_attempt_at = when a pending delivery is due, or until when a sender holds
 // it; last_response = the start of the last answer's body, shown in the app.
 
@@ -21,7 +21,8 @@ export interface WebhookEndpoint {
   url: string;
   description: string;
   events: OutboxEventType[];
-  secret: string;
+  /** The signing secret as stored: sealed (webhook-secret.ts opens it). */
+  storedSecret: string;
   afterEventId: number;
   createdBy: string;
   createdAt: string;
@@ -34,7 +35,7 @@ function toEndpoint(row: Selectable<WebhookEndpointsTable>): WebhookEndpoint {
     url: row.url,
     description: row.description,
     events: OUTBOX_EVENT_TYPES.filter((t) => names.includes(t)),
-    secret: row.secret,
+    storedSecret: row.secret,
     afterEventId: row.after_event_id,
     createdBy: row.created_by,
     createdAt: row.created_at,
@@ -45,7 +46,7 @@ export interface NewEndpoint {
   url: string;
   description: string;
   events: readonly OutboxEventType[];
-  secret: string;
+  storedSecret: string;
   createdBy: string;
   now: string;
 }
@@ -59,7 +60,7 @@ export async function insertEndpoint(db: Db, endpoint: NewEndpoint): Promise<Web
       url: endpoint.url,
       description: endpoint.description,
       events: endpoint.events.join(' '),
-      secret: endpoint.secret,
+      secret: endpoint.storedSecret,
       after_event_id: afterEventId,
       created_by: endpoint.createdBy,
       created_at: endpoint.now,
@@ -77,6 +78,27 @@ export async function listEndpoints(db: Db): Promise<WebhookEndpoint[]> {
 export async function findEndpoint(db: Db, id: number): Promise<WebhookEndpoint | undefined> {
   const row = await db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst();
   return row && toEndpoint(row);
+}
+
+/** Seals the secrets still stored as plain text (endpoints registered before sealing); how many. */
+export async function sealPlainSecrets(db: Db, seal: (plain: string) => string): Promise<number> {
+  const plain = await db
+    .selectFrom('webhook_endpoints')
+    .select(['id', 'secret'])
+    .where(sql`substr(secret, 1, 6)`, '=', 'whsec_')
+    .execute();
+  let sealed = 0;
+  for (const row of plain) {
+    // Conditional: another process sealing it at the same moment leaves its own sealed text.
+    const result = await db
+      .updateTable('webhook_endpoints')
+      .set({ secret: seal(row.secret) })
+      .where('id', '=', row.id)
+      .where('secret', '=', row.secret)
+      .executeTakeFirst();
+    sealed += Number(result.numUpdatedRows);
+  }
+  return sealed;
 }
 
 /** Removes an endpoint and its deliveries; false when there was none. */

@@ -45,6 +45,7 @@ describe('webhooks in the app', () => {
       db: s.services.db,
       logger: createLogger('silent'),
       baseUrl: s.services.config.baseUrl,
+      secretKey: s.services.config.secretKey,
       timeoutMs: 2000,
       retryDelaysMs: [3_600_000],
       pollMs: 10,

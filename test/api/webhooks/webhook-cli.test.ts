@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { listEndpoints } from '../../../api/webhooks/webhook-repository.js';
+import { openWebhookSecret } from '../../../api/webhooks/webhook-secret.js';
 import { runCli } from '../../helpers/cli.js';
 import { makeTempEnv, type TempEnv } from '../../helpers/temp-env.js';
 
@@ -26,9 +27,11 @@ describe('newsletter webhooks', () => {
       expect(endpoint).toMatchObject({
         url: 'https://crm.example.org/hooks',
         events: ['subscriber.created', 'issue.sent'],
-        secret,
         createdBy: 'cli',
       });
+      // Stored sealed: the printed secret is what SECRET_KEY opens, never the stored text.
+      expect(endpoint?.storedSecret).not.toContain(secret);
+      expect(openWebhookSecret(services.config.secretKey, endpoint?.storedSecret ?? '')).toBe(secret);
       const listed = await runCli(['webhooks', 'list'], temp.env);
       expect(listed.stdout).toContain(
         `${endpoint?.id}\thttps://crm.example.org/hooks\tsubscriber.created,issue.sent\t0\t0\t0`,

@@ -25,7 +25,7 @@ describe('webhooks across a crash (real child processes)', () => {
     const receiver = await startWebhookReceiver();
     cleanups.push(() => receiver.close());
     receiver.answer = () => 'hang';
-    const endpoint = await createEndpoint(services.db, {
+    const endpoint = await createEndpoint(services.db, services.config.secretKey, {
       url: receiver.url,
       description: 'CRM',
       events: ['subscriber.created', 'subscriber.confirmed'],

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEndpoint } from '../../../api/webhooks/webhook-endpoints.js';
+import { createEndpoint, newWebhookSecret } from '../../../api/webhooks/webhook-endpoints.js';
+import { openWebhookSecret } from '../../../api/webhooks/webhook-secret.js';
 import { WebhookRelay } from '../../../api/webhooks/webhook-relay.js';
-import { recentDeliveries, type DeliveryRecord } from '../../../api/webhooks/webhook-repository.js';
+import { insertEndpoint, recentDeliveries, type DeliveryRecord } from '../../../api/webhooks/webhook-repository.js';
 import type { Services } from '../../../src/app/services.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { erasedAddressHash } from '../../../subscribers/address.js';
@@ -50,6 +51,7 @@ function startRelay(services: Services, retryDelaysMs: number[] = [20, 20, 20]):
     db: services.db,
     logger: createLogger('silent'),
     baseUrl: services.config.baseUrl,
+    secretKey: services.config.secretKey,
     timeoutMs: 2000,
     retryDelaysMs,
     pollMs: 10,
@@ -89,7 +91,7 @@ describe('webhook relay', () => {
     const { db } = services;
     // An event from before any endpoint existed reaches nobody.
     await createSubscriber(db, person('early@example.org'));
-    const all = await createEndpoint(db, {
+    const all = await createEndpoint(db, services.config.secretKey, {
       url: receiver.url,
       description: 'CRM',
       events: [
@@ -104,7 +106,7 @@ describe('webhook relay', () => {
     });
     const second = await startWebhookReceiver();
     cleanups.push(() => second.close());
-    const onlyUnsubscribes = await createEndpoint(db, {
+    const onlyUnsubscribes = await createEndpoint(db, services.config.secretKey, {
       url: second.url,
       description: '',
       events: ['subscriber.unsubscribed'],
@@ -163,7 +165,7 @@ describe('webhook relay', () => {
   it('retries a failing receiver with backoff until it recovers, and gives up after the schedule', async () => {
     const { services, receiver } = await setup();
     const { db } = services;
-    const endpoint = await createEndpoint(db, {
+    const endpoint = await createEndpoint(db, services.config.secretKey, {
       url: receiver.url,
       description: '',
       events: ['subscriber.created'],
@@ -191,7 +193,7 @@ describe('webhook relay', () => {
     const dead = await startWebhookReceiver();
     cleanups.push(() => dead.close());
     dead.answer = () => 500;
-    const refused = await createEndpoint(db, {
+    const refused = await createEndpoint(db, services.config.secretKey, {
       url: dead.url,
       description: '',
       events: ['subscriber.created'],
@@ -212,7 +214,7 @@ describe('webhook relay', () => {
   it('drops the queued events of a person who is erased, and tells only their id', async () => {
     const { services, receiver } = await setup();
     const { db, config } = services;
-    await createEndpoint(db, {
+    await createEndpoint(db, services.config.secretKey, {
       url: receiver.url,
       description: '',
       events: ['subscriber.created', 'subscriber.erased'],
@@ -238,7 +240,7 @@ describe('webhook relay', () => {
     const { db } = services;
     const slug = await importLongIssue(services);
     await createSubscriber(db, { ...person('reader@example.org'), status: 'active' });
-    const endpoint = await createEndpoint(db, {
+    const endpoint = await createEndpoint(db, services.config.secretKey, {
       url: receiver.url,
       description: '',
       events: ['issue.sent'],
@@ -255,5 +257,58 @@ describe('webhook relay', () => {
     });
     expect(Date.parse(String(hook?.payload.data.sentAt))).not.toBeNaN();
     expect(verifiedByRecipe(endpoint.secret, hook as ReceivedHook)).toBe(true);
+  });
+
+  it('stores each signing secret sealed, seals an older plain one when it starts, and names a key that cannot open one', async () => {
+    const { services, receiver } = await setup();
+    const { db } = services;
+    const storedSecrets = async () =>
+      (await db.selectFrom('webhook_endpoints').select('secret').orderBy('id').execute()).map((r) => r.secret);
+    const sealed = await createEndpoint(db, services.config.secretKey, {
+      url: receiver.url,
+      description: 'sealed',
+      events: ['subscriber.created'],
+      createdBy: 't',
+    });
+    // What a copy of the database holds is not the secret, nor its key bytes.
+    const [stored] = await storedSecrets();
+    expect(stored).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
+    expect(stored).not.toContain(sealed.secret.slice('whsec_'.length, 'whsec_'.length + 8));
+    // An endpoint registered before secrets were sealed holds its secret as plain text.
+    const plainSecret = newWebhookSecret();
+    await insertEndpoint(db, {
+      url: receiver.url,
+      description: 'older',
+      events: ['subscriber.created'],
+      storedSecret: plainSecret,
+      createdBy: 't',
+      now: new Date().toISOString(),
+    });
+
+    startRelay(services);
+    await createSubscriber(db, person('sealed@example.org'));
+    await receiver.waitFor((r) => r.length === 2);
+    const secrets = [sealed.secret, plainSecret];
+    for (const hook of receiver.received) expect(secrets.filter((s) => verifiedByRecipe(s, hook))).toHaveLength(1);
+    expect((await storedSecrets()).every((s) => s.startsWith('v1.'))).toBe(true);
+    expect(openWebhookSecret(services.config.secretKey, (await storedSecrets())[1] ?? '')).toBe(plainSecret);
+
+    // Another SECRET_KEY (changed without putting the old one back): each attempt fails and says why.
+    const otherKey = new WebhookRelay({
+      db,
+      logger: createLogger('silent'),
+      baseUrl: services.config.baseUrl,
+      secretKey: 'another-secret-key-of-at-least-32-characters',
+      timeoutMs: 2000,
+      retryDelaysMs: [],
+    });
+    await createSubscriber(db, person('other-key@example.org'));
+    await otherKey.tick();
+    const deliveries = await recentDeliveries(db, sealed.id, 20);
+    expect(deliveries[0]).toMatchObject({
+      status: 'failed',
+      lastError: expect.stringContaining('cannot be read with this SECRET_KEY'),
+    });
+    expect(receiver.received).toHaveLength(2);
   });
 });

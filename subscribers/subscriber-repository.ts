@@ -4,7 +4,7 @@ import { nowIso } from '../src/db/database.js';
 import type { ConsentSource, SubscriberRow, SubscriberStatus, UnsubscribeSource } from '../src/db/schema.js';
 import {
   deleteEventsAbout,
-  isEventHeard,
+  heardEventTypes,
   recordEvents,
   subscriberSubject,
   type NewOutboxEvent,
@@ -16,7 +16,8 @@ import { deleteClickEventsOf } from '../src/tracking/tracking-repository.js';
 // All SQL about subscribers, their topics, the consent log and erased addresses lives in this file.
 // The consent log is append-only: rows are only ever inserted here (and removed with the
 // subscriber on erasure, which is what erasure means). Each change also records its event in the
-// outbox (src/db/event-outbox.ts) in the same transaction, for the outgoing webhooks.
+// outbox (src/db/event-outbox.ts) in the same transaction, for the outgoing webhooks, when an
+// endpoint listens for events of its type.
 
 export interface Subscriber {
   id: number;
@@ -158,6 +159,9 @@ export function publicSubscriber(s: Subscriber): PublicSubscriber {
 
 /** Records `type` for these subscribers as they are now (inside the change's transaction). */
 async function recordSubscriberEvents(db: Db, type: OutboxEventType, subscriberIds: readonly number[]): Promise<void> {
+  // The subscribers are read again only for an event someone listens for (recordEvents).
+  const heard = await heardEventTypes(db);
+  if (!heard.has(type)) return;
   const events: NewOutboxEvent[] = [];
   for (const part of chunks(subscriberIds)) {
     const rows = await db.selectFrom('subscribers').selectAll().where('id', 'in', part).orderBy('id').execute();
@@ -165,7 +169,7 @@ async function recordSubscriberEvents(db: Db, type: OutboxEventType, subscriberI
       events.push({ type, subject: subscriberSubject(s.uid), data: publicSubscriber(s) });
     }
   }
-  await recordEvents(db, events);
+  await recordEvents(db, events, heard);
 }
 
 export async function findSubscriberByEmail(db: Db, email: string): Promise<Subscriber | undefined> {
@@ -174,6 +178,12 @@ export async function findSubscriberByEmail(db: Db, email: string): Promise<Subs
 
 export async function findSubscriberByUid(db: Db, uid: string): Promise<Subscriber | undefined> {
   return withTopics(db, await db.selectFrom('subscribers').selectAll().where('uid', '=', uid).executeTakeFirst());
+}
+
+/** The address of the subscriber with this uid (one indexed read, no topics), if they exist. */
+export async function findEmailByUid(db: Db, uid: string): Promise<string | undefined> {
+  const row = await db.selectFrom('subscribers').select('email').where('uid', '=', uid).executeTakeFirst();
+  return row?.email;
 }
 
 /** Maps topic slugs to ids; unknown slugs are returned separately so callers can name them. */
@@ -594,13 +604,11 @@ export async function eraseSubscriber(db: Db, subscriberId: number, emailHash: s
     if (row) {
       await trx.deleteFrom('unsubscribe_requests').where('subscriber_uid', '=', row.uid).execute();
       // Every event that held their data goes (and any webhook delivery of it); the erasure event
-      // names only the public id other systems already know them by, and is recorded only when an
-      // endpoint listens for it (otherwise nothing would tell anyone, and the id would outlive them).
+      // names only the public id other systems already know them by, and like every event is recorded
+      // only when an endpoint listens for it (otherwise the id would outlive them for nothing).
       const subject = subscriberSubject(row.uid);
       await deleteEventsAbout(trx, subject);
-      if (await isEventHeard(trx, 'subscriber.erased')) {
-        await recordEvents(trx, [{ type: 'subscriber.erased', subject, data: { id: row.uid, erasedAt: nowIso() } }]);
-      }
+      await recordEvents(trx, [{ type: 'subscriber.erased', subject, data: { id: row.uid, erasedAt: nowIso() } }]);
     }
     await trx.deleteFrom('consent_log').where('subscriber_id', '=', subscriberId).execute();
     // Their click events go; the counts of the links they clicked stay (they name nobody).

@@ -40,13 +40,26 @@ export const issueSubject = (slug: string): string => `issue:${slug}`;
 /** Rows per multi-row insert: well under both databases' bound-parameter limits. */
 const ROWS_PER_STATEMENT = 500;
 
-/** Records events; call it with the transaction that makes the change. */
-export async function recordEvents(db: Db, events: readonly NewOutboxEvent[], at: string = nowIso()): Promise<void> {
-  for (let i = 0; i < events.length; i += ROWS_PER_STATEMENT) {
+/**
+ * Records the events some endpoint listens for; call it with the transaction that makes the change.
+ * Events nobody listens for are not written: an endpoint hears only of events recorded after it was
+ * added, so they would reach no one, and they hold personal data. Callers that gather an event's data
+ * with queries of their own ask `heardEventTypes` first.
+ */
+export async function recordEvents(
+  db: Db,
+  events: readonly NewOutboxEvent[],
+  heard?: ReadonlySet<OutboxEventType>,
+): Promise<void> {
+  if (events.length === 0) return;
+  const listened = heard ?? (await heardEventTypes(db));
+  const kept = events.filter((e) => listened.has(e.type));
+  const at = nowIso();
+  for (let i = 0; i < kept.length; i += ROWS_PER_STATEMENT) {
     await db
       .insertInto('outbox_events')
       .values(
-        events.slice(i, i + ROWS_PER_STATEMENT).map((e) => ({
+        kept.slice(i, i + ROWS_PER_STATEMENT).map((e) => ({
           type: e.type,
           subject: e.subject,
           data: JSON.stringify(e.data),
@@ -94,13 +107,13 @@ export async function latestEventId(db: Db): Promise<number> {
 }
 
 /**
- * Whether any registered listener (a webhook endpoint) wants events of this type. Erasure asks it:
- * its event names the erased person's public id, which is kept on disk only while someone still
- * has to be told to forget them.
+ * The event types some registered endpoint listens for: one short read, made inside the change's
+ * transaction (on SQLite it holds the write lock, so an endpoint added before the change is seen).
  */
-export async function isEventHeard(db: Db, type: OutboxEventType): Promise<boolean> {
+export async function heardEventTypes(db: Db): Promise<Set<OutboxEventType>> {
   const rows = await db.selectFrom('webhook_endpoints').select('events').execute();
-  return rows.some((row) => row.events.split(' ').includes(type));
+  const names = new Set(rows.flatMap((row) => row.events.split(' ')));
+  return new Set(OUTBOX_EVENT_TYPES.filter((type) => names.has(type)));
 }
 
 /** Erasure: every event about this subject goes (with whatever was queued to relay it). */

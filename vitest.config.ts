@@ -47,6 +47,7 @@ const NOT_ON_POSTGRES = [
   'test/tracking/machine-clicks.test.ts',
   'test/db/sqlite-booleans.test.ts',
   'test/db/lock-waiting-sqlite.test.ts',
+  'test/db/statement-cache.test.ts',
   'test/helpers/eventually.test.ts',
   // A SQLite file on a small tmpfs that fills up: the disk under a PostgreSQL server is not the test's.
   'test/db/storage-health.test.ts',

@@ -10,6 +10,7 @@ import {
   type QueryCompiler,
   type QueryResult,
 } from 'kysely';
+import { StatementCache } from './statement-cache.js';
 
 // SQLite lets one writer in at a time. better-sqlite3 waits for a lock held by another process
 // inside SQLite's busy handler, which sleeps on the JavaScript thread: a web server waiting there
@@ -203,13 +204,16 @@ class CallerQueuingSqliteAdapter extends SqliteAdapter {
   }
 }
 
-/** kysely's SQLite dialect with lock waits on timers instead of SQLite's blocking busy handler. */
+/**
+ * kysely's SQLite dialect with lock waits on timers instead of SQLite's blocking busy handler, and
+ * compiled statements kept for reuse (statement-cache.ts).
+ */
 export class LockWaitingSqliteDialect extends SqliteDialect {
   constructor(
     private readonly sqlite: SQLite.Database,
     private readonly options: LockWaitOptions,
   ) {
-    super({ database: sqlite });
+    super({ database: new StatementCache(sqlite) });
   }
 
   override createDriver(): Driver {

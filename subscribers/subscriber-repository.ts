@@ -789,14 +789,46 @@ export async function moveTopicChoices(
       );
     }
     await trx.deleteFrom('subscriber_topics').where('topic_id', '=', from.id).execute();
+    // Their topics changed: systems that mirror subscribers hear it as from any other change.
+    await recordSubscriberEvents(
+      trx,
+      'subscriber.updated',
+      chose.map((c) => c.subscriber_id),
+    );
     return chose.length;
   });
 }
 
-/** Deletes subscribers outright with their topics, consent log and deliveries (demo removal; not erasure). */
+/**
+ * Deletes subscribers outright with their topics, consent log and deliveries (demo removal of its
+ * trial sign-ups). As with an erasure, their events go, and endpoints that listen hear
+ * `subscriber.erased` (they may have been told of the sign-up).
+ */
 export async function deleteSubscribers(db: Db, ids: readonly number[]): Promise<void> {
   if (ids.length === 0) return;
   await inTransaction(db, async (trx) => {
+    const uids = (
+      await trx
+        .selectFrom('subscribers')
+        .select('uid')
+        .where('id', 'in', [...ids])
+        .execute()
+    ).map((r) => r.uid);
+    for (const uid of uids) await deleteEventsAbout(trx, subscriberSubject(uid));
+    if (uids.length > 0) {
+      await trx.deleteFrom('unsubscribe_requests').where('subscriber_uid', 'in', uids).execute();
+      if (await isEventHeard(trx, 'subscriber.erased')) {
+        const erasedAt = nowIso();
+        await recordEvents(
+          trx,
+          uids.map((uid) => ({
+            type: 'subscriber.erased',
+            subject: subscriberSubject(uid),
+            data: { id: uid, erasedAt },
+          })),
+        );
+      }
+    }
     await trx
       .deleteFrom('consent_log')
       .where('subscriber_id', 'in', [...ids])

@@ -7,6 +7,8 @@ import { DEMO_DIR, seedDemoIfEmpty } from '../../src/content/demo.js';
 import { readImportFolder } from '../../src/content/import.js';
 import { topicSlug } from '../../src/content/slug.js';
 import { findDemoContent } from '../../editors/demo-removal.js';
+import { insertEndpoint } from '../../api/webhooks/webhook-repository.js';
+import { eventsAfter, subscriberSubject } from '../../src/db/event-outbox.js';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
 import { deleteSubscribers, findSubscriberByEmail, listConsentLog } from '../../subscribers/subscriber-repository.js';
 import { runCli } from '../helpers/cli.js';
@@ -110,9 +112,26 @@ describe('removing the demo', () => {
       source: 'cli',
       detail: '{"from":"privacy","into":"policy"}',
     });
+    // Systems that mirror subscribers (webhooks) hear of the changed topics.
+    const events = await eventsAfter(services.db, 0, 1000);
+    const updated = events.filter(
+      (e) => e.type === 'subscriber.updated' && e.subject === subscriberSubject(ana?.uid ?? ''),
+    );
+    expect(updated.at(-1)?.data).toMatchObject({ email: 'ana@harbour-news.eu', topics: ['policy'] });
   });
 
   it('then removes every row the demo added and nothing of the real publication', async () => {
+    // A webhook endpoint that wants erasures hears of the trial sign-up's removal, and of nothing else about it.
+    await insertEndpoint(services.db, {
+      url: 'https://crm.example.org/hooks',
+      description: '',
+      events: ['subscriber.erased'],
+      storedSecret: 'v1.unused-here',
+      createdBy: 'test',
+      now: new Date().toISOString(),
+    });
+    const trialUid = (await findSubscriberByEmail(services.db, 'trial@example.org'))?.uid ?? '';
+    expect(trialUid).not.toBe('');
     const run = await runCli(['demo', 'remove'], env.env);
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(
@@ -148,6 +167,10 @@ describe('removing the demo', () => {
     expect(await db.selectFrom('issue_snapshots').select('issue_id').execute()).toEqual([]);
     const emails = (await db.selectFrom('subscribers').select('email').orderBy('email').execute()).map((s) => s.email);
     expect(emails).toEqual(['ana@harbour-news.eu', 'kept@example.org', 'reader@harbour.example.net']);
+    const aboutTrial = (await eventsAfter(db, 0, 1000)).filter((e) => e.subject === subscriberSubject(trialUid));
+    expect(aboutTrial.map((e) => [e.type, e.data])).toEqual([
+      ['subscriber.erased', { id: trialUid, erasedAt: expect.any(String) }],
+    ]);
     expect((await db.selectFrom('publication').select('name').executeTakeFirst())?.name).toBe('Harbour Notes');
     expect(await findDemoContent(db)).toBeNull();
     expect((await runCli(['demo', 'remove'], env.env)).stdout).toBe(

@@ -817,17 +817,16 @@ export async function deleteSubscribers(db: Db, ids: readonly number[]): Promise
     for (const uid of uids) await deleteEventsAbout(trx, subscriberSubject(uid));
     if (uids.length > 0) {
       await trx.deleteFrom('unsubscribe_requests').where('subscriber_uid', 'in', uids).execute();
-      if (await isEventHeard(trx, 'subscriber.erased')) {
-        const erasedAt = nowIso();
-        await recordEvents(
-          trx,
-          uids.map((uid) => ({
-            type: 'subscriber.erased',
-            subject: subscriberSubject(uid),
-            data: { id: uid, erasedAt },
-          })),
-        );
-      }
+      // Recorded only when an endpoint listens (recordEvents keeps only heard types).
+      const erasedAt = nowIso();
+      await recordEvents(
+        trx,
+        uids.map((uid) => ({
+          type: 'subscriber.erased',
+          subject: subscriberSubject(uid),
+          data: { id: uid, erasedAt },
+        })),
+      );
     }
     await trx
       .deleteFrom('consent_log')

@@ -101,6 +101,15 @@ describe('removing the demo', () => {
   });
 
   it('merges the demo topic into a real one: the subscriber keeps their choice, and the consent log says so', async () => {
+    // A webhook endpoint that mirrors subscribers (events are recorded only for types one listens to).
+    await insertEndpoint(services.db, {
+      url: 'https://crm.example.org/hooks',
+      description: '',
+      events: ['subscriber.updated', 'subscriber.erased'],
+      storedSecret: 'v1.unused-here',
+      createdBy: 'test',
+      now: new Date().toISOString(),
+    });
     const run = await runCli(['topics', 'merge', 'privacy', 'policy'], env.env);
     expect(run).toMatchObject({ code: 0 });
     expect(run.stdout).toContain('Merged privacy into policy: 2 subscriber choices');
@@ -121,15 +130,7 @@ describe('removing the demo', () => {
   });
 
   it('then removes every row the demo added and nothing of the real publication', async () => {
-    // A webhook endpoint that wants erasures hears of the trial sign-up's removal, and of nothing else about it.
-    await insertEndpoint(services.db, {
-      url: 'https://crm.example.org/hooks',
-      description: '',
-      events: ['subscriber.erased'],
-      storedSecret: 'v1.unused-here',
-      createdBy: 'test',
-      now: new Date().toISOString(),
-    });
+    // The endpoint added above wants erasures: it hears of the trial sign-up's removal, and nothing else about it.
     const trialUid = (await findSubscriberByEmail(services.db, 'trial@example.org'))?.uid ?? '';
     expect(trialUid).not.toBe('');
     const run = await runCli(['demo', 'remove'], env.env);

@@ -142,11 +142,14 @@ export async function transitionIssue(
   return { changed, status: row?.status ?? to };
 }
 
+/** Why a delivery whose subscriber chose only topics absent from the issue is skipped at planning. */
+const NO_TOPIC_IN_ISSUE = 'none of the subscriber’s topics is in this issue';
+
 /**
  * Plans an issue's send, once: one delivery per active subscriber (unique per issue and
  * subscriber, so a second run adds nothing), keyed by the subscriber's topics that occur in this
  * issue (`*` for a subscriber with no topic = whole issue; '' when none occurs = nothing to send,
- * marked skipped). In the same transaction the issue becomes `sending` with `started_at`, so later
+ * written skipped). In the same transaction the issue becomes `sending` with `started_at`, so later
  * sign-ups are never added by a resume, and its content is frozen (the snapshot every edition of
  * this send is rendered from). Returns false when the issue had already started.
  */
@@ -162,18 +165,19 @@ export async function planIssueDeliveries(db: Db, issueId: number, now: string):
     // From here on the issue is a record: every subscriber of this send, and the archive, get this content.
     await freezeIssueContent(trx, issueId, now);
     await insertPlannedDeliveries(trx, issueId, now);
-    await trx
-      .updateTable('deliveries')
-      .set({ status: 'skipped', last_error: 'none of the subscriber’s topics is in this issue' })
-      .where('issue_id', '=', issueId)
-      .where('status', '=', 'pending')
-      .where('edition_key', '=', NO_ARTICLE_EDITION_KEY)
-      .execute();
     return true;
   });
 }
 
-/** The INSERT…SELECT of planning; idempotent on its own (ON CONFLICT DO NOTHING). */
+/**
+ * The INSERT…SELECT of planning; idempotent on its own (ON CONFLICT DO NOTHING). Each delivery is
+ * written as it will stay until a sender claims it: `pending`, or `skipped` with the reason when
+ * none of the subscriber's topics is in the issue.
+ *
+ * The edition keys come from one pass over `subscriber_topics`, grouped by subscriber and joined to
+ * the subscribers, rather than from subqueries run once per subscriber: planning a million
+ * subscribers on PostgreSQL spent most of its time in those (see the README, bench:send).
+ */
 export async function insertPlannedDeliveries(
   db: Db | Transaction<Database>,
   issueId: number,
@@ -192,25 +196,36 @@ export async function insertPlannedDeliveries(
         .select('at.topic_id')
         .where('ia.issue_id', '=', issueId),
     );
-  // string_agg(… ORDER BY …) exists in PostgreSQL and SQLite ≥ 3.44 alike. Slugs are [a-z0-9-],
-  // so byte order equals the JS sort of editionKey().
-  const editionKey = sql<string>`case
-    when exists (select 1 from subscriber_topics st0 where st0.subscriber_id = s.id) then
-      coalesce((select string_agg(t.slug, ',' order by t.slug)
-                from subscriber_topics st join topics t on t.id = st.topic_id
-                where st.subscriber_id = s.id and st.topic_id in (${issueTopicIds})), ${NO_ARTICLE_EDITION_KEY})
-    else ${FULL_EDITION_KEY} end`;
+  // Per subscriber who chose topics: the chosen ones in this issue, as the edition key (NULL when
+  // none is). string_agg(… ORDER BY …) FILTER (…) exists in PostgreSQL and SQLite ≥ 3.44 alike.
+  // Slugs are [a-z0-9-], so byte order equals the JS sort of editionKey().
+  const chosen = db
+    .selectFrom('subscriber_topics as st')
+    .innerJoin('topics as t', 't.id', 'st.topic_id')
+    .select([
+      'st.subscriber_id',
+      sql<string | null>`string_agg(t.slug, ',' order by t.slug) filter (where t.id in (${issueTopicIds}))`.as(
+        'topics_in_issue',
+      ),
+    ])
+    .groupBy('st.subscriber_id')
+    .as('c');
+  // No row in `c`: the subscriber chose no topic, the whole issue.
+  const noTopicInIssue = sql<boolean>`c.subscriber_id is not null and c.topics_in_issue is null`;
   const result = await db
     .insertInto('deliveries')
-    .columns(['issue_id', 'subscriber_id', 'edition_key', 'status', 'attempts', 'created_at'])
+    .columns(['issue_id', 'subscriber_id', 'edition_key', 'status', 'last_error', 'attempts', 'created_at'])
     .expression(
       db
         .selectFrom('subscribers as s')
+        .leftJoin(chosen, 'c.subscriber_id', 's.id')
         .select([
           sql<number>`${issueId}`.as('issue_id'),
           's.id as subscriber_id',
-          editionKey.as('edition_key'),
-          sql<DeliveryStatus>`${'pending'}`.as('status'),
+          sql<string>`case when c.subscriber_id is null then ${FULL_EDITION_KEY}
+            else coalesce(c.topics_in_issue, ${NO_ARTICLE_EDITION_KEY}) end`.as('edition_key'),
+          sql<DeliveryStatus>`case when ${noTopicInIssue} then ${'skipped'} else ${'pending'} end`.as('status'),
+          sql<string | null>`case when ${noTopicInIssue} then ${NO_TOPIC_IN_ISSUE} end`.as('last_error'),
           sql<number>`0`.as('attempts'),
           sql<string>`${now}`.as('created_at'),
         ])

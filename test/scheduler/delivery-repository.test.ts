@@ -26,11 +26,29 @@ describe('planning deliveries', () => {
     services = await env.open();
     slug = await importLongIssue(services);
     await insertUnusedTopic(services.db);
+    // A topic that only an article's extra topics carry (no section of its own in this issue).
+    await insertUnusedTopic(services.db, 'walking');
+    const walking = await services.db
+      .selectFrom('topics')
+      .select('id')
+      .where('slug', '=', 'walking')
+      .executeTakeFirstOrThrow();
+    const article = await services.db
+      .selectFrom('issue_articles as ia')
+      .innerJoin('issues as i', 'i.id', 'ia.issue_id')
+      .select('ia.article_id')
+      .where('i.slug', '=', slug)
+      .executeTakeFirstOrThrow();
+    await services.db
+      .insertInto('article_topics')
+      .values({ article_id: article.article_id, topic_id: walking.id })
+      .execute();
     await insertSubscribers(services.db, [
       { email: 'all@example.org' },
       { email: 'pair@example.org', topics: ['city-services', 'shared-ledgers'] },
       { email: 'garden@example.org', topics: ['gardening'] },
       { email: 'mixed@example.org', topics: ['gardening', 'open-data'] },
+      { email: 'walker@example.org', topics: ['walking', 'shared-ledgers', 'gardening', 'city-services'] },
       { email: 'pending@example.org', status: 'pending' },
       { email: 'gone@example.org', status: 'unsubscribed' },
       { email: 'bounced@example.org', status: 'bounced' },
@@ -48,13 +66,15 @@ describe('planning deliveries', () => {
   it('writes one delivery per active subscriber, keyed by their topics in this issue, and starts the issue', async () => {
     expect(await planIssueDeliveries(services.db, issueId, nowIso())).toBe(true);
     const rows = await deliveriesOf(services.db, slug);
-    expect(rows.map((r) => [r.email, r.edition_key, r.status])).toEqual([
-      ['all@example.org', '*', 'pending'],
-      ['pair@example.org', 'city-services,shared-ledgers', 'pending'],
+    expect(rows.map((r) => [r.email, r.edition_key, r.status, r.last_error])).toEqual([
+      ['all@example.org', '*', 'pending', null],
+      ['pair@example.org', 'city-services,shared-ledgers', 'pending', null],
       // No topic of theirs is in this issue: an empty edition, skipped rather than mailed.
-      ['garden@example.org', '', 'skipped'],
+      ['garden@example.org', '', 'skipped', 'none of the subscriber’s topics is in this issue'],
       // A topic absent from the issue does not split editions.
-      ['mixed@example.org', 'open-data', 'pending'],
+      ['mixed@example.org', 'open-data', 'pending', null],
+      // Sorted whatever the order chosen; a topic carried only as an article's extra topic counts.
+      ['walker@example.org', 'city-services,shared-ledgers,walking', 'pending', null],
     ]);
     const issue = await requireIssue(services.db, slug);
     expect(issue.status).toBe('sending');
@@ -62,12 +82,21 @@ describe('planning deliveries', () => {
   });
 
   it('is idempotent: planning again adds nothing, and later sign-ups are not added by a resume', async () => {
-    await insertSubscribers(services.db, [{ email: 'late@example.org' }]);
+    await insertSubscribers(services.db, [
+      { email: 'late@example.org' },
+      { email: 'late-garden@example.org', topics: ['gardening'] },
+    ]);
     expect(await planIssueDeliveries(services.db, issueId, nowIso())).toBe(false);
-    expect((await countDeliveries(services.db, issueId)).planned).toBe(4);
-    // The raw INSERT…SELECT is idempotent too (unique issue + subscriber): only the newcomer.
-    expect(await insertPlannedDeliveries(services.db, issueId, nowIso())).toBe(1);
+    expect((await countDeliveries(services.db, issueId)).planned).toBe(5);
+    // The raw INSERT…SELECT is idempotent too (unique issue + subscriber): only the newcomers,
+    // each written as planning writes it (skipped when none of their topics is in the issue).
+    expect(await insertPlannedDeliveries(services.db, issueId, nowIso())).toBe(2);
     expect(await insertPlannedDeliveries(services.db, issueId, nowIso())).toBe(0);
+    const late = (await deliveriesOf(services.db, slug)).filter((r) => r.email.startsWith('late'));
+    expect(late.map((r) => [r.email, r.edition_key, r.status])).toEqual([
+      ['late@example.org', '*', 'pending'],
+      ['late-garden@example.org', '', 'skipped'],
+    ]);
   });
 
   it('claims in (edition key, id) order and marks the claimed rows sending', async () => {
@@ -75,11 +104,15 @@ describe('planning deliveries', () => {
     const first = await store.claim(2);
     expect(first.map((d) => d.editionKey)).toEqual(['*', '*']);
     const rest = await store.claim(10);
-    expect(rest.map((d) => d.editionKey)).toEqual(['city-services,shared-ledgers', 'open-data']);
+    expect(rest.map((d) => d.editionKey)).toEqual([
+      'city-services,shared-ledgers',
+      'city-services,shared-ledgers,walking',
+      'open-data',
+    ]);
     expect(await store.claim(10)).toEqual([]);
-    expect((await countDeliveries(services.db, issueId)).sending).toBe(4);
+    expect((await countDeliveries(services.db, issueId)).sending).toBe(5);
     await store.release([...first, ...rest].map((d) => d.id));
-    expect((await countDeliveries(services.db, issueId)).pending).toBe(4);
+    expect((await countDeliveries(services.db, issueId)).pending).toBe(5);
   });
 
   it("does not claim a delivery before its next attempt time, due by the database's clock", async () => {

@@ -171,8 +171,28 @@ async function begin(services: Services, row: IssueRow, resumePaused: boolean): 
   if (row.started_at === null && (await planIssueDeliveries(db, row.id, nowIso()))) {
     const planned = await counts();
     logger.info({ planned: planned.planned, skipped: planned.skipped, pending: planned.pending }, 'send planned');
+    await prepareFrame(services, row.slug, logger);
   }
   return null;
+}
+
+/**
+ * Compiles the send's email frame once, where the send starts: it is stored with the frozen
+ * content (src/render/compiled-frames.ts), so the senders, in this process or any other, fill
+ * editions into it without compiling MJML themselves. A failure is only logged: each sender meets
+ * the same error while preparing its messages and pauses the send with it, as before.
+ */
+async function prepareFrame(services: Services, slug: string, logger: Services['logger']): Promise<void> {
+  try {
+    await services.renderer.edition(slug, null);
+  } catch (error) {
+    logger.warn(
+      { err: error instanceof Error ? error.message : String(error) },
+      'the email frame could not be compiled',
+    );
+  } finally {
+    services.mjml.release();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import * as emailFit from './migrations/040-email-fit.js';
 import * as feedbackEvents from './migrations/050-feedback-events.js';
 import * as apiKeys from './migrations/060-api-keys.js';
 import * as dropArticleImages from './migrations/070-drop-article-images.js';
+import * as compiledFrames from './migrations/074-compiled-frames.js';
 import { BOOLEAN_COLUMNS } from './schema.generated.js';
 import * as eventOutbox from './migrations/061-event-outbox.js';
 import * as webhooks from './migrations/062-webhooks.js';
@@ -56,6 +57,7 @@ const migrations: Record<string, KitMigration> = {
   '062-webhooks': webhooks,
   '063-click-tracking': clickTracking,
   '070-drop-article-images': dropArticleImages,
+  '074-compiled-frames': compiledFrames,
 };
 
 class KitMigrationProvider implements MigrationProvider {

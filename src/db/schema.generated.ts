@@ -91,6 +91,13 @@ export interface ClickEventsTable {
   at: string;
 }
 
+export interface CompiledFramesTable {
+  source_hash: string;
+  issue_id: number;
+  html: string;
+  created_at: string;
+}
+
 export interface ConsentLogTable {
   id: Generated<number>;
   subscriber_id: number;
@@ -368,6 +375,7 @@ export interface Database {
   article_topics: ArticleTopicsTable;
   articles: ArticlesTable;
   click_events: ClickEventsTable;
+  compiled_frames: CompiledFramesTable;
   consent_log: ConsentLogTable;
   deliveries: DeliveriesTable;
   editors: EditorsTable;

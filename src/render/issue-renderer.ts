@@ -32,6 +32,7 @@ import { compileFile, createEngine } from './template-engine.js';
 import { compactHtml } from './compact-html.js';
 import { MAX_TRACKING_TOKEN_LENGTH } from '../tracking/click-token.js';
 import { trackingPixelHtml } from '../tracking/link-rewriter.js';
+import { frameSourceHash, readCompiledFrame, saveCompiledFrame } from './compiled-frames.js';
 
 export type { PersonalFields } from './personal-fields.js';
 export type { EditionFit } from './edition-fit.js';
@@ -236,6 +237,8 @@ export interface IssueRendererDeps {
 export class IssueRenderer {
   /** How many times the MJML compiler ran (for tests and benchmarks). */
   compileCount = 0;
+  /** Frames of frozen issues read from the database instead of compiled (another process compiled them). */
+  framesRead = 0;
   private readonly versions = new LRUCache<string, IssueVersion>({ max: MAX_CACHED_VERSIONS });
   /** Web pages by issue, its version (updated_at) and requested topics; capped in bytes across issues. */
   private readonly pages: LRUCache<string, string>;
@@ -537,12 +540,17 @@ export class IssueRenderer {
     return rest > 0 ? `${line} · and ${rest} more` : line;
   }
 
-  /** Compiles the issue's MJML once, with the edition slots left as tokens, and splits it there. */
+  /**
+   * Compiles the issue's MJML once, with the edition slots left as tokens, and splits it there. The
+   * frame of a frozen issue (a send started) is shared through the database: the first process to
+   * need it compiles it, every other sender reads it and never loads MJML (compiled-frames.ts).
+   */
   private frame(version: IssueVersion): Promise<string[]> {
     version.frame ??= (async () => {
       const data = this.emailData(version, buildEdition(version.doc, null), TOKEN_FIELDS, new Set());
       const partials = Object.fromEntries(SLOTS.map((s) => [s, slotToken(s)]));
-      const html = await this.compileMjml(this.emailTemplate(data, { partials }));
+      const mjml = this.emailTemplate(data, { partials });
+      const html = version.doc.frozenAt === null ? await this.compileMjml(mjml) : await this.sharedFrame(version, mjml);
       const parts: string[] = [];
       let rest = html;
       for (const slot of SLOTS) {
@@ -562,6 +570,18 @@ export class IssueRenderer {
       version.frame = undefined;
     });
     return version.frame;
+  }
+
+  private async sharedFrame(version: IssueVersion, mjml: string): Promise<string> {
+    const sourceHash = frameSourceHash(mjml);
+    const stored = await readCompiledFrame(this.deps.db, sourceHash);
+    if (stored !== undefined) {
+      this.framesRead++;
+      return stored;
+    }
+    const html = await this.compileMjml(mjml);
+    await saveCompiledFrame(this.deps.db, { issueId: version.doc.id, sourceHash, html }, new Date().toISOString());
+    return html;
   }
 
   private async compileEdition(version: IssueVersion, key: string): Promise<CompiledEdition> {

@@ -8,6 +8,7 @@ import {
   resumeSend,
   sendIssue,
   sendStatus,
+  startSend,
   type SendReport,
 } from '../../scheduler/send-control.js';
 import { verifyToken } from '../../subscribers/tokens.js';
@@ -237,5 +238,28 @@ describe('pause, resume and cancel are conditional updates (issue 10)', () => {
     const { first, second, slug } = await twoEditors();
     const results = await Promise.all([cancelSend(first, slug), cancelSend(second, slug)]);
     expect(results.map((r) => r.changed).sort()).toEqual([false, true]);
+  });
+});
+
+describe('the email frame of a send (issue 13)', () => {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterAll(async () => {
+    while (cleanups.length > 0) await cleanups.pop()?.();
+  });
+
+  it('is compiled where the send starts; a sender in another process sends without compiling MJML', async () => {
+    const sink = await startSmtpSink();
+    cleanups.push(() => sink.close());
+    const { env, services: starter, slug } = await demoSend(6, { SMTP_URL: sink.url }, cleanups);
+    await startSend(starter, slug);
+    expect(starter.renderer.compileCount).toBe(1);
+    expect(starter.mjml.running).toBe(false);
+    const sender = await env.open();
+    cleanups.push(() => sender.close());
+    const report = await sendIssue(sender, slug);
+    expect(report.outcome).toBe('finished');
+    expect(sink.received).toHaveLength(6);
+    expect(sender.renderer.compileCount).toBe(0);
+    expect(sender.renderer.framesRead).toBe(1);
   });
 });

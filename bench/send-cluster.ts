@@ -150,7 +150,7 @@ export async function runPlanOnly(options: PlanOptions): Promise<void> {
           [
             `N=${fixed(n)}: one sender, first ${fixed(first)}`,
             `${sender.peakRssMb} MB`,
-            `peak RSS; ${fixed(sender.sent)} sent at ${fixed(sender.perSecond)}/s (sink answers at once), heap ${sender.peakHeapTotalMb} MB, buffers ${sender.peakExternalMb} MB`,
+            `peak RSS; ${fixed(sender.sent)} sent at ${fixed(sender.perSecond)}/s (sink answers at once), heap ${sender.peakHeapTotalMb} MB, buffers ${sender.peakExternalMb} MB, MJML compiles ${sender.mjmlCompiles ?? 0}`,
           ],
         );
       } finally {
@@ -230,6 +230,8 @@ function report(
         `${run.seconds.toFixed(1)} s incl. start and editions`,
         `peak RSS per sender ${peak} MB (${run.senders.map((s) => s.peakRssMb).join(', ')})`,
         `sent per sender ${run.senders.map((s) => s.sent).join(', ')}`,
+        // startSend (the planning process) compiles the send's frame; senders read it (src/render/compiled-frames.ts).
+        `MJML compiles in the senders ${run.senders.reduce((sum, s) => sum + (s.mjmlCompiles ?? 0), 0)}`,
         checks.length > 0 ? `WARNING: ${checks.join('; ')}` : 'each planned delivery sent once',
       ]
         .filter(Boolean)

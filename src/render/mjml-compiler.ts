@@ -3,8 +3,10 @@ import { Worker } from 'node:worker_threads';
 // MJML is needed once per issue version (the frame) and for the odd subscriber mail, yet loading it
 // costs a process about 50 MB that it never gives back: its code and parser stay resident for the
 // life of a long send. So it runs in a worker thread that is started on demand and ends after a
-// short idle time; a thread's heap is returned to the system when it ends. Restarting costs about
-// 300 ms (loading mjml), paid at most once per burst of compiles.
+// short idle time; a thread's heap goes back to the system when it ends (V8 keeps its pages pooled
+// for about 8 s first, measured on Node 24, which is why a send's senders read the frame the send's
+// start compiled instead: src/render/compiled-frames.ts). Restarting costs about 300 ms (loading
+// mjml), paid at most once per burst of compiles.
 
 /** Strict validation (a template mistake fails loudly), comments dropped; `errors` lists every problem. */
 export interface MjmlResult {

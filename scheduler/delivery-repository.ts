@@ -342,18 +342,6 @@ export async function findSubscriberByEmail(
 // ---------------------------------------------------------------------------------------------
 // The store a SendManager drives, bound to one issue.
 
-/** A sent message waiting for its row to be written (see `SqlDeliveryStore.markSent`). */
-interface SentResult {
-  id: number;
-  attempts: number;
-  at: Date;
-  resolve(held: boolean): void;
-  reject(error: unknown): void;
-}
-
-/** Rows one write of sent results takes at most. */
-const SENT_BATCH_MAX = 500;
-
 export class SqlDeliveryStore {
   constructor(
     private readonly db: Db,
@@ -440,63 +428,20 @@ export class SqlDeliveryStore {
     return out;
   }
 
-  /**
-   * Records a message the server accepted. The first result is written at once; results that
-   * arrive while a write is under way are written together by the next one (group commit), so a
-   * busy sender makes a round trip per batch instead of per message, and an idle one waits no
-   * longer than before. Each caller's promise settles only once its own row is written, so a
-   * message counts as done, and a crash can repeat, exactly as before: only those whose row was not
-   * yet written (at most the messages in flight).
-   */
-  markSent(id: number, attempts: number, at: Date): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      this.sentQueue.push({ id, attempts, at, resolve, reject });
-      this.writingSent ??= this.writeSent();
-    });
-  }
-
-  private sentQueue: SentResult[] = [];
-  private writingSent: Promise<void> | null = null;
-
-  private async writeSent(): Promise<void> {
-    while (this.sentQueue.length > 0) {
-      const batch = this.sentQueue.splice(0, SENT_BATCH_MAX);
-      try {
-        const written = new Set<number>();
-        // Nearly always one group: every first attempt.
-        for (const attempts of new Set(batch.map((r) => r.attempts))) {
-          const rows = batch.filter((r) => r.attempts === attempts);
-          // The latest acceptance of the batch: each row's own is at most one round trip earlier.
-          const at = new Date(Math.max(...rows.map((r) => r.at.getTime())));
-          const updated = await this.db
-            .updateTable('deliveries')
-            .set({
-              status: 'sent',
-              sent_at: at.toISOString(),
-              attempts,
-              last_error: null,
-              next_attempt_at: null,
-              claimed_by: null,
-            })
-            .where(
-              'id',
-              'in',
-              rows.map((r) => r.id),
-            )
-            .where('status', '=', 'sending')
-            .where('claimed_by', '=', this.senderId)
-            .returning('id')
-            .execute();
-          for (const row of updated) written.add(row.id);
-        }
-        // While the safety net judges the first recipients, each one settled may close its window.
-        if (this.bounceCheck !== 'passed') await this.reviewBounces(false);
-        for (const r of batch) r.resolve(written.has(r.id));
-      } catch (error) {
-        for (const r of batch) r.reject(error);
-      }
-    }
-    this.writingSent = null;
+  async markSent(id: number, attempts: number, at: Date): Promise<boolean> {
+    const result = await this.held(id)
+      .set({
+        status: 'sent',
+        sent_at: at.toISOString(),
+        attempts,
+        last_error: null,
+        next_attempt_at: null,
+        claimed_by: null,
+      })
+      .executeTakeFirst();
+    // While the safety net judges the first recipients, each one settled may close its window.
+    if (this.bounceCheck !== 'passed') await this.reviewBounces(false);
+    return Number(result.numUpdatedRows) === 1;
   }
 
   async markSkipped(ids: number[], reason: string): Promise<void> {

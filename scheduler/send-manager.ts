@@ -13,8 +13,7 @@ import { wakeableWait } from './wake-up.js';
 // promises below.
 //
 // Crash safety rests on one rule: a delivery becomes `sent` only after the server accepted the
-// message, and that write happens right then (results that arrive while one is being written go
-// together in the next write), before the message counts as done. A kill can only leave behind
+// message, and that write happens right then, one row at a time. A kill can only leave behind
 // rows in `sending`; those go back to pending on restart and are sent again with the same
 // Message-ID. The copies that can arrive twice are therefore those the server had accepted in
 // the instant before the kill: at most one per SMTP connection.

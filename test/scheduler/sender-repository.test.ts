@@ -57,37 +57,6 @@ describe('senders, leases and claims', () => {
     expect(await a.markFailed(first.id, 1, 'late')).toBe(false);
   });
 
-  it('writes results that arrive together in one go, each judged on its own claim and attempt', async () => {
-    const { db, issueId } = await planned(6);
-    await registerSender(db, 'a', 10_000, nowIso());
-    await registerSender(db, 'b', 10_000, nowIso());
-    const a = new SqlDeliveryStore(db, issueId, 'a');
-    const claimed = await a.claim(6);
-    expect(claimed).toHaveLength(6);
-    const [lost, retried, ...rest] = claimed;
-    if (!lost || !retried) throw new Error('nothing claimed');
-    // One of a's claims went to b meanwhile (as after a takeover): that result alone is refused.
-    await db.updateTable('deliveries').set({ claimed_by: 'b' }).where('id', '=', lost.id).execute();
-    const accepted = new Date();
-    const results = await Promise.all([
-      a.markSent(lost.id, 1, accepted),
-      a.markSent(retried.id, 3, accepted),
-      ...rest.map((d) => a.markSent(d.id, 1, accepted)),
-    ]);
-    expect(results).toEqual([false, true, ...rest.map(() => true)]);
-    const rows = await db
-      .selectFrom('deliveries')
-      .select(['id', 'status', 'attempts', 'claimed_by', 'sent_at'])
-      .where('issue_id', '=', issueId)
-      .orderBy('id')
-      .execute();
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    expect(byId.get(lost.id)).toMatchObject({ status: 'sending', claimed_by: 'b', sent_at: null });
-    expect(byId.get(retried.id)).toMatchObject({ status: 'sent', attempts: 3, claimed_by: null });
-    for (const d of rest) expect(byId.get(d.id)).toMatchObject({ status: 'sent', attempts: 1, claimed_by: null });
-    expect(Date.parse(byId.get(retried.id)?.sent_at ?? '')).toBe(accepted.getTime());
-  });
-
   it('takes claims over only once the lease ran out by the margin', async () => {
     const { db, issueId } = await planned();
     await registerSender(db, 'slow', 10_000, nowIso());

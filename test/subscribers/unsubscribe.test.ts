@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addSubscriber } from '../../subscribers/add-subscriber.js';
-import { findSubscriberByEmail, type Subscriber } from '../../subscribers/subscriber-repository.js';
+import { erasedAddressHash } from '../../subscribers/address.js';
+import { eraseSubscriber, findSubscriberByEmail, type Subscriber } from '../../subscribers/subscriber-repository.js';
 import { signToken, subscriberLinks } from '../../subscribers/tokens.js';
 import { Client, mainOf, useHarness } from './web-harness.js';
 
@@ -38,7 +39,16 @@ describe('RFC 8058 one-click unsubscribe', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('location')).toBeNull();
     expect(res.headers.get('set-cookie')).toBeNull();
-    expect(mainOf(await res.text())).toContain('You are unsubscribed');
+    // The answer names the address and links to the person's preferences page (a manage token).
+    const answer = mainOf(await res.text());
+    expect(answer).toContain('You are unsubscribed');
+    expect(answer).toContain('one.click@example.org will receive no more issues');
+    // Handlebars escapes the link's "=" as &#x3D;.
+    const manage = (/href="(\/preferences[^"]+)"/.exec(answer)?.[1] ?? '').replaceAll('&#x3D;', '=');
+    expect(manage).toMatch(/^\/preferences\?token=[\w.-]+$/);
+    const preferences = await fetch(h.base + manage);
+    expect(preferences.status).toBe(200);
+    expect(mainOf(await preferences.text())).toContain('one.click@example.org');
 
     const after = await findSubscriberByEmail(h.services.db, 'one.click@example.org');
     expect(after?.status).toBe('unsubscribed');
@@ -60,6 +70,21 @@ describe('RFC 8058 one-click unsubscribe', () => {
     });
     expect(again.status).toBe(200);
     expect((await logOf(s.id)).length).toBe(2);
+  });
+
+  it('answers 404 for an erased subscriber, and records nothing', async () => {
+    const s = await activeSubscriber('erased@example.org');
+    await eraseSubscriber(h.services.db, s.id, erasedAddressHash(h.services.config.secretKey, s.email));
+    const res = await fetch(h.base + unsubscribePathOf(s.uid), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
+    expect(res.status).toBe(404);
+    expect(mainOf(await res.text())).toContain('We hold no subscription for this link');
+    expect(await logOf(s.id)).toEqual([]);
+    const recorded = await h.services.db.selectFrom('unsubscribe_requests').selectAll().execute();
+    expect(recorded.filter((r) => r.subscriber_uid === s.uid)).toEqual([]);
   });
 
   it('accepts the multipart/form-data body RFC 8058 recommends', async () => {

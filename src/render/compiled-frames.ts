@@ -9,7 +9,28 @@ import type { Db } from '../db/database.js';
 // process whose templates or configuration differ never gets another's frame; it compiles its own.
 
 /** Bump when what is stored changes for the same MJML source (compactHtml, the frame's tokens). */
-const FORMAT = 1;
+const FORMAT = 2;
+
+/**
+ * A frame's personal-field tokens carry the nonce of the process that rendered it
+ * (personal-fields.ts), so a frame is hashed and stored with this in place of that process's token
+ * prefix, and each process that reads it puts its own back. Not hexadecimal: never a process's own.
+ */
+const SHARED_TOKEN_PREFIX = 'NLF-shared-x';
+
+/**
+ * `text` with the tokens of the process whose prefix is `ownPrefix` made shareable; undefined when
+ * `text` already holds the shared prefix (an article quoting it), as such a frame cannot be shared.
+ */
+export function shareable(text: string, ownPrefix: string): string | undefined {
+  if (text.includes(SHARED_TOKEN_PREFIX)) return undefined;
+  return text.replaceAll(ownPrefix, SHARED_TOKEN_PREFIX);
+}
+
+/** A stored frame with the reading process's own tokens. */
+export function ownCopy(stored: string, ownPrefix: string): string {
+  return stored.replaceAll(SHARED_TOKEN_PREFIX, ownPrefix);
+}
 const MJML_VERSION = (createRequire(import.meta.url)('mjml/package.json') as { version: string }).version;
 
 export function frameSourceHash(mjml: string): string {

@@ -25,14 +25,20 @@ import {
   type InlineStyles,
 } from './markdown.js';
 import { imageSize } from 'image-size';
-import { FillTemplate, largestFields, TOKEN_FIELDS, type PersonalFields } from './personal-fields.js';
+import {
+  FIELD_TOKEN_PREFIX,
+  FillTemplate,
+  largestFields,
+  TOKEN_FIELDS,
+  type PersonalFields,
+} from './personal-fields.js';
 import { quotedPrintableLength } from '../mail/quoted-printable.js';
 import { chooseTeasers, type EditionFit, type TeaserCandidate } from './edition-fit.js';
 import { compileFile, createEngine } from './template-engine.js';
 import { compactHtml } from './compact-html.js';
 import { MAX_TRACKING_TOKEN_LENGTH } from '../tracking/click-token.js';
 import { trackingPixelHtml } from '../tracking/link-rewriter.js';
-import { frameSourceHash, readCompiledFrame, saveCompiledFrame } from './compiled-frames.js';
+import { frameSourceHash, ownCopy, readCompiledFrame, saveCompiledFrame, shareable } from './compiled-frames.js';
 
 export type { PersonalFields } from './personal-fields.js';
 export type { EditionFit } from './edition-fit.js';
@@ -573,14 +579,22 @@ export class IssueRenderer {
   }
 
   private async sharedFrame(version: IssueVersion, mjml: string): Promise<string> {
-    const sourceHash = frameSourceHash(mjml);
+    const source = shareable(mjml, FIELD_TOKEN_PREFIX);
+    if (source === undefined) return this.compileMjml(mjml);
+    const sourceHash = frameSourceHash(source);
     const stored = await readCompiledFrame(this.deps.db, sourceHash);
     if (stored !== undefined) {
       this.framesRead++;
-      return stored;
+      return ownCopy(stored, FIELD_TOKEN_PREFIX);
     }
     const html = await this.compileMjml(mjml);
-    await saveCompiledFrame(this.deps.db, { issueId: version.doc.id, sourceHash, html }, new Date().toISOString());
+    const shared = shareable(html, FIELD_TOKEN_PREFIX);
+    if (shared !== undefined)
+      await saveCompiledFrame(
+        this.deps.db,
+        { issueId: version.doc.id, sourceHash, html: shared },
+        new Date().toISOString(),
+      );
     return html;
   }
 

@@ -22,7 +22,9 @@ type FieldName = (typeof PERSONAL_FIELD_NAMES)[number];
  * per-process nonce (no article can contain them), then substituted by `fill`.
  */
 const NONCE = randomBytes(6).toString('hex');
-export const fieldToken = (name: FieldName): string => `NLF${NONCE}x${name}x`;
+/** What every field token of this process starts with (frames shared between processes swap it: compiled-frames.ts). */
+export const FIELD_TOKEN_PREFIX = `NLF${NONCE}x`;
+export const fieldToken = (name: FieldName): string => `${FIELD_TOKEN_PREFIX}${name}x`;
 export const TOKEN_FIELDS: PersonalFields = Object.fromEntries(
   PERSONAL_FIELD_NAMES.map((n) => [n, fieldToken(n)]),
 ) as unknown as PersonalFields;

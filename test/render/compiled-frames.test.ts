@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.js';
 import { freezeIssueContent, getIssueRow } from '../../src/content/content-repository.js';
 import { nowIso } from '../../src/db/database.js';
-import { frameSourceHash, saveCompiledFrame } from '../../src/render/compiled-frames.js';
+import { frameSourceHash, ownCopy, saveCompiledFrame, shareable } from '../../src/render/compiled-frames.js';
 import type { PersonalFields } from '../../src/render/personal-fields.js';
 import { importLongIssue } from '../fixtures/long-issue.js';
 import { makeTempEnv, type TempEnv } from '../helpers/temp-env.js';
@@ -75,6 +75,20 @@ describe('the compiled frame of a frozen issue, shared through the database', ()
     const source = '<mjml><mj-body><mj-text>A</mj-text></mj-body></mjml>';
     expect(frameSourceHash(source)).toBe(frameSourceHash(source));
     expect(frameSourceHash(source)).not.toBe(frameSourceHash(source.replace('A', 'B')));
+  });
+
+  it("is stored without this process's token nonce, and another process reads it with its own", () => {
+    // Two processes' token prefixes (personal-fields.ts makes a random one per process).
+    const [a, b] = ['NLF0123456789abx', 'NLFba9876543210x'];
+    const fromA = shareable(`<p>Dear ${a}namex, <a href="${a}unsubscribeUrlx">leave</a></p>`, a);
+    if (fromA === undefined) throw new Error('not shareable');
+    expect(fromA).not.toContain(a);
+    expect(ownCopy(fromA, b)).toBe(`<p>Dear ${b}namex, <a href="${b}unsubscribeUrlx">leave</a></p>`);
+    // The same MJML rendered by either process is found under one hash.
+    const source = (prefix: string) => shareable(`<mj-text>${prefix}emailx</mj-text>`, prefix) ?? '';
+    expect(frameSourceHash(source(a))).toBe(frameSourceHash(source(b)));
+    // Content quoting the shared form cannot be shared (it would become a token when read).
+    expect(shareable('<p>NLF-shared-x</p>', a)).toBeUndefined();
   });
 
   it('is dropped once its issue no longer sends', async () => {

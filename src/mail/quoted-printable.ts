@@ -31,7 +31,9 @@ export function quotedPrintableLength(text: string, lineLengths?: Map<string, nu
     let length = lineLengths?.get(line);
     if (length === undefined) {
       length = encodedLength(`${line}\r\n`);
-      lineLengths?.set(line, length);
+      // A fresh copy as the key: a line cut from the text by split() keeps the whole text alive, and
+      // the map outlives it (every edition of an issue would stay in memory for a line of each).
+      lineLengths?.set(Buffer.from(line, 'utf8').toString('utf8'), length);
     }
     total += length;
   }

@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import {
   decodeQuotedPrintable,
@@ -24,6 +26,23 @@ describe('quotedPrintableLength', () => {
       expect(quotedPrintableLength(text, cache)).toBe(expected);
       expect(quotedPrintableLength(text, cache)).toBe(expected);
     }
+  });
+
+  it('keeps no measured text alive through its line cache', () => {
+    // The cache lives as long as the issue's version, across every edition measured; each edition's
+    // HTML must be free to go once measured. 40 texts of 1 MB, each with a short line of its own.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const cache = new Map<string, number>();
+    const measure = (i: number) =>
+      quotedPrintableLength(`line of its own, number ${i}\n${'x'.repeat(1_000_000)}`, cache);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 40; i++) measure(i);
+    gc();
+    const kept = process.memoryUsage().heapUsed - before;
+    expect(cache.size).toBe(40);
+    expect(kept, `${(kept / 1e6).toFixed(1)} MB kept`).toBeLessThan(8_000_000);
   });
 
   it('holds for random mixes of ASCII, spaces, equals signs and multi-byte characters', () => {

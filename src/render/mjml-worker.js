@@ -1,11 +1,15 @@
 // @ts-check
-// The MJML compiler's thread (see mjml-compiler.ts). Plain JavaScript, so the same file runs under
-// the test runner (from source) and from the built `dist/`: a worker thread gets no TypeScript loader.
-import { parentPort } from 'node:worker_threads';
+// The MJML compiler's process (see mjml-compiler.ts). Plain JavaScript, so the same file runs under
+// the test runner (from source) and from the built `dist/`: the child gets no TypeScript loader.
 import mjml2html from 'mjml';
 
-if (!parentPort) throw new Error('mjml-worker.js runs as a worker thread of MjmlCompiler');
-const port = parentPort;
+if (!process.send) throw new Error('mjml-worker.js runs as a child process of MjmlCompiler, with a message channel');
+
+/** @param {{ id: number; html: string; errors: string[] }} reply */
+function send(reply) {
+  // A parent that closed the channel meanwhile wants no answer: the callback takes the write error.
+  if (process.connected) process.send?.(reply, undefined, undefined, () => {});
+}
 
 /** @param {unknown} error */
 function messagesOf(error) {
@@ -20,10 +24,12 @@ function messagesOf(error) {
 async function compile(request) {
   try {
     const result = await mjml2html(request.mjml, { validationLevel: 'strict', keepComments: false });
-    port.postMessage({ id: request.id, html: result.html, errors: result.errors.map((e) => e.formattedMessage) });
+    send({ id: request.id, html: result.html, errors: result.errors.map((e) => e.formattedMessage) });
   } catch (error) {
-    port.postMessage({ id: request.id, html: '', errors: messagesOf(error) });
+    send({ id: request.id, html: '', errors: messagesOf(error) });
   }
 }
 
-port.on('message', (/** @type {{ id: number; mjml: string }} */ request) => void compile(request));
+process.on('message', (/** @type {{ id: number; mjml: string }} */ request) => void compile(request));
+// The parent ended the channel, or died: nothing is left to compile for.
+process.on('disconnect', () => process.exit(0));

@@ -1,4 +1,6 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import readline from 'node:readline';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -22,7 +24,7 @@ describe('MjmlCompiler', () => {
     await Promise.all(compilers.splice(0).map((c) => c.close()));
   });
 
-  it('compiles MJML to responsive HTML in its thread', async () => {
+  it('compiles MJML to responsive HTML in a process of its own', async () => {
     const compiler = make();
     expect(compiler.running).toBe(false);
     const result = await compiler.compile(mjml('<mj-text>Hello <b>readers</b></mj-text>'));
@@ -30,6 +32,8 @@ describe('MjmlCompiler', () => {
     expect(result.html).toContain('Hello <b>readers</b>');
     expect(result.html).toMatch(/@media only screen and \(min-width:480px\)/);
     expect(compiler.running).toBe(true);
+    expect(compiler.pid).toBeGreaterThan(0);
+    expect(compiler.pid).not.toBe(process.pid);
   });
 
   it('answers concurrent compiles each with its own result', async () => {
@@ -51,15 +55,17 @@ describe('MjmlCompiler', () => {
     expect(result.errors.join('\n')).toMatch(/align/);
   });
 
-  it('ends its thread when idle and starts a new one for the next compile', async () => {
+  it('ends its process when idle and starts a new one for the next compile', async () => {
     const compiler = make(50);
     await compiler.compile(mjml('<mj-text>first</mj-text>'));
-    await eventually('the idle compiler to end its thread', () => !compiler.running);
+    const first = compiler.pid as number;
+    await eventually('the idle compiler to end its process', () => !compiler.running);
+    await eventually('the idle process to exit', () => !alive(first));
     const again = await compiler.compile(mjml('<mj-text>second</mj-text>'));
     expect(again.html).toContain('second');
   });
 
-  it('ends its thread at once when released, or as soon as the compiles owed are answered', async () => {
+  it('ends its process at once when released, or as soon as the compiles owed are answered', async () => {
     const compiler = make(60_000);
     await compiler.compile(mjml('<mj-text>one</mj-text>'));
     expect(compiler.running).toBe(true);
@@ -71,7 +77,7 @@ describe('MjmlCompiler', () => {
     expect(compiler.running).toBe(true);
     expect((await owed).html).toContain('two');
     expect(compiler.running).toBe(false);
-    // Released is not closed: the next compile starts a thread again.
+    // Released is not closed: the next compile starts a process again.
     expect((await compiler.compile(mjml('<mj-text>three</mj-text>'))).html).toContain('three');
   });
 
@@ -84,7 +90,7 @@ describe('MjmlCompiler', () => {
   });
 
   it('never keeps a process alive once its compiles are answered', async () => {
-    // An idle time of ten minutes: if the idle thread held the event loop, this child would hang.
+    // An idle time of ten minutes: if the idle compiler held the event loop, this child would hang.
     const script = `
       const { MjmlCompiler } = await import(${JSON.stringify(path.join(DIST_DIR, 'src', 'render', 'mjml-compiler.js'))});
       const result = await new MjmlCompiler({ idleMs: 600000 }).compile(${JSON.stringify(mjml('<mj-text>bye</mj-text>'))});
@@ -93,4 +99,35 @@ describe('MjmlCompiler', () => {
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 });
     expect(stdout.trim()).toBe('compiled');
   });
+
+  it('ends its process when the process that started it dies', async () => {
+    const script = `
+      const { MjmlCompiler } = await import(${JSON.stringify(path.join(DIST_DIR, 'src', 'render', 'mjml-compiler.js'))});
+      const compiler = new MjmlCompiler({ idleMs: 600000 });
+      await compiler.compile(${JSON.stringify(mjml('<mj-text>orphan?</mj-text>'))});
+      console.log(compiler.pid);
+      setInterval(() => {}, 60000);
+    `;
+    const parent = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const [line] = await readline
+      .createInterface({ input: parent.stdout })
+      [Symbol.asyncIterator]()
+      .next()
+      .then((r) => [r.value as string]);
+    const pid = Number(line);
+    expect(alive(pid), `compiler process ${pid}`).toBe(true);
+    parent.kill('SIGKILL');
+    await eventually('the orphaned compiler process to exit', () => !alive(pid));
+  });
 });
+
+/** Whether the process runs (a zombie left for a parent that does not reap it counts as ended). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

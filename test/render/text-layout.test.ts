@@ -1,8 +1,26 @@
+import stringWidth from 'string-width';
 import { describe, expect, it } from 'vitest';
 import { displayWidth, textTable, wrapLine, wrapText } from '../../src/render/text-layout.js';
 
 const CHINESE =
   '国家标准化管理委员会和工业和信息化部发布了两项关于信息化和工业化融合的国家标准，旨在推动企业数字化转型，提高生产效率和产品质量，促进制造业高质量发展，并为相关企业提供评估方法和实施指南，这些标准将于明年正式实施，届时各地将组织宣传贯彻培训活动。';
+
+describe('displayWidth', () => {
+  it('counts columns as string-width does, for ASCII, wide, combining, emoji and control characters', () => {
+    const alphabet = ['a', ' ', '~', '.', '\t', '\u0007', '中', 'é', 'e\u0301', '😀', '👩‍💻', '\u200b', 'ｱ', '\u001b[1m'];
+    let seed = 7;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    for (let i = 0; i < 500; i++) {
+      const text = Array.from(
+        { length: Math.floor(random() * 30) },
+        () => alphabet[Math.floor(random() * alphabet.length)],
+      ).join('');
+      expect(displayWidth(text), JSON.stringify(text)).toBe(stringWidth(text));
+    }
+    expect(displayWidth('plain ASCII words')).toBe(17);
+    expect(displayWidth('中文 ok')).toBe(7);
+  });
+});
 
 describe('wrapLine', () => {
   it('wraps a Chinese paragraph by display width, breaking between characters', () => {

@@ -160,6 +160,8 @@ function setReferenced(child: ChildProcess, referenced: boolean): void {
 async function end(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Referenced until it exits: an idle child is not, and `await close()` must not find the event loop empty.
+  child.ref();
   if (child.connected) child.disconnect();
   const kill = setTimeout(() => child.kill('SIGKILL'), 2_000);
   kill.unref();

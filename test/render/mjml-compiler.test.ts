@@ -100,6 +100,22 @@ describe('MjmlCompiler', () => {
     expect(stdout.trim()).toBe('compiled');
   });
 
+  it('is closed, its process ended, when `await close()` returns at the top level of a script', async () => {
+    // An idle child does not hold the event loop; close() must, until the child has exited.
+    const script = `
+      const { MjmlCompiler } = await import(${JSON.stringify(path.join(DIST_DIR, 'src', 'render', 'mjml-compiler.js'))});
+      const compiler = new MjmlCompiler({ idleMs: 600000 });
+      await compiler.compile(${JSON.stringify(mjml('<mj-text>bye</mj-text>'))});
+      const pid = compiler.pid;
+      await compiler.close();
+      console.log('closed', pid);
+    `;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 });
+    const [word, pid] = stdout.trim().split(' ');
+    expect(word).toBe('closed');
+    expect(alive(Number(pid))).toBe(false);
+  });
+
   it('ends its process when the process that started it dies', async () => {
     const script = `
       const { MjmlCompiler } = await import(${JSON.stringify(path.join(DIST_DIR, 'src', 'render', 'mjml-compiler.js'))});

@@ -33,7 +33,7 @@ interface Pending {
   reject(error: Error): void;
 }
 
-const CHILD_SCRIPT = fileURLToPath(new URL('./mjml-worker.js', import.meta.url));
+const CHILD_SCRIPT = fileURLToPath(new URL('./mjml-process.js', import.meta.url));
 const DEFAULT_IDLE_MS = 1_000;
 /**
  * A small young generation and heap cap make V8 collect the compiler's garbage early instead of

@@ -3,7 +3,7 @@
 // the test runner (from source) and from the built `dist/`: the child gets no TypeScript loader.
 import mjml2html from 'mjml';
 
-if (!process.send) throw new Error('mjml-worker.js runs as a child process of MjmlCompiler, with a message channel');
+if (!process.send) throw new Error('mjml-process.js runs as a child process of MjmlCompiler, with a message channel');
 
 /** @param {{ id: number; html: string; errors: string[] }} reply */
 function send(reply) {

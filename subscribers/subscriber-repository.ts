@@ -607,7 +607,7 @@ export async function eraseSubscriber(db: Db, subscriberId: number, emailHash: s
       // names only the public id other systems already know them by, and like every event is recorded
       // only when an endpoint listens for it (otherwise the id would outlive them for nothing).
       const subject = subscriberSubject(row.uid);
-      await deleteEventsAbout(trx, subject);
+      await deleteEventsAbout(trx, [subject]);
       await recordEvents(trx, [{ type: 'subscriber.erased', subject, data: { id: row.uid, erasedAt: nowIso() } }]);
     }
     await trx.deleteFrom('consent_log').where('subscriber_id', '=', subscriberId).execute();
@@ -814,7 +814,7 @@ export async function deleteSubscribers(db: Db, ids: readonly number[]): Promise
         .where('id', 'in', [...ids])
         .execute()
     ).map((r) => r.uid);
-    for (const uid of uids) await deleteEventsAbout(trx, subscriberSubject(uid));
+    await deleteEventsAbout(trx, uids.map(subscriberSubject));
     if (uids.length > 0) {
       await trx.deleteFrom('unsubscribe_requests').where('subscriber_uid', 'in', uids).execute();
       // Recorded only when an endpoint listens (recordEvents keeps only heard types).

@@ -116,9 +116,10 @@ export async function heardEventTypes(db: Db): Promise<Set<OutboxEventType>> {
   return new Set(OUTBOX_EVENT_TYPES.filter((type) => names.has(type)));
 }
 
-/** Erasure: every event about this subject goes (with whatever was queued to relay it). */
-export async function deleteEventsAbout(db: Db, subject: string): Promise<void> {
-  await db.deleteFrom('outbox_events').where('subject', '=', subject).execute();
+/** Erasure: every event about these subjects goes (with whatever was queued to relay it). */
+export async function deleteEventsAbout(db: Db, subjects: readonly string[]): Promise<void> {
+  if (subjects.length === 0) return;
+  await db.deleteFrom('outbox_events').where('subject', 'in', subjects).execute();
 }
 
 /** Events older than `before` and at most `upToId` (those the relay has already handed on). */

@@ -1,6 +1,14 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { configDefaults, defineConfig } from 'vitest/config';
+import { unsupportedNodeMessage } from './bin/node-version.js';
+
+// Before anything runs: on an unsupported Node the test processes would crash without saying why.
+const unsupportedNode = unsupportedNodeMessage('npm test', process.versions.node);
+if (unsupportedNode) {
+  process.stderr.write(unsupportedNode);
+  process.exit(1);
+}
 
 // Tests named *.sample.test.ts check the publisher's real issue, which sits beside the project in
 // CI (../shared/sample) and not in a clone of the project alone: there they are left out, with one

@@ -6,6 +6,13 @@ import module from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ensureBuilt } from './build.js';
+import { unsupportedNodeMessage } from './node-version.js';
+
+const unsupported = unsupportedNodeMessage('newsletter', process.versions.node);
+if (unsupported) {
+  process.stderr.write(unsupported);
+  process.exit(1);
+}
 
 // Node 22.1+ keeps V8's compiled code of the modules loaded from here on in a disk cache (Node's
 // node-compile-cache folder in the system's temporary folder): from its second run on, a command

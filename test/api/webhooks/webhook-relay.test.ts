@@ -285,7 +285,7 @@ describe('webhook relay', () => {
       now: new Date().toISOString(),
     });
 
-    startRelay(services);
+    const relay = startRelay(services);
     await createSubscriber(db, person('sealed@example.org'));
     await receiver.waitFor((r) => r.length === 2);
     const secrets = [sealed.secret, plainSecret];
@@ -294,6 +294,8 @@ describe('webhook relay', () => {
     expect(openWebhookSecret(services.config.secretKey, (await storedSecrets())[1] ?? '')).toBe(plainSecret);
 
     // Another SECRET_KEY (changed without putting the old one back): each attempt fails and says why.
+    // The service stops first: a relay with the right key still polling would deliver the event itself.
+    await relay.stop();
     const otherKey = new WebhookRelay({
       db,
       logger: createLogger('silent'),
